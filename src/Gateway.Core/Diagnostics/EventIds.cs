@@ -1,0 +1,30 @@
+namespace Gateway.Core.Diagnostics;
+
+/// <summary>Every log event id the gateway uses, in one place, so operators can filter on stable numbers.</summary>
+public static class EventIds
+{
+    // 1xx: start-up and configuration
+    public const int Started = 100;
+    public const int StoreAndForwardOnly = 101;
+    public const int ConfigurationInvalid = 102;
+
+    // 2xx: ingest
+    public const int MqttListening = 200;
+    public const int PublishRefused = 201;
+    public const int Unrouted = 202;
+    public const int QosZeroStoreFailed = 203;
+
+    // 3xx: outbox
+    public const int OutboxOpened = 300;
+    public const int OutboxCommitFailed = 301;
+    public const int OutboxClosed = 302;
+    public const int OutboxSwept = 303;
+
+    // 4xx: upstreams
+    public const int UpstreamConnecting = 400;
+    public const int UpstreamConnected = 401;
+    public const int UpstreamFailed = 402;
+    public const int UpstreamRetrying = 403;
+    public const int UpstreamCloseFailed = 404;
+    public const int UpstreamTlsValidationOff = 405;
+}

@@ -1,0 +1,185 @@
+using Gateway.Core.Diagnostics;
+using Gateway.Core.Messages;
+using Gateway.Core.Outbox;
+using Gateway.Core.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Core.Forwarding;
+
+/// <summary>
+/// Drains the outbox to one upstream: reads in sequence order from the upstream's cursor, sends a batch
+/// pipelined, waits once for all its confirms, then moves the cursor (which lets the store delete).
+/// </summary>
+/// <remarks>
+/// Order: one batch at a time, oldest first, and a failed batch is sent again from its first message,
+/// so nothing overtakes an unconfirmed message (FIFO per upstream, hence per route). Delivery is
+/// at-least-once: a batch whose confirms were lost is sent again, and consumers drop replays by
+/// message id. The link supervisor part walks the endpoints with backoff and restarts a link that is
+/// connected but confirms nothing within <see cref="ForwarderOptions.ConfirmTimeout"/>.
+/// </remarks>
+public sealed partial class Forwarder(
+    IUpstreamConnector connector,
+    IOutbox outbox,
+    RouteTable routes,
+    string gatewayId,
+    ForwarderOptions options,
+    GatewayMetrics metrics,
+    ILogger<Forwarder> logger)
+{
+    private int _endpointIndex;
+
+    public string Upstream => connector.Name;
+
+    /// <summary>The endpoint currently (or last) used, for health and logs.</summary>
+    public string CurrentEndpoint => connector.Endpoints[Volatile.Read(ref _endpointIndex)];
+
+    public bool IsConnected { get; private set; }
+
+    /// <summary>The cursor in memory: everything at or below it was confirmed by this upstream.</summary>
+    public long Position { get; private set; }
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        Position = outbox.GetCursor(Upstream);
+        var backoff = new Backoff(options.ReconnectMinDelay, options.ReconnectMaxDelay);
+        metrics.Gauge("upstream_connected", Upstream, () => IsConnected ? 1 : 0);
+        metrics.Gauge("upstream_endpoint_index", Upstream, () => Volatile.Read(ref _endpointIndex));
+        metrics.Gauge("upstream_cursor", Upstream, () => Position);
+
+        while (!stopping.IsCancellationRequested)
+        {
+            IUpstreamLink? link = null;
+            try
+            {
+                LogConnecting(Upstream, CurrentEndpoint);
+                link = await connector.ConnectAsync(_endpointIndex, stopping).ConfigureAwait(false);
+                IsConnected = true;
+                metrics.Increment("upstream_connects_total", Upstream);
+                LogConnected(Upstream, CurrentEndpoint, Position);
+                await DrainAsync(link, backoff, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                metrics.Increment("upstream_failures_total", Upstream);
+                LogLinkFailed(Upstream, CurrentEndpoint, Describe(ex));
+            }
+            finally
+            {
+                IsConnected = false;
+                if (link is not null) await DisposeQuietlyAsync(link).ConfigureAwait(false);
+            }
+
+            if (stopping.IsCancellationRequested) break;
+
+            // Fail over like ActiveMQ's failover: transport: the next endpoint, after a growing, jittered pause.
+            Volatile.Write(ref _endpointIndex, (_endpointIndex + 1) % connector.Endpoints.Count);
+            var delay = backoff.Next();
+            LogRetrying(Upstream, delay.TotalMilliseconds, CurrentEndpoint);
+            try
+            {
+                await Task.Delay(delay, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task DrainAsync(IUpstreamLink link, Backoff backoff, CancellationToken stopping)
+    {
+        var deliveries = new List<Delivery>(options.BatchMaxMessages);
+        while (true)
+        {
+            stopping.ThrowIfCancellationRequested();
+            var batch = outbox.ReadAfter(Position, options.BatchMaxMessages, options.BatchMaxBytes);
+            if (batch.Count == 0)
+            {
+                await outbox.WaitForMessagesAfterAsync(Position, stopping).ConfigureAwait(false);
+                continue;
+            }
+
+            deliveries.Clear();
+            foreach (var stored in batch)
+            {
+                if (stored.Message.ExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow)
+                {
+                    metrics.Increment("messages_expired_total", Upstream);
+                    continue;
+                }
+                foreach (var route in routes.Match(stored.Message.Topic, Upstream))
+                    deliveries.Add(new Delivery(stored, route, stored.MessageId(gatewayId)));
+            }
+
+            if (deliveries.Count > 0)
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                timeout.CancelAfter(options.ConfirmTimeout);
+                try
+                {
+                    await link.SendBatchAsync(deliveries, timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+                {
+                    metrics.Increment("upstream_stalls_total", Upstream);
+                    throw new TimeoutException(
+                        $"no confirm for a batch of {deliveries.Count} within {options.ConfirmTimeout.TotalSeconds:0.#} s; restarting the link");
+                }
+                metrics.Increment("messages_forwarded_total", Upstream, deliveries.Count);
+            }
+
+            var through = batch[^1].Sequence;
+            await outbox.AdvanceCursorAsync(Upstream, through, batch, stopping).ConfigureAwait(false);
+            Position = through;
+            backoff.Reset();
+        }
+    }
+
+    private async Task DisposeQuietlyAsync(IUpstreamLink link)
+    {
+        try
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The link already failed or we are stopping; a close that fails changes nothing we can act on.
+            LogCloseFailed(Upstream, Describe(ex));
+        }
+    }
+
+    /// <summary>The cause chain in one line, so a log line names the root cause, not just the wrapper.</summary>
+    internal static string Describe(Exception ex)
+    {
+        var parts = new List<string>();
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is AggregateException { InnerExceptions.Count: > 1 } agg)
+            {
+                parts.Add(string.Join("; ", agg.InnerExceptions.Select(i => i.Message)));
+                break;
+            }
+            if (parts.Count == 0 || parts[^1] != e.Message) parts.Add(e.Message);
+        }
+        return string.Join(" <- ", parts);
+    }
+
+    [LoggerMessage(EventIds.UpstreamConnecting, LogLevel.Information, "Upstream {Upstream}: connecting to {Endpoint}")]
+    private partial void LogConnecting(string upstream, string endpoint);
+
+    [LoggerMessage(EventIds.UpstreamConnected, LogLevel.Information, "Upstream {Upstream}: connected to {Endpoint}, forwarding after sequence {Cursor}")]
+    private partial void LogConnected(string upstream, string endpoint, long cursor);
+
+    [LoggerMessage(EventIds.UpstreamFailed, LogLevel.Warning, "Upstream {Upstream}: link to {Endpoint} failed: {Cause}")]
+    private partial void LogLinkFailed(string upstream, string endpoint, string cause);
+
+    [LoggerMessage(EventIds.UpstreamRetrying, LogLevel.Information, "Upstream {Upstream}: retrying in {DelayMs:0} ms with {Endpoint}")]
+    private partial void LogRetrying(string upstream, double delayMs, string endpoint);
+
+    [LoggerMessage(EventIds.UpstreamCloseFailed, LogLevel.Debug, "Upstream {Upstream}: closing the link failed: {Cause}")]
+    private partial void LogCloseFailed(string upstream, string cause);
+}

@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+
+namespace Gateway.Core.Routing;
+
+/// <summary>The configured routes, answering which routes and which upstreams a topic goes to.</summary>
+/// <remarks>
+/// Asked for every message on ingest, on every forwarded batch and on every delete, so answers are
+/// cached per topic. Devices can invent topics without end (one per sensor id), so the cache is
+/// dropped when it reaches <see cref="MaxCachedTopics"/> rather than growing with them.
+/// </remarks>
+public sealed class RouteTable
+{
+    private const int MaxCachedTopics = 10_000;
+    private static readonly IReadOnlyList<Route> NoRoutes = [];
+
+    private readonly IReadOnlyList<Route> _routes;
+    private ConcurrentDictionary<string, TopicRoutes> _cache = new(StringComparer.Ordinal);
+
+    public RouteTable(IEnumerable<Route> routes, IEnumerable<string> upstreams)
+    {
+        _routes = routes.ToArray();
+        Upstreams = upstreams.ToFrozenSet(StringComparer.Ordinal);
+        foreach (var route in _routes)
+        {
+            if (!Upstreams.Contains(route.Upstream))
+                throw new ArgumentException($"route '{route.Filter}' names upstream '{route.Upstream}', which is not configured");
+        }
+    }
+
+    /// <summary>The configured upstream names, whether or not any route uses them.</summary>
+    public FrozenSet<string> Upstreams { get; }
+
+    public IReadOnlyList<Route> Routes => _routes;
+
+    /// <summary>Store-and-forward only: with no upstream configured, everything is kept until one is.</summary>
+    public bool HasUpstreams => Upstreams.Count > 0;
+
+    /// <summary>Every route whose filter matches the topic, in configuration order.</summary>
+    public IReadOnlyList<Route> Match(string topic) => Lookup(topic).All;
+
+    /// <summary>The routes to one upstream that match the topic, in configuration order.</summary>
+    public IReadOnlyList<Route> Match(string topic, string upstream) =>
+        Lookup(topic).ByUpstream.TryGetValue(upstream, out var routes) ? routes : NoRoutes;
+
+    /// <summary>The upstreams that must confirm a message on this topic before it may leave the outbox.</summary>
+    public IReadOnlyCollection<string> UpstreamsFor(string topic) => Lookup(topic).ByUpstream.Keys;
+
+    private TopicRoutes Lookup(string topic)
+    {
+        var cache = _cache;
+        if (cache.TryGetValue(topic, out var found)) return found;
+
+        var matched = _routes.Where(r => TopicFilter.Matches(r.Filter, topic)).ToArray();
+        var entry = new TopicRoutes(
+            matched,
+            matched.GroupBy(r => r.Upstream, StringComparer.Ordinal)
+                   .ToDictionary(g => g.Key, g => (IReadOnlyList<Route>)g.ToArray(), StringComparer.Ordinal));
+
+        if (cache.Count >= MaxCachedTopics) _cache = cache = new(StringComparer.Ordinal);
+        cache.TryAdd(topic, entry);
+        return entry;
+    }
+
+    private sealed record TopicRoutes(IReadOnlyList<Route> All, Dictionary<string, IReadOnlyList<Route>> ByUpstream);
+}
