@@ -58,4 +58,7 @@ public enum OutboxRejection
 
     /// <summary>The store is shutting down or not open.</summary>
     Unavailable,
+
+    /// <summary>The message is larger than the store accepts.</summary>
+    TooLarge,
 }

@@ -1,0 +1,372 @@
+using System.Threading.Channels;
+using Gateway.Core.Diagnostics;
+using Gateway.Core.Messages;
+using Gateway.Core.Outbox;
+using Gateway.Core.Routing;
+using LiteDB;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Storage.LiteDb;
+
+/// <summary>
+/// The outbox on LiteDB. One writer loop owns every write: it drains a bounded queue of appends and
+/// cursor moves, commits them in one transaction (group commit), fsyncs, and only then completes the
+/// appends, so an ack never leaves for a message that is not on disk.
+/// </summary>
+/// <remarks>
+/// A group is whatever is queued when the writer comes round (no fixed linger): a lone message is
+/// committed at once, and under load the groups grow by themselves, so one fsync covers many acks.
+/// Readers (the forwarders) read committed data concurrently; LiteDB isolates them from the writer's
+/// open transaction.
+/// </remarks>
+public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
+{
+    private const string MessagesCollection = "messages", MetaCollection = "meta", CursorsCollection = "cursors";
+    private const string SequenceKey = "sequence";
+
+    private readonly LiteDbOutboxOptions _options;
+    private readonly RouteTable _routes;
+    private readonly IDiskSync _sync;
+    private readonly GatewayMetrics _metrics;
+    private readonly ILogger<LiteDbOutbox> _logger;
+    private readonly Channel<WriteOp> _queue;
+    private readonly Dictionary<string, long> _cursors = new(StringComparer.Ordinal);
+
+    private DurableFileStream? _dataFile, _logFile;
+    private LiteDatabase? _db;
+    private ILiteCollection<BsonDocument> _messages = null!, _meta = null!, _cursorDocs = null!;
+    private Task? _writer;
+    private long _lastSequence, _lastCommitted, _count;
+    private TaskCompletionSource _committed = NewSignal();
+
+    public LiteDbOutbox(LiteDbOutboxOptions options, RouteTable routes, GatewayMetrics metrics, ILogger<LiteDbOutbox> logger, IDiskSync? sync = null)
+    {
+        _options = options;
+        _routes = routes;
+        _metrics = metrics;
+        _logger = logger;
+        _sync = sync ?? FsyncDiskSync.Instance;
+        _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions(options.PendingCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public string DataFilePath => Path.Combine(_options.DataPath, "outbox.db");
+
+    public string LogFilePath => Path.Combine(_options.DataPath, "outbox-log.db");
+
+    public long LastCommittedSequence => Volatile.Read(ref _lastCommitted);
+
+    public long Count => Interlocked.Read(ref _count);
+
+    /// <summary>Opens (or creates) the store, restores the sequence and cursors, and starts the writer.</summary>
+    public void Open()
+    {
+        Directory.CreateDirectory(_options.DataPath);
+        // FileShare.None: a second gateway on the same folder fails here, loudly, instead of corrupting the store.
+        _dataFile = new DurableFileStream(OpenFile(DataFilePath), _sync);
+        _logFile = new DurableFileStream(OpenFile(LogFilePath), _sync);
+        _db = new LiteDatabase(_dataFile, new BsonMapper(), _logFile);
+        _messages = _db.GetCollection(MessagesCollection, BsonAutoId.Int64);
+        _meta = _db.GetCollection(MetaCollection);
+        _cursorDocs = _db.GetCollection(CursorsCollection);
+
+        var highestStored = _messages.Query().OrderByDescending("_id").Limit(1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
+        var persisted = _meta.FindById(SequenceKey)?["value"].AsInt64 ?? 0;
+        _lastSequence = _lastCommitted = Math.Max(highestStored, persisted);
+        foreach (var doc in _cursorDocs.FindAll()) _cursors[doc["_id"].AsString] = doc["through"].AsInt64;
+        _count = _messages.LongCount();
+
+        SweepPassedMessages();
+
+        _metrics.Gauge("outbox_messages", "", () => Count);
+        _metrics.Gauge("outbox_last_sequence", "", () => LastCommittedSequence);
+        LogOpened(DataFilePath, _count, _lastSequence);
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    private static FileStream OpenFile(string path) =>
+        new(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.RandomAccess);
+
+    public async ValueTask<long> AppendAsync(IncomingMessage message, CancellationToken cancellationToken = default)
+    {
+        if (message.Payload.Length > _options.MaxMessageBytes)
+        {
+            throw new OutboxRejectedException(OutboxRejection.TooLarge,
+                $"payload of {message.Payload.Length} bytes is over the limit of {_options.MaxMessageBytes}");
+        }
+
+        var op = new AppendOp(message);
+        try
+        {
+            await _queue.Writer.WriteAsync(op, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new OutboxRejectedException(OutboxRejection.Unavailable, "the store is closing");
+        }
+        return await op.Completion.Task.ConfigureAwait(false);
+    }
+
+    public async Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            // Take the signal before checking, so a commit between the check and the wait is not missed.
+            var signal = Volatile.Read(ref _committed);
+            if (LastCommittedSequence > sequence) return;
+            await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public long GetCursor(string upstream)
+    {
+        lock (_cursors) return _cursors.GetValueOrDefault(upstream);
+    }
+
+    public IReadOnlyList<StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
+    {
+        var result = new List<StoredMessage>(Math.Min(maxCount, 1024));
+        var bytes = 0;
+        // Query.GT on _id walks the primary-key index, so this reads in sequence order without a sort.
+        foreach (var doc in _messages.Find(Query.GT("_id", afterSequence), 0, maxCount))
+        {
+            var stored = MessageDocuments.FromDocument(doc);
+            bytes += stored.Message.ApproximateSize;
+            if (result.Count > 0 && bytes > maxBytes) break;
+            result.Add(stored);
+        }
+        return result;
+    }
+
+    public async ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<StoredMessage> passed, CancellationToken cancellationToken = default)
+    {
+        var op = new AdvanceOp(upstream, throughSequence, passed.Select(p => (p.Sequence, p.Message.Topic)).ToArray());
+        try
+        {
+            await _queue.Writer.WriteAsync(op, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            // Closing: the cursor stays where it was and the batch is sent again after restart (at-least-once).
+        }
+    }
+
+    /// <summary>Stops taking writes, commits what is queued, checkpoints and closes the files.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_writer is not null) await _writer.ConfigureAwait(false);
+        if (_db is not null)
+        {
+            _db.Checkpoint();
+            _db.Dispose();
+            LogClosed(DataFilePath, Count);
+        }
+        _logFile?.Dispose();
+        _dataFile?.Dispose();
+        _db = null;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var group = new List<WriteOp>(_options.MaxGroupMessages);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            group.Clear();
+            var bytes = 0;
+            while (group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes && reader.TryRead(out var op))
+            {
+                group.Add(op);
+                bytes += op.Size;
+            }
+            CommitGroup(group);
+        }
+    }
+
+    private void CommitGroup(List<WriteOp> group)
+    {
+        var db = _db!;
+        var sequence = _lastSequence;
+        var committed = false;
+        Dictionary<string, long>? movedCursors = null;
+        var deleted = 0;
+        try
+        {
+            db.BeginTrans();
+            var documents = new List<BsonDocument>(group.Count);
+            foreach (var op in group)
+            {
+                switch (op)
+                {
+                    case AppendOp append:
+                        append.Sequence = ++sequence;
+                        documents.Add(MessageDocuments.ToDocument(sequence, append.Message));
+                        break;
+                    case AdvanceOp advance:
+                        movedCursors ??= new(StringComparer.Ordinal);
+                        movedCursors[advance.Upstream] = Math.Max(advance.Through, movedCursors.GetValueOrDefault(advance.Upstream));
+                        break;
+                }
+            }
+
+            if (documents.Count > 0)
+            {
+                _messages.Insert(documents);
+                _meta.Upsert(new BsonDocument { ["_id"] = SequenceKey, ["value"] = sequence });
+            }
+
+            if (movedCursors is not null)
+            {
+                foreach (var (upstream, through) in movedCursors)
+                    _cursorDocs.Upsert(new BsonDocument { ["_id"] = upstream, ["through"] = through });
+                foreach (var op in group)
+                {
+                    if (op is not AdvanceOp advance) continue;
+                    foreach (var (id, topic) in advance.Passed)
+                    {
+                        if (IsConfirmedEverywhere(topic, id, movedCursors) && _messages.Delete(id)) deleted++;
+                    }
+                }
+            }
+
+            db.Commit();
+            committed = true;
+            SyncLog();
+        }
+        catch (Exception ex)
+        {
+            if (!committed) TryRollback(db);
+            LogCommitFailed(group.Count, ex.Message, ex);
+            _metrics.Increment("outbox_commit_failures_total");
+            var failure = new OutboxRejectedException(OutboxRejection.StoreFailed, $"the store could not commit: {ex.Message}", ex);
+            foreach (var op in group)
+            {
+                if (op is AppendOp append) append.Completion.TrySetException(failure);
+            }
+            if (!committed) return;
+            // Committed but not known to be on disk: the messages exist and will be forwarded, but their
+            // acks were refused above, so a client may send them again (allowed: at-least-once).
+        }
+
+        _lastSequence = sequence;
+        if (movedCursors is not null)
+        {
+            lock (_cursors)
+            {
+                foreach (var (upstream, through) in movedCursors) _cursors[upstream] = through;
+            }
+        }
+        var appended = group.Count(op => op is AppendOp);
+        Interlocked.Add(ref _count, appended - deleted);
+        _metrics.Increment("outbox_appended_total", "", appended);
+        _metrics.Increment("outbox_deleted_total", "", deleted);
+        _metrics.Increment("outbox_group_commits_total");
+
+        Volatile.Write(ref _lastCommitted, sequence);
+        Interlocked.Exchange(ref _committed, NewSignal()).TrySetResult();
+        if (committed)
+        {
+            foreach (var op in group)
+            {
+                if (op is AppendOp append) append.Completion.TrySetResult(append.Sequence);
+            }
+        }
+    }
+
+    /// <summary>Flushes the log file to the device: the group commit is durable when this returns.</summary>
+    private void SyncLog()
+    {
+        var log = _logFile!;
+        lock (log) log.Flush();
+    }
+
+    /// <summary>Whether every upstream the topic routes to has its cursor at or past the message.</summary>
+    private bool IsConfirmedEverywhere(string topic, long sequence, IReadOnlyDictionary<string, long>? moved)
+    {
+        foreach (var upstream in _routes.UpstreamsFor(topic))
+        {
+            var cursor = moved is not null && moved.TryGetValue(upstream, out var m) ? m : GetCursor(upstream);
+            if (cursor < sequence) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Deletes messages every upstream has passed but that are still here: left by a change of routes
+    /// (an upstream removed from the configuration no longer holds them).
+    /// </summary>
+    private void SweepPassedMessages()
+    {
+        if (!_routes.HasUpstreams) return; // store-and-forward only: everything is kept until an upstream is configured
+        var highest = _routes.Upstreams.Max(GetCursor);
+        if (highest == 0) return;
+
+        var doomed = _messages.Find(Query.LTE("_id", highest))
+            .Where(doc => IsConfirmedEverywhere(doc["t"].AsString, doc["_id"].AsInt64, null))
+            .Select(doc => doc["_id"].AsInt64)
+            .ToList();
+        if (doomed.Count == 0) return;
+
+        _db!.BeginTrans();
+        foreach (var id in doomed) _messages.Delete(id);
+        _db.Commit();
+        SyncLog();
+        _count -= doomed.Count;
+        LogSwept(doomed.Count);
+    }
+
+    private static void TryRollback(LiteDatabase db)
+    {
+        try
+        {
+            db.Rollback();
+        }
+        catch (Exception)
+        {
+            // The commit already failed; a rollback that fails too leaves LiteDB to recover from its log on next open.
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private abstract class WriteOp
+    {
+        public abstract int Size { get; }
+    }
+
+    private sealed class AppendOp(IncomingMessage message) : WriteOp
+    {
+        public IncomingMessage Message { get; } = message;
+
+        // Completing runs the waiting ack on the thread pool, never inline on the writer.
+        public TaskCompletionSource<long> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public long Sequence { get; set; }
+
+        public override int Size => Message.ApproximateSize;
+    }
+
+    private sealed class AdvanceOp(string upstream, long through, (long Sequence, string Topic)[] passed) : WriteOp
+    {
+        public string Upstream { get; } = upstream;
+        public long Through { get; } = through;
+        public (long Sequence, string Topic)[] Passed { get; } = passed;
+        public override int Size => 16 * Passed.Length;
+    }
+
+    [LoggerMessage(EventIds.OutboxOpened, LogLevel.Information, "Outbox {Path} opened: {Count} messages stored, last sequence {Sequence}")]
+    private partial void LogOpened(string path, long count, long sequence);
+
+    [LoggerMessage(EventIds.OutboxCommitFailed, LogLevel.Error, "Outbox commit of {Operations} operations failed, their acks are refused: {Cause}")]
+    private partial void LogCommitFailed(int operations, string cause, Exception ex);
+
+    [LoggerMessage(EventIds.OutboxClosed, LogLevel.Information, "Outbox {Path} closed with {Count} messages stored")]
+    private partial void LogClosed(string path, long count);
+
+    [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
+    private partial void LogSwept(int count);
+}

