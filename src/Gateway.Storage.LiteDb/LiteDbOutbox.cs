@@ -90,7 +90,10 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private static FileStream OpenFile(string path) =>
         new(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.RandomAccess);
 
-    public async ValueTask<long> AppendAsync(IncomingMessage message, CancellationToken cancellationToken = default)
+    public async ValueTask<long> AppendAsync(IncomingMessage message, CancellationToken cancellationToken = default) =>
+        await (await EnqueueAsync(message, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+
+    public async ValueTask<Task<long>> EnqueueAsync(IncomingMessage message, CancellationToken cancellationToken = default)
     {
         if (message.Payload.Length > _options.MaxMessageBytes)
         {
@@ -107,7 +110,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         {
             throw new OutboxRejectedException(OutboxRejection.Unavailable, "the store is closing");
         }
-        return await op.Completion.Task.ConfigureAwait(false);
+        return op.Completion.Task;
     }
 
     public async Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken)

@@ -17,6 +17,15 @@ public interface IOutbox
     /// <exception cref="OutboxRejectedException">The store refused or failed to commit the message.</exception>
     ValueTask<long> AppendAsync(IncomingMessage message, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Queues a message for the writer and completes once it is queued (waiting while the queue is
+    /// full, so a fast publisher is slowed rather than buffered without bound). The returned task
+    /// completes like <see cref="AppendAsync"/>. For publishes nobody acknowledges (MQTT QoS 0, STOMP
+    /// SEND without receipt): same path to disk, nobody waits for it.
+    /// </summary>
+    /// <exception cref="OutboxRejectedException">The store refused the message before queueing it.</exception>
+    ValueTask<Task<long>> EnqueueAsync(IncomingMessage message, CancellationToken cancellationToken = default);
+
     /// <summary>The highest sequence whose commit is on disk.</summary>
     long LastCommittedSequence { get; }
 

@@ -1,0 +1,122 @@
+using Gateway.Core.Routing;
+
+namespace Gateway.Configuration;
+
+/// <summary>
+/// Everything an operator can set, bound from the <c>Gateway</c> section: <c>appsettings.json</c>, then
+/// <c>firmware-config/gateway.json</c>, then environment variables (<c>Gateway__Mqtt__Port=1884</c>).
+/// The defaults are the embedded ones: the gateway starts with no file at all.
+/// </summary>
+public sealed record GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    /// <summary>This gateway's name, the prefix of every upstream message id; default: the host name.</summary>
+    public string? Id { get; init; }
+
+    /// <summary>Where the outbox and other state live.</summary>
+    public string DataPath { get; init; } = "./data";
+
+    public MqttListenerOptions Mqtt { get; init; } = new();
+
+    public HttpListenerOptions Http { get; init; } = new();
+
+    public OutboxSettings Outbox { get; init; } = new();
+
+    /// <summary>Upstream brokers by name; none = store-and-forward only.</summary>
+    public Dictionary<string, UpstreamSettings> Upstreams { get; init; } = new(StringComparer.Ordinal);
+
+    public List<RouteSettings> Routes { get; init; } = [];
+
+    /// <summary>What happens to a publish no route matches, when upstreams are configured.</summary>
+    public UnroutedPolicy Unrouted { get; init; } = UnroutedPolicy.Local;
+}
+
+public enum UnroutedPolicy
+{
+    /// <summary>Delivered to local subscribers only, not stored; counted.</summary>
+    Local,
+
+    /// <summary>Refused: MQTT 5 reason code, or no PUBACK and a disconnect for MQTT 3.1.1; counted.</summary>
+    Reject,
+}
+
+public sealed record MqttListenerOptions
+{
+    public int Port { get; init; } = 1883;
+    public string BindAddress { get; init; } = "0.0.0.0";
+
+    /// <summary>Messages queued for one subscriber before the oldest are dropped (MQTTnet's per-session queue).</summary>
+    public int MaxPendingMessagesPerClient { get; init; } = 10_000;
+
+    /// <summary>Keep sessions of clients that connect with clean session off (MQTT 3.1.1) / a session expiry (MQTT 5).</summary>
+    public bool PersistentSessions { get; init; } = true;
+}
+
+public sealed record HttpListenerOptions
+{
+    /// <summary>Health, metrics (and later the STOMP WebSocket and dashboard); 0 turns HTTP off.</summary>
+    public int Port { get; init; } = 8080;
+    public string BindAddress { get; init; } = "0.0.0.0";
+}
+
+public sealed record OutboxSettings
+{
+    public int MaxGroupMessages { get; init; } = 1000;
+    public int MaxGroupBytes { get; init; } = 4 << 20;
+    public int PendingCapacity { get; init; } = 20_000;
+    public int MaxMessageBytes { get; init; } = 1 << 20;
+}
+
+public enum UpstreamKind
+{
+    RabbitMq,
+}
+
+public sealed record UpstreamSettings
+{
+    public UpstreamKind Kind { get; init; } = UpstreamKind.RabbitMq;
+
+    /// <summary><c>amqp://host:5672/vhost</c> or <c>amqps://host:5671/vhost</c>, walked in order on failure.</summary>
+    public List<string> Endpoints { get; init; } = [];
+
+    public string? UserName { get; init; }
+
+    /// <summary>Prefer <see cref="PasswordFile"/> or the environment variable; never logged.</summary>
+    public string? Password { get; init; }
+
+    /// <summary>A file whose first line is the password (a systemd credential, a mounted secret).</summary>
+    public string? PasswordFile { get; init; }
+
+    /// <summary>A PEM or DER CA certificate that upstream TLS certificates must chain to (private CAs).</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>Lab use only: accept any TLS certificate. Logged as a warning at every start.</summary>
+    public bool AllowUntrustedCertificate { get; init; }
+
+    public int BatchMaxMessages { get; init; } = 500;
+    public int BatchMaxBytes { get; init; } = 1 << 20;
+    public TimeSpan ConfirmTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed record RouteSettings
+{
+    /// <summary>MQTT topic filter, e.g. <c>sensors/#</c>.</summary>
+    public string? Filter { get; init; }
+
+    /// <summary>Name of an entry in <see cref="GatewayOptions.Upstreams"/>.</summary>
+    public string? Upstream { get; init; }
+
+    /// <summary>RabbitMQ exchange; default <c>amq.topic</c>.</summary>
+    public string Exchange { get; init; } = "amq.topic";
+
+    public ExchangeType ExchangeType { get; init; } = ExchangeType.Topic;
+
+    /// <summary>Declare the exchange (durable) at connect; otherwise it must exist (checked passively).</summary>
+    public bool DeclareExchange { get; init; }
+
+    /// <summary>Fixed routing key; default: the topic with <c>/</c> and <c>.</c> swapped, as RabbitMQ's MQTT plugin does.</summary>
+    public string? RoutingKey { get; init; }
+}

@@ -1,0 +1,67 @@
+using System.Net;
+using Gateway.Configuration;
+using Gateway.Hosting;
+
+namespace Gateway;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+        }
+        catch (GatewayConfigurationException ex)
+        {
+            // One line naming the key, and a distinct exit code, so systemd's journal shows the cause.
+            await Console.Error.WriteLineAsync($"gateway: configuration error: {ex.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        try
+        {
+            await app.RunAsync().ConfigureAwait(false);
+            return 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            // A port in use, a data folder that cannot be opened: say what and stop.
+            await Console.Error.WriteLineAsync($"gateway: could not start: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+    }
+
+    /// <summary>The configured host, ready to run. Configuration: <c>appsettings.json</c>, then
+    /// <c>firmware-config/gateway.json</c> beside the program (or the file named by
+    /// <c>GATEWAY_CONFIG</c>), then environment variables, then the command line.</summary>
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var applianceFile = Environment.GetEnvironmentVariable("GATEWAY_CONFIG")
+                            ?? Path.Combine(AppContext.BaseDirectory, "firmware-config", "gateway.json");
+        builder.Configuration.AddJsonFile(applianceFile, optional: true);
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Configuration.AddCommandLine(args);
+
+        var options = GatewayConfiguration.Load(builder.Configuration);
+        builder.Services.AddGateway(options);
+        builder.Services.AddSystemd();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
+        });
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            if (options.Http.Port > 0) kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port);
+        });
+        if (options.Http.Port == 0) builder.WebHost.UseUrls(); // no HTTP listener at all
+
+        var app = builder.Build();
+        app.MapOperatorEndpoints();
+        return app;
+    }
+}
