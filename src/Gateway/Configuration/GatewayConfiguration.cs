@@ -23,9 +23,15 @@ public static class GatewayConfiguration
         {
             // The binder names the key ("Failed to convert configuration value at 'Gateway:Mqtt:Port' ..."
             // or "'Gateway:Mqt' was not found on ..."): pass its first line on as it is.
-            Exception innermost = ex;
-            while (innermost.InnerException is not null) innermost = innermost.InnerException;
-            throw new GatewayConfigurationException(DescribeBindingError(innermost.Message), ex);
+            // The message naming the key may sit at any depth of the chain (an unknown key is wrapped,
+            // a bad number names its key one level above the FormatException): take the deepest one.
+            var naming = ex.Message;
+            for (Exception? e = ex; e is not null; e = e.InnerException)
+            {
+                if (e.Message.Contains("'Gateway", StringComparison.Ordinal) || e.Message.Contains("were not found on the instance of", StringComparison.Ordinal))
+                    naming = e.Message;
+            }
+            throw new GatewayConfigurationException(DescribeBindingError(naming), ex);
         }
 
         var errors = Validate(options);

@@ -1,0 +1,230 @@
+using Gateway.Core.Messages;
+using Gateway.Core.Outbox;
+using Gateway.Core.Routing;
+using Gateway.Storage.LiteDb;
+
+namespace Gateway.UnitTests.Outbox;
+
+public sealed class LiteDbOutboxTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(5);
+    private readonly OutboxFolder _folder = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _folder.DisposeAsync().AsTask();
+
+    private static RouteTable TwoUpstreams() => new(
+        [new Route("both/#", "a", new RouteTarget()), new Route("both/#", "b", new RouteTarget()), new Route("only-a/#", "a", new RouteTarget())],
+        ["a", "b"]);
+
+    [Fact]
+    public async Task Append_completes_only_after_the_log_is_fsynced()
+    {
+        var sync = new GatedDiskSync();
+        var outbox = _folder.Open(sync: sync);
+        sync.Entered.Reset(); // creating the files synced too; only the append's sync counts here
+        sync.Close();
+
+        var append = outbox.AppendAsync(OutboxFolder.Message("t/1")).AsTask();
+        Assert.True(sync.Entered.Wait(Patience), "the writer never reached the fsync");
+        // The commit is written and the writer is inside fsync: the ack must still be waiting.
+        Assert.False(append.IsCompleted);
+
+        sync.Open();
+        Assert.Equal(1, await append.WaitAsync(Patience));
+        Assert.True(sync.SyncsCompleted >= 1);
+    }
+
+    [Fact]
+    public async Task A_failing_fsync_fails_the_ack_and_not_the_store()
+    {
+        var sync = new GatedDiskSync();
+        var outbox = _folder.Open(sync: sync);
+        sync.FailNext = new IOException("No space left on device");
+
+        var refused = await Assert.ThrowsAsync<OutboxRejectedException>(() => outbox.AppendAsync(OutboxFolder.Message("t/1")).AsTask());
+        Assert.Equal(OutboxRejection.StoreFailed, refused.Reason);
+        Assert.Contains("No space left", refused.Message);
+
+        Assert.Equal(2, await outbox.AppendAsync(OutboxFolder.Message("t/2")));
+    }
+
+    [Fact]
+    public async Task Sequence_keeps_rising_across_restarts_even_when_the_store_was_emptied()
+    {
+        var routes = new RouteTable([new Route("#", "a", new RouteTarget())], ["a"]);
+        var first = _folder.Open(routes);
+        for (var i = 0; i < 3; i++) await first.AppendAsync(OutboxFolder.Message($"t/{i}"));
+        var all = first.ReadAfter(0, 10, 1 << 20);
+        await first.AdvanceCursorAsync("a", all[^1].Sequence, all);
+        await Poll(() => first.Count == 0);
+        await first.DisposeAsync();
+
+        var second = _folder.Open(routes);
+        Assert.Equal(0, second.Count);
+        Assert.Equal(3, second.GetCursor("a"));
+        Assert.Equal(4, await second.AppendAsync(OutboxFolder.Message("t/after")));
+    }
+
+    [Fact]
+    public async Task Messages_read_back_oldest_first_with_every_field()
+    {
+        var outbox = _folder.Open();
+        var full = OutboxFolder.Message("sensors/1/temp", "21.5") with
+        {
+            Qos = QualityOfService.ExactlyOnce,
+            Retain = true,
+            ContentType = "text/plain",
+            CorrelationData = new byte[] { 1, 2, 3 },
+            ResponseTopic = "replies/1",
+            UserProperties = [new("unit", "C"), new("unit", "K")],
+            ExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeMilliseconds()),
+            ReceivedAt = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123),
+        };
+        await outbox.AppendAsync(full);
+        for (var i = 0; i < 5; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}"));
+
+        var read = outbox.ReadAfter(0, 100, 1 << 20);
+        Assert.Equal([1L, 2, 3, 4, 5, 6], read.Select(r => r.Sequence));
+        var back = read[0].Message;
+        Assert.Equal(full.Topic, back.Topic);
+        Assert.Equal(full.Payload.ToArray(), back.Payload.ToArray());
+        Assert.Equal(full.Qos, back.Qos);
+        Assert.True(back.Retain);
+        Assert.Equal(full.ContentType, back.ContentType);
+        Assert.Equal(full.CorrelationData!.Value.ToArray(), back.CorrelationData!.Value.ToArray());
+        Assert.Equal(full.ResponseTopic, back.ResponseTopic);
+        Assert.Equal(full.UserProperties, back.UserProperties);
+        Assert.Equal(full.ExpiresAt, back.ExpiresAt);
+        Assert.Equal(full.ReceivedAt, back.ReceivedAt);
+        Assert.Equal(full.ClientId, back.ClientId);
+
+        Assert.Equal([3L, 4], outbox.ReadAfter(2, 2, 1 << 20).Select(r => r.Sequence));
+        Assert.Single(outbox.ReadAfter(2, 100, 1)); // over the byte limit still returns one, so a large message is never stuck
+    }
+
+    [Fact]
+    public async Task A_message_routed_to_two_upstreams_leaves_only_when_both_have_confirmed_it()
+    {
+        var outbox = _folder.Open(TwoUpstreams());
+        await outbox.AppendAsync(OutboxFolder.Message("both/x"));
+        await outbox.AppendAsync(OutboxFolder.Message("only-a/y"));
+        var batch = outbox.ReadAfter(0, 10, 1 << 20);
+
+        await outbox.AdvanceCursorAsync("a", 2, batch);
+        await Poll(() => outbox.GetCursor("a") == 2);
+        Assert.Equal([1L], outbox.ReadAfter(0, 10, 1 << 20).Select(m => m.Sequence)); // only-a/y is gone, both/x waits for b
+
+        await outbox.AdvanceCursorAsync("b", 2, batch);
+        await Poll(() => outbox.Count == 0);
+        Assert.Empty(outbox.ReadAfter(0, 10, 1 << 20));
+    }
+
+    [Fact]
+    public async Task A_message_waiting_for_an_upstream_that_was_removed_is_swept_at_the_next_start()
+    {
+        var outbox = _folder.Open(TwoUpstreams());
+        await outbox.AppendAsync(OutboxFolder.Message("both/x"));
+        await outbox.AdvanceCursorAsync("a", 1, outbox.ReadAfter(0, 10, 1 << 20));
+        await Poll(() => outbox.GetCursor("a") == 1);
+        Assert.Equal(1, outbox.Count);
+        await outbox.DisposeAsync();
+
+        var onlyA = _folder.Open(new RouteTable([new Route("#", "a", new RouteTarget())], ["a"]));
+        Assert.Equal(0, onlyA.Count);
+    }
+
+    [Fact]
+    public async Task With_no_upstream_configured_everything_is_kept_across_restarts()
+    {
+        var outbox = _folder.Open();
+        for (var i = 0; i < 10; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}"));
+        await outbox.DisposeAsync();
+
+        var again = _folder.Open();
+        Assert.Equal(10, again.Count);
+        Assert.Equal(10, again.ReadAfter(0, 100, 1 << 20).Count);
+    }
+
+    [Fact]
+    public async Task Concurrent_appends_share_group_commits()
+    {
+        var outbox = _folder.Open();
+        var appends = Enumerable.Range(0, 2000).Select(i => outbox.AppendAsync(OutboxFolder.Message($"t/{i}")).AsTask()).ToArray();
+        var sequences = await Task.WhenAll(appends);
+
+        Assert.Equal(Enumerable.Range(1, 2000).Select(i => (long)i), sequences.Order());
+        var commits = _folder.Metrics.Get("outbox_group_commits_total");
+        Assert.True(commits < 2000, $"{commits} commits for 2000 messages: no grouping happened");
+    }
+
+    [Fact]
+    public async Task Waiting_for_new_messages_returns_when_one_is_committed()
+    {
+        var outbox = _folder.Open();
+        var waiting = outbox.WaitForMessagesAfterAsync(0, CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        await waiting.WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task A_payload_over_the_limit_is_refused_before_it_is_queued()
+    {
+        var outbox = _folder.Open();
+        var big = OutboxFolder.Message("t/big") with { Payload = new byte[5000] };
+        var refused = await Assert.ThrowsAsync<OutboxRejectedException>(() => outbox.AppendAsync(big).AsTask());
+        Assert.Equal(OutboxRejection.TooLarge, refused.Reason);
+        Assert.Equal(0, outbox.Count);
+    }
+
+    [Fact]
+    public async Task A_second_outbox_on_the_same_folder_is_refused()
+    {
+        _folder.Open();
+        var ex = Assert.ThrowsAny<IOException>(() => _folder.Open());
+        Assert.Contains("outbox", ex.Message);
+        await Task.CompletedTask;
+    }
+
+    private static async Task Poll(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
+            await Task.Delay(PollInterval);
+        }
+    }
+}
+
+/// <summary>An fsync that can be held shut or made to fail, to see what waits for it.</summary>
+internal sealed class GatedDiskSync : IDiskSync
+{
+    private readonly ManualResetEventSlim _gate = new(true);
+
+    public ManualResetEventSlim Entered { get; } = new(false);
+
+    public int SyncsCompleted;
+
+    public Exception? FailNext { get; set; }
+
+    public void Close() => _gate.Reset();
+
+    public void Open() => _gate.Set();
+
+    public void Sync(FileStream file)
+    {
+        Entered.Set();
+        _gate.Wait();
+        if (FailNext is { } failure)
+        {
+            FailNext = null;
+            throw failure;
+        }
+        file.Flush(flushToDisk: true);
+        Interlocked.Increment(ref SyncsCompleted);
+    }
+}

@@ -1,0 +1,45 @@
+using Gateway.Core.Diagnostics;
+using Gateway.Core.Messages;
+using Gateway.Core.Routing;
+using Gateway.Storage.LiteDb;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.UnitTests.Outbox;
+
+/// <summary>An outbox on a fresh temporary folder, reopenable with other routes; deletes the folder at the end.</summary>
+public sealed class OutboxFolder : IAsyncDisposable
+{
+    private readonly List<LiteDbOutbox> _opened = [];
+
+    public string Path { get; } = Directory.CreateTempSubdirectory("outbox-test-").FullName;
+
+    public GatewayMetrics Metrics { get; } = new();
+
+    public LiteDbOutbox Open(RouteTable? routes = null, IDiskSync? sync = null, int maxGroup = 1000)
+    {
+        var outbox = new LiteDbOutbox(
+            new LiteDbOutboxOptions { DataPath = Path, MaxGroupMessages = maxGroup, MaxMessageBytes = 4096 },
+            routes ?? new RouteTable([], []),
+            Metrics,
+            NullLogger<LiteDbOutbox>.Instance,
+            sync);
+        outbox.Open();
+        _opened.Add(outbox);
+        return outbox;
+    }
+
+    public static IncomingMessage Message(string topic, string payload = "x", string client = "c1") => new()
+    {
+        Topic = topic,
+        Payload = System.Text.Encoding.UTF8.GetBytes(payload),
+        Qos = QualityOfService.AtLeastOnce,
+        ClientId = client,
+        ReceivedAt = DateTimeOffset.UtcNow,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var outbox in _opened) await outbox.DisposeAsync();
+        Directory.Delete(Path, recursive: true);
+    }
+}
