@@ -1,0 +1,131 @@
+using Gateway.Core.Diagnostics;
+using Gateway.Core.Forwarding;
+using Gateway.Core.Routing;
+using Gateway.UnitTests.Outbox;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.UnitTests.Forwarding;
+
+/// <summary>The forwarder against the real outbox and a scripted upstream (the real brokers are in the integration tests).</summary>
+public sealed class ForwarderTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+    private readonly OutboxFolder _folder = new();
+    private readonly RouteTable _routes = new([new Route("#", "up", new RouteTarget("amq.topic"))], ["up"]);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _folder.DisposeAsync().AsTask();
+
+    [Fact]
+    public async Task Every_message_arrives_in_order_with_its_id_despite_failures_and_the_store_empties()
+    {
+        var upstream = new ScriptedUpstream { FailBatchNumbers = [2, 3, 7] };
+        var outbox = _folder.Open(_routes);
+        for (var i = 1; i <= 95; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}"));
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
+            new ForwarderOptions { BatchMaxMessages = 10, ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
+            new GatewayMetrics(), NullLogger<Forwarder>.Instance);
+
+        using var stop = new CancellationTokenSource();
+        var running = forwarder.RunAsync(stop.Token);
+        await Until(() => outbox.Count == 0);
+        stop.Cancel();
+        await running.WaitAsync(Patience);
+
+        var delivered = upstream.Confirmed.Select(d => d.MessageId).ToList();
+        Assert.Equal(Enumerable.Range(1, 95).Select(i => $"gw-{i}"), delivered);
+        // A refused batch was sent again starting at the same message.
+        var failedStarts = upstream.Attempts.Where(a => a.Failed).Select(a => a.FirstSequence).ToList();
+        foreach (var start in failedStarts) Assert.Contains(upstream.Attempts, a => !a.Failed && a.FirstSequence == start);
+        Assert.Equal(95, outbox.GetCursor("up"));
+    }
+
+    [Fact]
+    public async Task Connection_failures_walk_the_endpoints_in_turn()
+    {
+        var upstream = new ScriptedUpstream { RefuseConnects = 3 };
+        var outbox = _folder.Open(_routes);
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
+            new ForwarderOptions { ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
+            new GatewayMetrics(), NullLogger<Forwarder>.Instance);
+
+        using var stop = new CancellationTokenSource();
+        var running = forwarder.RunAsync(stop.Token);
+        await Until(() => outbox.Count == 0);
+        stop.Cancel();
+        await running.WaitAsync(Patience);
+
+        Assert.Equal([0, 1, 0, 1], upstream.ConnectAttempts);
+    }
+
+    [Fact]
+    public async Task A_link_that_never_confirms_is_restarted_after_the_confirm_timeout()
+    {
+        var upstream = new ScriptedUpstream { HangBatchNumbers = [1] };
+        var outbox = _folder.Open(_routes);
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        var metrics = new GatewayMetrics();
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
+            new ForwarderOptions { ConfirmTimeout = TimeSpan.FromMilliseconds(200), ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
+            metrics, NullLogger<Forwarder>.Instance);
+
+        using var stop = new CancellationTokenSource();
+        var running = forwarder.RunAsync(stop.Token);
+        await Until(() => outbox.Count == 0);
+        stop.Cancel();
+        await running.WaitAsync(Patience);
+
+        Assert.Equal(1, metrics.Get("upstream_stalls_total", "up"));
+        Assert.Equal(2, upstream.ConnectAttempts.Count);
+    }
+
+    private static async Task Until(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
+            await Task.Delay(TimeSpan.FromMilliseconds(5));
+        }
+    }
+
+    /// <summary>An upstream whose behaviour is scripted per connect and per batch.</summary>
+    private sealed class ScriptedUpstream : IUpstreamConnector
+    {
+        private int _batches;
+
+        public HashSet<int> FailBatchNumbers { get; init; } = [];
+        public HashSet<int> HangBatchNumbers { get; init; } = [];
+        public int RefuseConnects { get; set; }
+        public List<int> ConnectAttempts { get; } = [];
+        public List<(long FirstSequence, bool Failed)> Attempts { get; } = [];
+        public List<Delivery> Confirmed { get; } = [];
+
+        public string Name => "up";
+        public IReadOnlyList<string> Endpoints { get; } = ["amqp://primary/", "amqp://standby/"];
+
+        public Task<IUpstreamLink> ConnectAsync(int endpointIndex, CancellationToken cancellationToken)
+        {
+            ConnectAttempts.Add(endpointIndex);
+            if (RefuseConnects-- > 0) throw new IOException("connection refused");
+            return Task.FromResult<IUpstreamLink>(new Link(this));
+        }
+
+        private sealed class Link(ScriptedUpstream owner) : IUpstreamLink
+        {
+            public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+            {
+                var number = ++owner._batches;
+                var failed = owner.FailBatchNumbers.Contains(number);
+                owner.Attempts.Add((batch[0].Stored.Sequence, failed));
+                if (owner.HangBatchNumbers.Contains(number)) await Task.Delay(Timeout.Infinite, cancellationToken);
+                if (failed) throw new InvalidOperationException($"batch {number} nacked");
+                owner.Confirmed.AddRange(batch);
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+}
