@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian 12 machine: installs the real brokers the integration
+# tests start (RabbitMQ, ActiveMQ) from Debian's packages when they are missing, builds, and tests.
+# Usage: ./test.sh [extra dotnet test arguments]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
+[ -f /usr/share/activemq/bin/activemq.jar ] || need+=(activemq)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]} from Debian's packages"
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -qq
+  # The packages try to start their system services and are refused without an init system: harmless.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The brokers' system services are never used: every test starts private instances on free ports.
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build Gateway.sln -c Release --nologo -v quiet
+dotnet test Gateway.sln -c Release --no-build --nologo --logger "console;verbosity=normal" "$@"
