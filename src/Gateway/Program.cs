@@ -36,7 +36,9 @@ public static class Program
     /// <summary>The configured host, ready to run. Configuration: <c>appsettings.json</c>, then
     /// <c>firmware-config/gateway.json</c> beside the program (or the file named by
     /// <c>GATEWAY_CONFIG</c>), then environment variables, then the command line.</summary>
-    public static WebApplication Build(string[] args)
+    /// <param name="args">Command-line arguments (configuration overrides).</param>
+    /// <param name="overrideServices">Replaces services after the gateway's own wiring; tests use it to observe the fsync.</param>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? overrideServices = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var applianceFile = Environment.GetEnvironmentVariable("GATEWAY_CONFIG")
@@ -48,17 +50,14 @@ public static class Program
         var options = GatewayConfiguration.Load(builder.Configuration);
         builder.Services.AddGateway(options);
         builder.Services.AddSystemd();
+        overrideServices?.Invoke(builder.Services);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
         });
 
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            if (options.Http.Port > 0) kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port);
-        });
-        if (options.Http.Port == 0) builder.WebHost.UseUrls(); // no HTTP listener at all
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port));
 
         var app = builder.Build();
         app.MapOperatorEndpoints();

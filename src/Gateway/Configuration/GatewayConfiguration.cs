@@ -55,9 +55,9 @@ public static class GatewayConfiguration
         Check(o.Mqtt.Port is > 0 and <= 65535, "Mqtt:Port", $"must be 1-65535 (was {o.Mqtt.Port})");
         Check(IPAddress.TryParse(o.Mqtt.BindAddress, out _), "Mqtt:BindAddress", $"must be an IP address (was '{o.Mqtt.BindAddress}')");
         Check(o.Mqtt.MaxPendingMessagesPerClient > 0, "Mqtt:MaxPendingMessagesPerClient", $"must be positive (was {o.Mqtt.MaxPendingMessagesPerClient})");
-        Check(o.Http.Port is >= 0 and <= 65535, "Http:Port", $"must be 0-65535, 0 = off (was {o.Http.Port})");
+        Check(o.Http.Port is > 0 and <= 65535, "Http:Port", $"must be 1-65535 (was {o.Http.Port})");
         Check(IPAddress.TryParse(o.Http.BindAddress, out _), "Http:BindAddress", $"must be an IP address (was '{o.Http.BindAddress}')");
-        Check(o.Http.Port == 0 || o.Http.Port != o.Mqtt.Port, "Http:Port", $"must differ from Gateway:Mqtt:Port (both {o.Http.Port})");
+        Check(o.Http.Port != o.Mqtt.Port, "Http:Port", $"must differ from Gateway:Mqtt:Port (both {o.Http.Port})");
 
         Check(o.Outbox.MaxGroupMessages is > 0 and <= 100_000, "Outbox:MaxGroupMessages", $"must be 1-100000 (was {o.Outbox.MaxGroupMessages})");
         Check(o.Outbox.MaxGroupBytes > 0, "Outbox:MaxGroupBytes", $"must be positive (was {o.Outbox.MaxGroupBytes})");

@@ -55,7 +55,7 @@ public sealed record MqttListenerOptions
 
 public sealed record HttpListenerOptions
 {
-    /// <summary>Health, metrics (and later the STOMP WebSocket and dashboard); 0 turns HTTP off.</summary>
+    /// <summary>Health, metrics (and later the STOMP WebSocket and dashboard).</summary>
     public int Port { get; init; } = 8080;
     public string BindAddress { get; init; } = "0.0.0.0";
 }
