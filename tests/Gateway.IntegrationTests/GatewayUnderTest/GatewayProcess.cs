@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Sockets;
+using Gateway.IntegrationTests.Infrastructure;
+
+namespace Gateway.IntegrationTests.GatewayUnderTest;
+
+/// <summary>
+/// The real gateway as a child process (<c>dotnet gateway.dll</c>) on free ports and its own data
+/// folder, configured by environment variables exactly as an operator would. It can be stopped
+/// gracefully (SIGTERM), killed (SIGKILL) and started again on the same data.
+/// </summary>
+public sealed class GatewayProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private readonly Dictionary<string, string> _settings;
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly bool _ownsDataPath;
+    private Process? _process;
+
+    public GatewayProcess(IReadOnlyDictionary<string, string>? settings = null, string? dataPath = null, string id = "gw")
+    {
+        _ownsDataPath = dataPath is null;
+        DataPath = dataPath ?? Directory.CreateTempSubdirectory("gateway-data-").FullName;
+        MqttPort = FreePort.Next();
+        HttpPort = FreePort.Next();
+        Id = id;
+        _settings = new Dictionary<string, string>
+        {
+            ["Gateway__Id"] = id,
+            ["Gateway__DataPath"] = DataPath,
+            ["Gateway__Mqtt__Port"] = MqttPort.ToString(),
+            ["Gateway__Mqtt__BindAddress"] = "127.0.0.1",
+            ["Gateway__Http__Port"] = HttpPort.ToString(),
+            ["Gateway__Http__BindAddress"] = "127.0.0.1",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) _settings[key] = value;
+    }
+
+    public string Id { get; }
+    public string DataPath { get; }
+    public int MqttPort { get; }
+    public int HttpPort { get; }
+    public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
+
+    /// <summary>Everything the gateway printed so far, across restarts.</summary>
+    public string Output => string.Join('\n', _output);
+
+    /// <summary>Lines the gateway logged at error or critical level (the console logger's "fail:" and "crit:").</summary>
+    public IReadOnlyList<string> ErrorLines => _output.Where(l => l.Contains(" fail: ") || l.Contains(" crit: ")).ToList();
+
+    /// <summary>The gateway as built for these tests: the project reference copies it, with its runtime config, beside them.</summary>
+    public static string GatewayDll
+    {
+        get
+        {
+            var dll = Path.Combine(AppContext.BaseDirectory, "gateway.dll");
+            if (!File.Exists(dll)) throw new FileNotFoundException($"the gateway was not built beside the tests: {dll} is missing");
+            return dll;
+        }
+    }
+
+    /// <summary>Starts the process and waits until its MQTT port accepts connections.</summary>
+    public async Task StartAsync()
+    {
+        var start = new ProcessStartInfo("dotnet", [GatewayDll])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = DataPath,
+        };
+        foreach (var (key, value) in _settings) start.Environment[key] = value;
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the gateway");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue("stderr: " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+
+        await Poll.UntilAsync(async () =>
+        {
+            if (process.HasExited) throw new InvalidOperationException($"the gateway exited with {process.ExitCode}:\n{Output}");
+            return await AcceptsAsync(MqttPort);
+        }, StartTimeout, $"gateway MQTT port {MqttPort} to accept connections");
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not { HasExited: false } process) return;
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM, as systemd stops it; waits for a clean exit.</summary>
+    public async Task StopAsync(TimeSpan? timeout = null)
+    {
+        if (_process is not { HasExited: false } process) return;
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()])) await kill!.WaitForExitAsync();
+        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(deadline.Token);
+    }
+
+    public async Task<string> GetAsync(string path)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}") };
+        return await http.GetStringAsync(path);
+    }
+
+    /// <summary>A metric's value from /metrics, or 0 when it has not been reported yet.</summary>
+    public async Task<double> MetricAsync(string name, string label = "")
+    {
+        var wanted = "gateway_" + name + (label.Length > 0 ? $"{{name=\"{label}\"}}" : "") + " ";
+        var line = (await GetAsync("/metrics")).Split('\n').FirstOrDefault(l => l.StartsWith(wanted, StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line[wanted.Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<bool> AcceptsAsync(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync("127.0.0.1", port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process?.Dispose();
+        if (_ownsDataPath)
+        {
+            try { Directory.Delete(DataPath, recursive: true); } catch (IOException) { }
+        }
+    }
+}

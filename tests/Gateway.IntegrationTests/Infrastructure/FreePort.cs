@@ -1,0 +1,25 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Gateway.IntegrationTests.Infrastructure;
+
+/// <summary>Free TCP ports on loopback, never the same one twice in a run.</summary>
+public static class FreePort
+{
+    private static readonly HashSet<int> Given = [];
+
+    public static int Next()
+    {
+        lock (Given)
+        {
+            while (true)
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                listener.Stop();
+                if (Given.Add(port)) return port;
+            }
+        }
+    }
+}

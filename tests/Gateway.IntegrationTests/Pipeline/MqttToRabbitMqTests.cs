@@ -1,0 +1,159 @@
+using Gateway.IntegrationTests.Brokers;
+using Gateway.IntegrationTests.GatewayUnderTest;
+using Gateway.IntegrationTests.Infrastructure;
+
+namespace Gateway.IntegrationTests.Pipeline;
+
+[CollectionDefinition(Name)]
+public sealed class PipelineCollection : ICollectionFixture<PipelineFixture>
+{
+    public const string Name = "pipeline";
+}
+
+/// <summary>One private RabbitMQ node shared by the pipeline tests (they run one after another).</summary>
+public sealed class PipelineFixture : IAsyncLifetime
+{
+    public RabbitMqNode Node { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Node = await RabbitMqNode.StartAsync();
+
+    public async Task DisposeAsync() => await Node.DisposeAsync();
+}
+
+[Collection(PipelineCollection.Name)]
+public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+    private RabbitMqNode Node => fixture.Node;
+
+    private static string NewPrefix() => "t" + Guid.NewGuid().ToString("N")[..8];
+
+    [Fact]
+    public async Task Ten_thousand_QoS1_messages_from_several_publishers_arrive_once_in_order_with_keys_and_ids()
+    {
+        var prefix = NewPrefix();
+        var queue = prefix + "-q";
+        await Node.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        await using var gateway = new GatewayProcess(new GatewaySettings().Upstream("cloud", Node.AmqpUri).Route($"{prefix}/#", "cloud").Build());
+        await gateway.StartAsync();
+
+        const int publishers = 10, each = 1000;
+        var acked = await Task.WhenAll(Enumerable.Range(0, publishers).Select(async p =>
+        {
+            await using var client = await MqttTestClient.ConnectAsync(gateway.MqttPort, $"dev{p}");
+            return await client.PublishSequenceAsync($"{prefix}/dev{p}/temp", $"dev{p}", each);
+        }));
+
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, publishers * each, Patience);
+
+        Assert.Equal(publishers * each, received.Count);
+        Assert.Equal(received.Count, received.Select(m => m.MessageId).Distinct().Count()); // each once
+        Assert.All(received, m =>
+        {
+            var client = m.Body.Split(':')[0];
+            Assert.Equal($"{prefix}.{client}.temp", m.RoutingKey);
+            Assert.Matches("^gw-[0-9]+$", m.MessageId);
+            Assert.True(m.Persistent);
+            Assert.Equal($"{prefix}/{client}/temp", m.Header("x-mqtt-topic"));
+            Assert.Equal(client, m.Header("x-gateway-client-id"));
+        });
+        foreach (var (payloads, p) in acked.Select((a, p) => (a, p)))
+        {
+            var arrived = received.Where(m => m.Body.StartsWith($"dev{p}:")).Select(m => m.Body).ToList();
+            Assert.Equal(payloads, arrived); // per-publisher order
+        }
+        Assert.Empty(gateway.ErrorLines);
+    }
+
+    [Fact]
+    public async Task Publishes_are_acknowledged_while_the_broker_is_down_and_arrive_in_order_when_it_returns()
+    {
+        var prefix = NewPrefix();
+        var queue = prefix + "-q";
+        await Node.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        await using var gateway = new GatewayProcess(new GatewaySettings().Upstream("cloud", Node.AmqpUri).Route($"{prefix}/#", "cloud").Build());
+        await gateway.StartAsync();
+        await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");
+
+        var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 200);
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, "the first 200 to be forwarded");
+
+        await Node.StopAsync();
+        acked.AddRange(await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 800, start: 200));
+        Assert.Equal(800, await gateway.MetricAsync("outbox_messages")); // stored, not forwarded
+        Assert.Contains("\"connected\":false", await gateway.GetAsync("/healthz"));
+
+        await Node.StartAgainAsync();
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 1000, Patience);
+
+        Assert.Equal(acked, received.Select(m => m.Body));
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, "the outbox to empty");
+    }
+
+    [Fact]
+    public async Task Every_acknowledged_message_arrives_after_the_gateway_is_killed_right_after_its_acks()
+    {
+        var prefix = NewPrefix();
+        var queue = prefix + "-q";
+        await Node.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        var settings = new GatewaySettings().Upstream("cloud", Node.AmqpUri).Route($"{prefix}/#", "cloud").Build();
+        var dataPath = Directory.CreateTempSubdirectory("gateway-kill-").FullName;
+        try
+        {
+            List<string>[] acked;
+            await using (var first = new GatewayProcess(settings, dataPath))
+            {
+                await first.StartAsync();
+                acked = await Task.WhenAll(Enumerable.Range(0, 4).Select(async p =>
+                {
+                    var client = await MqttTestClient.ConnectAsync(first.MqttPort, $"dev{p}");
+                    return await client.PublishSequenceAsync($"{prefix}/dev{p}/temp", $"dev{p}", 1500);
+                }));
+                await first.KillAsync(); // SIGKILL straight after the last PUBACK, forwarding still under way
+            }
+
+            await using var second = new GatewayProcess(settings, dataPath);
+            await second.StartAsync();
+            var expected = acked.SelectMany(a => a).ToHashSet();
+            var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, expected.Count, Patience, quiet: TimeSpan.FromSeconds(20));
+
+            var arrived = received.Select(m => m.Body).ToHashSet();
+            Assert.Empty(expected.Except(arrived)); // nothing acknowledged is missing; replays are allowed
+            // Replays keep their original id: a consumer can drop them.
+            Assert.All(received.GroupBy(m => m.Body), g => Assert.Single(g.Select(m => m.MessageId).Distinct()));
+            await Poll.UntilAsync(async () => await second.MetricAsync("outbox_messages") == 0, Patience, "the outbox to empty");
+        }
+        finally
+        {
+            Directory.Delete(dataPath, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task With_two_upstreams_on_one_route_a_stopped_one_never_stalls_the_other_and_gets_its_backlog_later()
+    {
+        var prefix = NewPrefix();
+        var queue = prefix + "-q";
+        await using var second = await RabbitMqNode.StartAsync();
+        await Node.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        await second.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        await using var gateway = new GatewayProcess(new GatewaySettings()
+            .Upstream("onprem", Node.AmqpUri).Upstream("cloud", second.AmqpUri)
+            .Route($"{prefix}/#", "onprem").Route($"{prefix}/#", "cloud").Build());
+        await gateway.StartAsync();
+        await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");
+
+        await second.StopAsync();
+        var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 300);
+
+        var onPrem = await QueueReader.ReadAsync(Node.AmqpUri, queue, 300, Patience);
+        Assert.Equal(acked, onPrem.Select(m => m.Body));
+        Assert.Equal(300, await gateway.MetricAsync("outbox_messages")); // kept for the cloud
+
+        await second.StartAgainAsync();
+        var cloud = await QueueReader.ReadAsync(second.AmqpUri, queue, 300, Patience);
+        Assert.Equal(acked, cloud.Select(m => m.Body));
+        Assert.Equal(onPrem.Select(m => m.MessageId), cloud.Select(m => m.MessageId));
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, "both upstreams to confirm");
+    }
+}

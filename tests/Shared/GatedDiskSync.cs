@@ -1,0 +1,37 @@
+using Gateway.Storage.LiteDb;
+
+namespace Gateway.TestSupport;
+
+/// <summary>An fsync that can be held shut or made to fail, to see what waits for it.</summary>
+public sealed class GatedDiskSync : IDiskSync
+{
+    private readonly ManualResetEventSlim _gate = new(true);
+    private int _syncsCompleted;
+
+    /// <summary>Set when a sync begins; reset it to watch for the next one.</summary>
+    public ManualResetEventSlim Entered { get; } = new(false);
+
+    public int SyncsCompleted => Volatile.Read(ref _syncsCompleted);
+
+    /// <summary>The next sync throws this instead of syncing (a full disk, an I/O error).</summary>
+    public Exception? FailNext
+    {
+        get => Volatile.Read(ref _failNext);
+        set => Volatile.Write(ref _failNext, value);
+    }
+
+    public void Close() => _gate.Reset();
+
+    public void Open() => _gate.Set();
+
+    public void Sync(FileStream file)
+    {
+        Entered.Set();
+        _gate.Wait();
+        if (Interlocked.Exchange(ref _failNext, null) is { } failure) throw failure;
+        file.Flush(flushToDisk: true);
+        Interlocked.Increment(ref _syncsCompleted);
+    }
+
+    private Exception? _failNext;
+}
