@@ -35,7 +35,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private DurableFileStream? _dataFile, _logFile;
     private LiteDatabase? _db;
     private ILiteCollection<BsonDocument> _messages = null!, _meta = null!, _cursorDocs = null!;
-    private Task? _writer;
+    private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _writerStarted;
     private long _lastSequence, _lastCommitted, _count;
     private TaskCompletionSource _committed = NewSignal();
 
@@ -84,7 +85,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _metrics.Gauge("outbox_messages", "", () => Count);
         _metrics.Gauge("outbox_last_sequence", "", () => LastCommittedSequence);
         LogOpened(DataFilePath, _count, _lastSequence);
-        _writer = Task.Run(WriteLoopAsync);
+        // A thread of its own: LiteDB and fsync block, and on an SD card an fsync can take tens of
+        // milliseconds; the thread pool (two threads on a 2-core board) must not wait on them.
+        var writerThread = new Thread(WriteLoop) { IsBackground = true, Name = "outbox-writer" };
+        writerThread.Start();
+        _writerStarted = true;
     }
 
     private static FileStream OpenFile(string path) =>
@@ -161,7 +166,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        if (_writer is not null) await _writer.ConfigureAwait(false);
+        if (_writerStarted) await _writerDone.Task.ConfigureAwait(false);
         if (_db is not null)
         {
             _db.Checkpoint();
@@ -173,20 +178,29 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _db = null;
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
-        var group = new List<WriteOp>(_options.MaxGroupMessages);
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        try
         {
-            group.Clear();
-            var bytes = 0;
-            while (group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes && reader.TryRead(out var op))
+            var group = new List<WriteOp>(_options.MaxGroupMessages);
+            var reader = _queue.Reader;
+            // Blocking is right here: this thread exists only to wait for work and then for the disk.
+            while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
-                group.Add(op);
-                bytes += op.Size;
+                group.Clear();
+                var bytes = 0;
+                while (group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes && reader.TryRead(out var op))
+                {
+                    group.Add(op);
+                    bytes += op.Size;
+                }
+                CommitGroup(group);
             }
-            CommitGroup(group);
+            _writerDone.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            _writerDone.TrySetException(ex);
         }
     }
 

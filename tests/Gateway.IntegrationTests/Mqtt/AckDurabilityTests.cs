@@ -44,12 +44,14 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     {
         await using var device = await MqttTestClient.ConnectAsync(_mqttPort, "dev", version);
         // The first commit into new files makes LiteDB flush on its own: get it done before watching.
+        var syncedBefore = _sync.SyncsCompleted;
         Assert.True((await device.PublishAsync("sensors/a/temp", "warm-up", qos)).IsSuccess);
+        await Poll.UntilAsync(() => _sync.SyncsCompleted > syncedBefore, TimeSpan.FromSeconds(10), "the warm-up's fsync to finish");
         _sync.Entered.Reset();
         _sync.Close();
 
         var publish = device.PublishAsync("sensors/a/temp", "21.5", qos);
-        Assert.True(_sync.Entered.Wait(TimeSpan.FromSeconds(10)), "the outbox never reached its fsync");
+        await Poll.UntilAsync(() => _sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the outbox to reach its fsync");
         // The commit is written and the fsync has begun but not returned: no ack may have left.
         await Assert.ThrowsAsync<TimeoutException>(() => publish.WaitAsync(TimeSpan.FromMilliseconds(300)));
 

@@ -2,6 +2,7 @@ using Gateway.Core.Messages;
 using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using Gateway.Storage.LiteDb;
+using Gateway.TestSupport;
 
 namespace Gateway.UnitTests.Outbox;
 
@@ -25,19 +26,26 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var sync = new GatedDiskSync();
         var outbox = _folder.Open(sync: sync);
         // Creating the files and the first commit make LiteDB flush on its own; only a later append's sync counts here.
+        var syncedBefore = sync.SyncsCompleted;
         await outbox.AppendAsync(OutboxFolder.Message("t/0"));
+        await Poll(() => sync.SyncsCompleted > syncedBefore); // the warm-up's own fsync is over, whatever order the outbox used
         sync.Entered.Reset();
         sync.Close();
+        try
+        {
+            var append = outbox.AppendAsync(OutboxFolder.Message("t/1")).AsTask();
+            await Poll(() => sync.Entered.IsSet); // (waiting without blocking a pool thread, which the ack needs)
+            // The commit is written and the writer is inside fsync: the ack must still be waiting. (The
+            // window lets a wrongly ordered completion, which runs on the thread pool, show itself.)
+            await Assert.ThrowsAsync<TimeoutException>(() => append.WaitAsync(TimeSpan.FromMilliseconds(300)));
 
-        var append = outbox.AppendAsync(OutboxFolder.Message("t/1")).AsTask();
-        Assert.True(sync.Entered.Wait(Patience), "the writer never reached the fsync");
-        // The commit is written and the writer is inside fsync: the ack must still be waiting. (The
-        // window lets a wrongly ordered completion, which runs on the thread pool, show itself.)
-        await Assert.ThrowsAsync<TimeoutException>(() => append.WaitAsync(TimeSpan.FromMilliseconds(300)));
-
-        sync.Open();
-        Assert.Equal(2, await append.WaitAsync(Patience));
-        Assert.True(sync.SyncsCompleted >= 1);
+            sync.Open();
+            Assert.Equal(2, await append.WaitAsync(Patience));
+        }
+        finally
+        {
+            sync.Open(); // never leave the writer blocked, or closing the outbox would wait for ever
+        }
     }
 
     [Fact]
@@ -200,34 +208,5 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
             if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
             await Task.Delay(PollInterval);
         }
-    }
-}
-
-/// <summary>An fsync that can be held shut or made to fail, to see what waits for it.</summary>
-internal sealed class GatedDiskSync : IDiskSync
-{
-    private readonly ManualResetEventSlim _gate = new(true);
-
-    public ManualResetEventSlim Entered { get; } = new(false);
-
-    public int SyncsCompleted;
-
-    public Exception? FailNext { get; set; }
-
-    public void Close() => _gate.Reset();
-
-    public void Open() => _gate.Set();
-
-    public void Sync(FileStream file)
-    {
-        Entered.Set();
-        _gate.Wait();
-        if (FailNext is { } failure)
-        {
-            FailNext = null;
-            throw failure;
-        }
-        file.Flush(flushToDisk: true);
-        Interlocked.Increment(ref SyncsCompleted);
     }
 }
