@@ -38,6 +38,8 @@ public sealed class MqttBehaviourTests : IAsyncLifetime
         }
 
         await _gateway.StopAsync();
+        Assert.Equal(0, _gateway.ExitCode); // SIGTERM is a clean stop
+        Assert.Contains("closed with", _gateway.Output);
         await _gateway.StartAsync();
         await using var afterRestart = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "after");
         await afterRestart.SubscribeAsync("status/#");

@@ -156,4 +156,51 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         Assert.Equal(onPrem.Select(m => m.MessageId), cloud.Select(m => m.MessageId));
         await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, "both upstreams to confirm");
     }
+
+    [Fact]
+    public async Task A_message_the_broker_returns_as_unroutable_stays_in_the_store_until_a_queue_takes_it()
+    {
+        var prefix = NewPrefix();
+        var exchange = prefix + "-direct";
+        await using var gateway = new GatewayProcess(new GatewaySettings()
+            .Upstream("cloud", Node.AmqpUri)
+            .Route($"{prefix}/#", "cloud", exchange)
+            .Set("Gateway__Routes__0__ExchangeType", "Direct")
+            .Set("Gateway__Routes__0__DeclareExchange", "true")
+            .Set("Gateway__Routes__0__RoutingKey", "readings")
+            .Build());
+        await gateway.StartAsync();
+        await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");
+
+        var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 20);
+        // No queue is bound yet: mandatory publishes come back, and the batch must not count as sent.
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_failures_total", "cloud") >= 2, Patience, "returned batches to be retried");
+        Assert.Equal(20, await gateway.MetricAsync("outbox_messages"));
+        Assert.Contains("returned by the broker: 312 NO_ROUTE", gateway.Output);
+
+        var queue = prefix + "-q";
+        await Node.DeclareQueueBoundAsync(queue, exchange, "readings");
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 20, Patience);
+        Assert.Equal(acked, received.Select(m => m.Body));
+        Assert.All(received, m => Assert.Equal("readings", m.RoutingKey));
+    }
+
+    [Fact]
+    public async Task An_upstream_with_a_dead_first_endpoint_fails_over_to_the_next()
+    {
+        var prefix = NewPrefix();
+        var queue = prefix + "-q";
+        await Node.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        var dead = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/";
+        await using var gateway = new GatewayProcess(new GatewaySettings().Upstream("cloud", dead, Node.AmqpUri).Route($"{prefix}/#", "cloud").Build());
+        await gateway.StartAsync();
+        await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");
+
+        var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 50);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 50, Patience);
+
+        Assert.Equal(acked, received.Select(m => m.Body));
+        Assert.Equal(1, await gateway.MetricAsync("upstream_endpoint_index", "cloud"));
+        Assert.Contains($"127.0.0.1:{Node.AmqpPort}", await gateway.GetAsync("/healthz"));
+    }
 }
