@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Gateway.IntegrationTests.Infrastructure;
 using RabbitMQ.Client;
 
@@ -74,7 +73,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
     {
         await ChildProcesses.RunAsync("rabbitmqctl", ["-n", NodeName, "stop"], _environment, TimeSpan.FromSeconds(60));
         await KillLeftoversAsync();
-        await Poll.UntilAsync(async () => !await PortOpenAsync(), TimeSpan.FromSeconds(30), $"node {NodeName} to release port {AmqpPort}");
+        await Poll.UntilAsync(async () => !await FreePort.AcceptsAsync(AmqpPort), TimeSpan.FromSeconds(30), $"node {NodeName} to release port {AmqpPort}");
     }
 
     public async Task<IConnection> ConnectAsync() =>
@@ -91,27 +90,13 @@ public sealed class RabbitMqNode : IAsyncDisposable
 
     private async Task<bool> CanConnectAsync()
     {
-        if (!await PortOpenAsync()) return false;
+        if (!await FreePort.AcceptsAsync(AmqpPort)) return false;
         try
         {
             await using var connection = await ConnectAsync();
             return connection.IsOpen;
         }
         catch (RabbitMQ.Client.Exceptions.BrokerUnreachableException)
-        {
-            return false;
-        }
-    }
-
-    private async Task<bool> PortOpenAsync()
-    {
-        try
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", AmqpPort);
-            return true;
-        }
-        catch (SocketException)
         {
             return false;
         }

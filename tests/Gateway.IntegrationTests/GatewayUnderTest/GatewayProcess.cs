@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net.Sockets;
 using Gateway.IntegrationTests.Infrastructure;
 
 namespace Gateway.IntegrationTests.GatewayUnderTest;
@@ -83,7 +82,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         await Poll.UntilAsync(async () =>
         {
             if (process.HasExited) throw new InvalidOperationException($"the gateway exited with {process.ExitCode}:\n{Output}");
-            return await AcceptsAsync(MqttPort);
+            return await FreePort.AcceptsAsync(MqttPort);
         }, StartTimeout, $"gateway MQTT port {MqttPort} to accept connections");
     }
 
@@ -116,20 +115,6 @@ public sealed class GatewayProcess : IAsyncDisposable
         var wanted = "gateway_" + name + (label.Length > 0 ? $"{{name=\"{label}\"}}" : "") + " ";
         var line = (await GetAsync("/metrics")).Split('\n').FirstOrDefault(l => l.StartsWith(wanted, StringComparison.Ordinal));
         return line is null ? 0 : double.Parse(line[wanted.Length..], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static async Task<bool> AcceptsAsync(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     public async ValueTask DisposeAsync()

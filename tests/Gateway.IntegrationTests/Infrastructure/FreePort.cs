@@ -22,4 +22,19 @@ public static class FreePort
             }
         }
     }
+
+    /// <summary>Whether something accepts TCP connections on the loopback port.</summary>
+    public static async Task<bool> AcceptsAsync(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
 }

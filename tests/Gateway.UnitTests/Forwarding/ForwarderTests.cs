@@ -1,6 +1,7 @@
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Forwarding;
 using Gateway.Core.Routing;
+using Gateway.Storage.LiteDb;
 using Gateway.UnitTests.Outbox;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -23,15 +24,7 @@ public sealed class ForwarderTests : IAsyncLifetime
         var upstream = new ScriptedUpstream { FailBatchNumbers = [2, 3, 7] };
         var outbox = _folder.Open(_routes);
         for (var i = 1; i <= 95; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}"));
-        var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
-            new ForwarderOptions { BatchMaxMessages = 10, ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
-            new GatewayMetrics(), NullLogger<Forwarder>.Instance);
-
-        using var stop = new CancellationTokenSource();
-        var running = forwarder.RunAsync(stop.Token);
-        await Until(() => outbox.Count == 0);
-        stop.Cancel();
-        await running.WaitAsync(Patience);
+        await DrainAsync(upstream, outbox, new ForwarderOptions { BatchMaxMessages = 10 });
 
         var delivered = upstream.Confirmed.Select(d => d.MessageId).ToList();
         Assert.Equal(Enumerable.Range(1, 95).Select(i => $"gw-{i}"), delivered);
@@ -47,15 +40,7 @@ public sealed class ForwarderTests : IAsyncLifetime
         var upstream = new ScriptedUpstream { RefuseConnects = 3 };
         var outbox = _folder.Open(_routes);
         await outbox.AppendAsync(OutboxFolder.Message("t/1"));
-        var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
-            new ForwarderOptions { ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
-            new GatewayMetrics(), NullLogger<Forwarder>.Instance);
-
-        using var stop = new CancellationTokenSource();
-        var running = forwarder.RunAsync(stop.Token);
-        await Until(() => outbox.Count == 0);
-        stop.Cancel();
-        await running.WaitAsync(Patience);
+        await DrainAsync(upstream, outbox);
 
         Assert.Equal([0, 1, 0, 1], upstream.ConnectAttempts);
     }
@@ -66,19 +51,25 @@ public sealed class ForwarderTests : IAsyncLifetime
         var upstream = new ScriptedUpstream { HangBatchNumbers = [1] };
         var outbox = _folder.Open(_routes);
         await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        var metrics = await DrainAsync(upstream, outbox, new ForwarderOptions { ConfirmTimeout = TimeSpan.FromMilliseconds(200) });
+
+        Assert.Equal(1, metrics.Get("upstream_stalls_total", "up"));
+        Assert.Equal(2, upstream.ConnectAttempts.Count);
+    }
+
+    /// <summary>Runs a forwarder over <paramref name="outbox"/> until the store is empty, then stops it.</summary>
+    private async Task<GatewayMetrics> DrainAsync(ScriptedUpstream upstream, LiteDbOutbox outbox, ForwarderOptions? options = null)
+    {
         var metrics = new GatewayMetrics();
         var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
-            new ForwarderOptions { ConfirmTimeout = TimeSpan.FromMilliseconds(200), ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
+            (options ?? new ForwarderOptions()) with { ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
             metrics, NullLogger<Forwarder>.Instance);
-
         using var stop = new CancellationTokenSource();
         var running = forwarder.RunAsync(stop.Token);
         await Until(() => outbox.Count == 0);
         stop.Cancel();
         await running.WaitAsync(Patience);
-
-        Assert.Equal(1, metrics.Get("upstream_stalls_total", "up"));
-        Assert.Equal(2, upstream.ConnectAttempts.Count);
+        return metrics;
     }
 
     private static async Task Until(Func<bool> condition)
