@@ -68,11 +68,13 @@ public static class GatewayConfiguration
         {
             var key = $"Upstreams:{name}";
             Check(u.Endpoints.Count > 0, $"{key}:Endpoints", "must list at least one endpoint");
+            string[] schemes = u.Kind == UpstreamKind.ActiveMq ? ["stomp", "stomp+ssl"] : ["amqp", "amqps"];
             for (var i = 0; i < u.Endpoints.Count; i++)
             {
-                var ok = Uri.TryCreate(u.Endpoints[i], UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps";
-                Check(ok, $"{key}:Endpoints:{i}", $"must be an amqp:// or amqps:// URI (was '{Redact(u.Endpoints[i])}')");
+                var ok = Uri.TryCreate(u.Endpoints[i], UriKind.Absolute, out var uri) && schemes.Contains(uri.Scheme) && uri.Host.Length > 0;
+                Check(ok, $"{key}:Endpoints:{i}", $"must be a URI with a host starting {string.Join(":// or ", schemes)}:// (Kind is {u.Kind}; was '{Redact(u.Endpoints[i])}')");
             }
+            Check(u.Heartbeat >= TimeSpan.FromSeconds(1) || u.Heartbeat == TimeSpan.Zero, $"{key}:Heartbeat", $"must be 0 (off) or at least 1 second (was {u.Heartbeat})");
             Check(u.Password is null || u.PasswordFile is null, $"{key}:PasswordFile", "must not be set together with Password");
             Check(u.PasswordFile is null || File.Exists(u.PasswordFile), $"{key}:PasswordFile", $"names a file that does not exist ('{u.PasswordFile}')");
             Check(u.CaFile is null || File.Exists(u.CaFile), $"{key}:CaFile", $"names a file that does not exist ('{u.CaFile}')");
@@ -92,12 +94,14 @@ public static class GatewayConfiguration
             Check(r.Upstream is not null && o.Upstreams.ContainsKey(r.Upstream), $"{key}:Upstream",
                 $"must name a configured upstream ({(o.Upstreams.Count == 0 ? "none configured" : string.Join(", ", o.Upstreams.Keys))}; was '{r.Upstream}')");
             Check(r.RoutingKey is null || System.Text.Encoding.UTF8.GetByteCount(r.RoutingKey) <= 255, $"{key}:RoutingKey", "must be at most 255 bytes (AMQP short string)");
+            Check(r.Destination is null || (r.Destination.StartsWith("/queue/", StringComparison.Ordinal) || r.Destination.StartsWith("/topic/", StringComparison.Ordinal)) && r.Destination.Length > 7,
+                $"{key}:Destination", $"must be /queue/<name> or /topic/<name> (was '{r.Destination}')");
         }
         return errors;
     }
 
     public static RouteTable BuildRouteTable(GatewayOptions o) =>
-        new(o.Routes.Select(r => new Core.Routing.Route(r.Filter!, r.Upstream!, new RouteTarget(r.Exchange, r.ExchangeType, r.DeclareExchange, r.RoutingKey))),
+        new(o.Routes.Select(r => new Core.Routing.Route(r.Filter!, r.Upstream!, new RouteTarget(r.Exchange, r.ExchangeType, r.DeclareExchange, r.RoutingKey, r.Destination))),
             o.Upstreams.Keys);
 
     /// <summary>

@@ -70,14 +70,21 @@ public sealed record OutboxSettings
 
 public enum UpstreamKind
 {
+    /// <summary>AMQP 0-9-1: <c>amqp://</c> / <c>amqps://</c> endpoints, routes name exchanges.</summary>
     RabbitMq,
+
+    /// <summary>STOMP 1.2: <c>stomp://</c> / <c>stomp+ssl://</c> endpoints, routes name destinations.</summary>
+    ActiveMq,
 }
 
 public sealed record UpstreamSettings
 {
     public UpstreamKind Kind { get; init; } = UpstreamKind.RabbitMq;
 
-    /// <summary><c>amqp://host:5672/vhost</c> or <c>amqps://host:5671/vhost</c>, walked in order on failure.</summary>
+    /// <summary>
+    /// RabbitMQ: <c>amqp://host:5672/vhost</c> or <c>amqps://host:5671/vhost</c>; ActiveMQ:
+    /// <c>stomp://host:61613</c> or <c>stomp+ssl://host:61614</c>. Walked in order on failure.
+    /// </summary>
     public List<string> Endpoints { get; init; } = [];
 
     public string? UserName { get; init; }
@@ -93,6 +100,9 @@ public sealed record UpstreamSettings
 
     /// <summary>Lab use only: accept any TLS certificate. Logged as a warning at every start.</summary>
     public bool AllowUntrustedCertificate { get; init; }
+
+    /// <summary>Heart-beat (STOMP) / heartbeat (AMQP) interval: how soon a silent, dead connection is noticed.</summary>
+    public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(10);
 
     public int BatchMaxMessages { get; init; } = 500;
     public int BatchMaxBytes { get; init; } = 1 << 20;
@@ -119,4 +129,7 @@ public sealed record RouteSettings
 
     /// <summary>Fixed routing key; default: the topic with <c>/</c> and <c>.</c> swapped, as RabbitMQ's MQTT plugin does.</summary>
     public string? RoutingKey { get; init; }
+
+    /// <summary>ActiveMQ: <c>/queue/name</c> or <c>/topic/name</c>; default <c>/topic/</c> plus the topic mapped as for routing keys.</summary>
+    public string? Destination { get; init; }
 }

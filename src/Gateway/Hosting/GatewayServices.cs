@@ -5,6 +5,7 @@ using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using Gateway.Mqtt;
 using Gateway.Storage.LiteDb;
+using Gateway.Upstreams.ActiveMq;
 using Gateway.Upstreams.RabbitMq;
 using Gateway.Upstreams.Tls;
 
@@ -98,8 +99,18 @@ internal static class GatewayServices
                     Tls = new TlsSettings(upstream.CaFile, upstream.AllowUntrustedCertificate),
                     ClientName = $"edge-gateway {options.Id}",
                     GatewayId = options.Id!,
+                    Heartbeat = upstream.Heartbeat,
                 },
                 sp.GetRequiredService<RouteTable>().Routes),
+            UpstreamKind.ActiveMq => new ActiveMqConnector(new ActiveMqUpstreamOptions
+            {
+                Name = name,
+                Endpoints = upstream.Endpoints.Select(e => new Uri(e)).ToArray(),
+                UserName = upstream.UserName,
+                Password = password,
+                Tls = new TlsSettings(upstream.CaFile, upstream.AllowUntrustedCertificate),
+                Heartbeat = upstream.Heartbeat,
+            }),
             _ => throw new GatewayConfigurationException($"Gateway:Upstreams:{name}:Kind '{upstream.Kind}' is not supported"),
         };
     }

@@ -86,7 +86,7 @@ public sealed class GatewayConfigurationTests
     public void An_endpoint_that_is_not_amqp_is_refused_without_echoing_its_password()
     {
         var message = Refusal(("Gateway:Upstreams:u:Endpoints:0", "http://user:secret@host/"));
-        Assert.Contains("Gateway:Upstreams:u:Endpoints:0 must be an amqp:// or amqps:// URI", message);
+        Assert.Contains("Gateway:Upstreams:u:Endpoints:0 must be a URI with a host starting amqp:// or amqps://", message);
         Assert.DoesNotContain("secret", message);
     }
 
@@ -95,5 +95,24 @@ public sealed class GatewayConfigurationTests
     {
         var message = Refusal(("Gateway:Upstreams:u:UserName", "x"));
         Assert.Contains("Gateway:Upstreams:u:Endpoints must list at least one endpoint", message);
+    }
+
+    [Fact]
+    public void An_ActiveMQ_upstream_takes_stomp_endpoints_and_routes_take_destinations()
+    {
+        var options = Load(
+            ("Gateway:Upstreams:mq:Kind", "ActiveMq"),
+            ("Gateway:Upstreams:mq:Endpoints:0", "stomp+ssl://b-1.mq.example:61614"),
+            ("Gateway:Upstreams:mq:Endpoints:1", "stomp+ssl://b-2.mq.example:61614"),
+            ("Gateway:Routes:0:Filter", "alerts/#"),
+            ("Gateway:Routes:0:Upstream", "mq"),
+            ("Gateway:Routes:0:Destination", "/queue/alerts"));
+        Assert.Equal("/queue/alerts", GatewayConfiguration.BuildRouteTable(options).Match("alerts/x", "mq")[0].Target.Destination);
+
+        Assert.Contains("Gateway:Upstreams:mq:Endpoints:0 must be a URI with a host starting stomp:// or stomp+ssl://",
+            Refusal(("Gateway:Upstreams:mq:Kind", "ActiveMq"), ("Gateway:Upstreams:mq:Endpoints:0", "amqp://host:5672/")));
+        Assert.Contains("Gateway:Routes:0:Destination must be /queue/<name> or /topic/<name>",
+            Refusal(("Gateway:Upstreams:mq:Kind", "ActiveMq"), ("Gateway:Upstreams:mq:Endpoints:0", "stomp://h:61613"),
+                ("Gateway:Routes:0:Filter", "a/#"), ("Gateway:Routes:0:Upstream", "mq"), ("Gateway:Routes:0:Destination", "alerts")));
     }
 }
