@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Gateway.IntegrationTests.Infrastructure;
+using Gateway.Stomp;
+
+namespace Gateway.IntegrationTests.Brokers;
+
+/// <summary>
+/// A private ActiveMQ Classic instance (Debian's activemq) with STOMP on a free loopback port, its own
+/// configuration and KahaDB folder, and optionally a <c>stomp+ssl</c> connector with a test
+/// certificate. Stopping and starting it again keeps its persistent messages, as an outage would.
+/// </summary>
+public sealed class ActiveMqBroker : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private readonly string _folder;
+    private Process? _process;
+
+    private ActiveMqBroker(string folder, TestCertificates? certificates)
+    {
+        _folder = folder;
+        StompPort = FreePort.Next();
+        OpenWirePort = FreePort.Next();
+        if (certificates is not null)
+        {
+            Certificates = certificates;
+            StompSslPort = FreePort.Next();
+        }
+    }
+
+    public int StompPort { get; }
+    public int OpenWirePort { get; }
+    public int? StompSslPort { get; }
+    public TestCertificates? Certificates { get; }
+    public string StompUri => $"stomp://127.0.0.1:{StompPort}";
+    public string StompSslUri => $"stomp+ssl://127.0.0.1:{StompSslPort}";
+
+    public static async Task<ActiveMqBroker> StartAsync(bool tls = false)
+    {
+        var folder = Directory.CreateTempSubdirectory("activemq-").FullName;
+        Directory.CreateDirectory(Path.Combine(folder, "conf"));
+        Directory.CreateDirectory(Path.Combine(folder, "data"));
+        var broker = new ActiveMqBroker(folder, tls ? TestCertificates.Create(folder) : null);
+        broker.WriteConfiguration();
+        await broker.StartAgainAsync();
+        return broker;
+    }
+
+    private void WriteConfiguration()
+    {
+        File.Copy("/etc/activemq/instances-available/main/log4j2.properties", Path.Combine(_folder, "conf", "log4j2.properties"), overwrite: true);
+        var ssl = Certificates is null ? "" : $"""
+                <sslContext><sslContext keyStore="file:{Certificates.ServerPkcs12File}" keyStorePassword="{TestCertificates.KeystorePassword}" keyStoreType="pkcs12"/></sslContext>
+            """;
+        var sslConnector = StompSslPort is null ? "" : $"""<transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:{StompSslPort}"/>""";
+        File.WriteAllText(Path.Combine(_folder, "conf", "activemq.xml"), $"""
+            <beans xmlns="http://www.springframework.org/schema/beans"
+              xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+              xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+              http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+              <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="gwtest" dataDirectory="{_folder}/data">
+                <persistenceAdapter><kahaDB directory="{_folder}/data/kahadb"/></persistenceAdapter>
+                {ssl}
+                <transportConnectors>
+                  <transportConnector name="openwire" uri="tcp://127.0.0.1:{OpenWirePort}"/>
+                  <transportConnector name="stomp" uri="stomp://127.0.0.1:{StompPort}"/>
+                  {sslConnector}
+                </transportConnectors>
+              </broker>
+            </beans>
+            """);
+    }
+
+    /// <summary>Starts the broker (again) on the same data and ports; waits until a STOMP CONNECT is answered.</summary>
+    public async Task StartAgainAsync()
+    {
+        // 1 GB heap: with 256 MB it ran out of memory holding ~100,000 undrained persistent messages.
+        var command = $"java -Xms1G -Xmx1G -Dactivemq.base={_folder} -Dactivemq.home=/usr/share/activemq " +
+                      $"-Dactivemq.conf={_folder}/conf -Dactivemq.data={_folder}/data " +
+                      $"-jar /usr/share/activemq/bin/activemq.jar start xbean:file:{_folder}/conf/activemq.xml";
+        _process = ChildProcesses.StartDetached(command, Path.Combine(_folder, "out.log"), new Dictionary<string, string>());
+        try
+        {
+            await Poll.UntilAsync(async () =>
+            {
+                if (_process.HasExited) throw new InvalidOperationException($"ActiveMQ exited with {_process.ExitCode}:\n{LogTail()}");
+                return await AnswersConnectAsync();
+            }, StartTimeout, $"ActiveMQ STOMP on port {StompPort}");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}; its log:\n{LogTail()}", ex);
+        }
+    }
+
+    private string LogTail()
+    {
+        var log = Path.Combine(_folder, "out.log");
+        return File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(30)) : "(no log)";
+    }
+
+    /// <summary>SIGTERM: the broker's shutdown hook stops it cleanly, as a failover of the active broker would look.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is not { HasExited: false } process) return;
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()])) await kill!.WaitForExitAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>A STOMP consumer of <paramref name="destination"/> (auto ack), for tests to read what arrived.</summary>
+    public async Task<StompClientConnection> SubscribeAsync(string destination)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", StompPort);
+        var connection = await StompClientConnection.ConnectAsync(tcp.GetStream(), new StompConnectOptions { Host = "localhost", Heartbeat = TimeSpan.Zero }, CancellationToken.None);
+        await connection.WriteAndAwaitReceiptAsync(
+            [StompFrame.Create(StompCommand.Subscribe, ("id", "0"), ("destination", destination), ("ack", "auto"), ("receipt", "sub"))], "sub", CancellationToken.None);
+        return connection;
+    }
+
+    /// <summary>Reads MESSAGE frames until <paramref name="expected"/> arrived, or nothing new came for <paramref name="quiet"/>.</summary>
+    public async Task<List<StompFrame>> ReadAsync(string destination, int expected, TimeSpan timeout, TimeSpan? quiet = null)
+    {
+        await using var consumer = await SubscribeAsync(destination);
+        var frames = new List<StompFrame>();
+        var deadline = DateTime.UtcNow + timeout;
+        while (frames.Count < expected && DateTime.UtcNow < deadline)
+        {
+            using var wait = new CancellationTokenSource(quiet ?? deadline - DateTime.UtcNow);
+            try
+            {
+                frames.Add(await consumer.Messages.ReadAsync(wait.Token));
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        return frames;
+    }
+
+    private async Task<bool> AnswersConnectAsync()
+    {
+        try
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync("127.0.0.1", StompPort);
+            using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await using var connection = await StompClientConnection.ConnectAsync(tcp.GetStream(), new StompConnectOptions { Host = "localhost", Heartbeat = TimeSpan.Zero }, quick.Token);
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or StompErrorException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+        _process?.Dispose();
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+    }
+}
