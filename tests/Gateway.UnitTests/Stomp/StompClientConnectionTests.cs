@@ -1,0 +1,138 @@
+using System.Buffers;
+using System.Text;
+using Gateway.Stomp;
+
+namespace Gateway.UnitTests.Stomp;
+
+/// <summary>The client connection against a scripted broker over in-memory streams.</summary>
+public sealed class StompClientConnectionTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    /// <summary>The broker's side: reads frames the client sends, writes what the test says.</summary>
+    private sealed class ScriptedBroker(Stream stream)
+    {
+        private ReadOnlySequence<byte> _pending = ReadOnlySequence<byte>.Empty;
+        public int HeartbeatsSeen { get; private set; }
+
+        public async Task<StompFrame> ReadFrameAsync()
+        {
+            var buffer = new byte[4096];
+            while (true)
+            {
+                var pending = _pending;
+                var parsed = StompFrameReader.TryParse(ref pending, StompLimits.Default, out var frame, out var heartbeats);
+                HeartbeatsSeen += heartbeats;
+                _pending = new ReadOnlySequence<byte>(pending.ToArray());
+                if (parsed) return frame!;
+                var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Patience);
+                if (read == 0) throw new EndOfStreamException();
+                _pending = new ReadOnlySequence<byte>([.. _pending.ToArray(), .. buffer.AsSpan(0, read).ToArray()]);
+            }
+        }
+
+        /// <summary>Reads until <paramref name="count"/> heart-beats (bare EOLs) have arrived.</summary>
+        public async Task WaitForHeartbeatsAsync(int count)
+        {
+            var buffer = new byte[256];
+            while (HeartbeatsSeen < count)
+            {
+                var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Patience);
+                var input = new ReadOnlySequence<byte>(buffer.AsMemory(0, read));
+                Assert.False(StompFrameReader.TryParse(ref input, StompLimits.Default, out _, out var heartbeats));
+                HeartbeatsSeen += heartbeats;
+            }
+        }
+
+        public async Task SendAsync(StompFrame frame)
+        {
+            var output = new ArrayBufferWriter<byte>();
+            StompFrameWriter.Write(frame, output);
+            await stream.WriteAsync(output.WrittenMemory);
+            await stream.FlushAsync();
+        }
+    }
+
+    private static async Task<(StompClientConnection Client, ScriptedBroker Broker)> ConnectAsync(string brokerHeartbeat = "0,0", int ourHeartbeatMs = 0)
+    {
+        var (clientStream, brokerStream) = InMemoryDuplex.Create();
+        var broker = new ScriptedBroker(brokerStream);
+        var connecting = StompClientConnection.ConnectAsync(clientStream,
+            new StompConnectOptions { Host = "vhost", Login = "edge", Passcode = "secret", Heartbeat = TimeSpan.FromMilliseconds(ourHeartbeatMs) }, CancellationToken.None);
+        var connect = await broker.ReadFrameAsync();
+        Assert.Equal(StompCommand.Connect, connect.Command);
+        Assert.Equal("1.2", connect["accept-version"]);
+        Assert.Equal("vhost", connect["host"]);
+        Assert.Equal("edge", connect["login"]);
+        Assert.Equal("secret", connect["passcode"]);
+        await broker.SendAsync(StompFrame.Create(StompCommand.Connected, ("version", "1.2"), ("heart-beat", brokerHeartbeat)));
+        return (await connecting.WaitAsync(Patience), broker);
+    }
+
+    [Fact]
+    public async Task A_receipt_completes_the_wait_for_it()
+    {
+        var (client, broker) = await ConnectAsync();
+        await using var _ = client;
+        var waiting = client.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Commit, ("transaction", "t1"), ("receipt", "t1"))], "t1", CancellationToken.None);
+
+        var commit = await broker.ReadFrameAsync();
+        Assert.Equal("t1", commit["receipt"]);
+        Assert.False(waiting.IsCompleted);
+        await broker.SendAsync(StompFrame.Create(StompCommand.Receipt, ("receipt-id", "t1")));
+        Assert.Equal("t1", (await waiting.WaitAsync(Patience))["receipt-id"]);
+    }
+
+    [Fact]
+    public async Task An_error_frame_fails_the_waiting_receipt_with_the_brokers_message()
+    {
+        var (client, broker) = await ConnectAsync();
+        await using var _ = client;
+        var waiting = client.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Commit, ("transaction", "t1"), ("receipt", "t1"))], "t1", CancellationToken.None);
+        await broker.ReadFrameAsync();
+
+        await broker.SendAsync(StompFrame.Create(StompCommand.Error, Encoding.UTF8.GetBytes("caused by OutOfMemoryError"), ("message", "STORE COMMIT FAILED: Transaction rolled back")));
+
+        var error = await Assert.ThrowsAsync<StompErrorException>(() => waiting.WaitAsync(Patience));
+        Assert.Contains("STORE COMMIT FAILED: Transaction rolled back", error.Message);
+        Assert.Contains("OutOfMemoryError", error.Message);
+        await Assert.ThrowsAnyAsync<Exception>(() => client.WriteAsync([StompFrame.Create(StompCommand.Begin, ("transaction", "t2"))], CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_broker_that_falls_silent_past_twice_the_heartbeat_faults_the_connection()
+    {
+        var (client, _) = await ConnectAsync(brokerHeartbeat: "200,0", ourHeartbeatMs: 200);
+        await using var _c = client;
+        Assert.Equal(TimeSpan.FromMilliseconds(200), client.ReceiveHeartbeat);
+        var waiting = client.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Commit, ("transaction", "t"), ("receipt", "t"))], "t", CancellationToken.None);
+
+        var failure = await Assert.ThrowsAsync<TimeoutException>(() => waiting.WaitAsync(Patience));
+        Assert.Contains("missed heart-beats", failure.Message);
+    }
+
+    [Fact]
+    public async Task An_idle_client_sends_heartbeats_at_the_negotiated_interval()
+    {
+        var (client, broker) = await ConnectAsync(brokerHeartbeat: "0,200", ourHeartbeatMs: 100);
+        await using var _ = client;
+        Assert.Equal(TimeSpan.FromMilliseconds(200), client.SendHeartbeat);
+
+        var started = DateTime.UtcNow;
+        await broker.WaitForHeartbeatsAsync(5);
+        var elapsed = DateTime.UtcNow - started;
+        // Five EOLs, at most one per 100 ms (half the interval, so the broker never sees a gap over 200 ms).
+        Assert.InRange(elapsed, TimeSpan.FromMilliseconds(380), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public async Task A_broker_that_closes_the_connection_fails_what_waits()
+    {
+        var (clientStream, brokerStream) = InMemoryDuplex.Create();
+        var connecting = StompClientConnection.ConnectAsync(clientStream, new StompConnectOptions { Host = "h" }, CancellationToken.None);
+        await new ScriptedBroker(brokerStream).ReadFrameAsync();
+        brokerStream.Dispose();
+        var failure = await Assert.ThrowsAsync<IOException>(() => connecting.WaitAsync(Patience));
+        Assert.Contains("closed the connection", failure.Message);
+    }
+}
