@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Gateway.Core.Forwarding;
 using Gateway.Core.Routing;
 using Gateway.Stomp;
+using Gateway.Upstreams.Tls;
 
 namespace Gateway.Upstreams.ActiveMq;
 
@@ -82,13 +83,10 @@ public sealed class ActiveMqConnector : IUpstreamConnector
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
     /// <summary>Names the cause an operator can act on: a refused port, a certificate that is not trusted, a timeout.</summary>
-    private Exception Explain(Exception ex, Uri endpoint) => ex switch
-    {
-        System.Security.Authentication.AuthenticationException => new IOException(
-            $"TLS to {endpoint.Host}:{PortOf(endpoint)} failed: {ex.Message} (is the broker's certificate trusted? set CaFile for a private CA)", ex),
-        OperationCanceledException => new TimeoutException($"no connection to {endpoint.Host}:{PortOf(endpoint)} within {_options.ConnectTimeout.TotalSeconds:0} s", ex),
-        _ => ex,
-    };
+    private Exception Explain(Exception ex, Uri endpoint) =>
+        TlsSettings.Explain(ex, endpoint.Host, PortOf(endpoint)) ?? (ex is OperationCanceledException
+            ? new TimeoutException($"no connection to {endpoint.Host}:{PortOf(endpoint)} within {_options.ConnectTimeout.TotalSeconds:0} s", ex)
+            : ex);
 
     /// <summary>The STOMP destination for a message: the route's, or <c>/topic/</c> plus the topic with <c>/</c> and <c>.</c> swapped.</summary>
     public static string DestinationFor(Route route, string topic) =>

@@ -43,7 +43,15 @@ public sealed class RabbitMqConnector : IUpstreamConnector
             factory.Ssl.CertificateValidationCallback = _options.Tls.CreateCallback();
         }
 
-        var connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+        IConnection connection;
+        try
+        {
+            connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Tls.TlsSettings.Explain(ex, endpoint.Host, factory.Port) is { } tls)
+        {
+            throw tls;
+        }
         try
         {
             // Confirms tracked by the client, no rate limiter: each publish task completes on its own

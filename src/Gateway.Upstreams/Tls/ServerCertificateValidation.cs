@@ -31,4 +31,18 @@ public sealed record TlsSettings(string? CaFile = null, bool AllowUntrustedCerti
             return chain.Build(leaf);
         };
     }
+
+    /// <summary>
+    /// A failed TLS handshake, said so that an operator knows what to do; null when <paramref name="failure"/>
+    /// holds no TLS failure.
+    /// </summary>
+    public static IOException? Explain(Exception failure, string host, int port)
+    {
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            if (e is System.Security.Authentication.AuthenticationException)
+                return new IOException($"TLS to {host}:{port} failed: {e.Message} (is the broker's certificate trusted? set CaFile for a private CA)", failure);
+        }
+        return null;
+    }
 }

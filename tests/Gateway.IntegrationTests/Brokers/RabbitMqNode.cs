@@ -36,7 +36,12 @@ public sealed class RabbitMqNode : IAsyncDisposable
     public int AmqpPort { get; }
     public string AmqpUri => $"amqp://guest:guest@127.0.0.1:{AmqpPort}/";
 
-    public static async Task<RabbitMqNode> StartAsync()
+    /// <summary>With <c>tls</c>: the AMQPS port, and the certificates the listener uses.</summary>
+    public int? AmqpsPort { get; private set; }
+    public TestCertificates? Certificates { get; private set; }
+    public string AmqpsUri => $"amqps://guest:guest@127.0.0.1:{AmqpsPort}/";
+
+    public static async Task<RabbitMqNode> StartAsync(bool tls = false)
     {
         var folder = Directory.CreateTempSubdirectory("rabbit-node-").FullName;
         // mktemp's 0700 would lock the rabbitmq user out of its own folders.
@@ -48,6 +53,17 @@ public sealed class RabbitMqNode : IAsyncDisposable
         await Must(ChildProcesses.RunAsync("chown", ["-R", "rabbitmq:rabbitmq", folder]), "chown the node folder");
 
         var node = new RabbitMqNode(folder, $"gwtest-{Guid.NewGuid().ToString("N")[..8]}@localhost", FreePort.Next(), FreePort.Next());
+        if (tls)
+        {
+            var certificates = TestCertificates.Create(folder);
+            node.Certificates = certificates;
+            node.AmqpsPort = FreePort.Next();
+            // guest may log in over loopback only; TLS here is loopback too. No client certificates.
+            node._environment["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] =
+                $"-rabbit ssl_listeners [{{\"127.0.0.1\",{node.AmqpsPort}}}] " +
+                $"-rabbit ssl_options [{{cacertfile,\"{certificates.CaPemFile}\"}},{{certfile,\"{certificates.ServerCertPemFile}\"}},{{keyfile,\"{certificates.ServerKeyPemFile}\"}},{{verify,verify_none}},{{fail_if_no_peer_cert,false}}]";
+            await Must(ChildProcesses.RunAsync("chown", ["-R", "rabbitmq:rabbitmq", folder]), "chown the certificates");
+        }
         await node.StartAgainAsync();
         return node;
     }

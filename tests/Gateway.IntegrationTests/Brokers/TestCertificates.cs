@@ -14,7 +14,14 @@ public sealed class TestCertificates
         CaPemFile = Path.Combine(folder, "ca.pem");
         ServerPkcs12File = Path.Combine(folder, "server.p12");
         OtherCaPemFile = Path.Combine(folder, "other-ca.pem");
+        ServerCertPemFile = Path.Combine(folder, "server.pem");
+        ServerKeyPemFile = Path.Combine(folder, "server-key.pem");
     }
+
+    /// <summary>The server certificate and key as PEM files (for RabbitMQ's TLS listener).</summary>
+    public string ServerCertPemFile { get; }
+
+    public string ServerKeyPemFile { get; }
 
     /// <summary>The CA that signed the server certificate (what a gateway's CaFile should name).</summary>
     public string CaPemFile { get; }
@@ -48,6 +55,8 @@ public sealed class TestCertificates
         using var signed = request.Create(ca, now.AddDays(-1), now.AddDays(30), RandomNumberGenerator.GetBytes(8));
         using var withKey = signed.CopyWithPrivateKey(serverKey);
         File.WriteAllBytes(files.ServerPkcs12File, withKey.Export(X509ContentType.Pkcs12, KeystorePassword));
+        File.WriteAllText(files.ServerCertPemFile, signed.ExportCertificatePem());
+        File.WriteAllText(files.ServerKeyPemFile, serverKey.ExportPkcs8PrivateKeyPem());
         return files;
     }
 
