@@ -87,29 +87,21 @@ internal static class GatewayServices
                 "Upstream {Upstream}: TLS certificate validation is OFF (AllowUntrustedCertificate). Anyone on the path can read and change this traffic; lab use only", name);
         }
         var password = upstream.PasswordFile is { } file ? File.ReadLines(file).FirstOrDefault()?.Trim() : upstream.Password;
+        var endpoints = upstream.Endpoints.Select(e => new Uri(e)).ToArray();
+        var tls = new TlsSettings(upstream.CaFile, upstream.AllowUntrustedCertificate);
         return upstream.Kind switch
         {
             UpstreamKind.RabbitMq => new RabbitMqConnector(
                 new RabbitMqUpstreamOptions
                 {
-                    Name = name,
-                    Endpoints = upstream.Endpoints.Select(e => new Uri(e)).ToArray(),
-                    UserName = upstream.UserName,
-                    Password = password,
-                    Tls = new TlsSettings(upstream.CaFile, upstream.AllowUntrustedCertificate),
+                    Name = name, Endpoints = endpoints, UserName = upstream.UserName, Password = password, Tls = tls, Heartbeat = upstream.Heartbeat,
                     ClientName = $"edge-gateway {options.Id}",
                     GatewayId = options.Id!,
-                    Heartbeat = upstream.Heartbeat,
                 },
                 sp.GetRequiredService<RouteTable>().Routes),
             UpstreamKind.ActiveMq => new ActiveMqConnector(new ActiveMqUpstreamOptions
             {
-                Name = name,
-                Endpoints = upstream.Endpoints.Select(e => new Uri(e)).ToArray(),
-                UserName = upstream.UserName,
-                Password = password,
-                Tls = new TlsSettings(upstream.CaFile, upstream.AllowUntrustedCertificate),
-                Heartbeat = upstream.Heartbeat,
+                Name = name, Endpoints = endpoints, UserName = upstream.UserName, Password = password, Tls = tls, Heartbeat = upstream.Heartbeat,
             }),
             _ => throw new GatewayConfigurationException($"Gateway:Upstreams:{name}:Kind '{upstream.Kind}' is not supported"),
         };
