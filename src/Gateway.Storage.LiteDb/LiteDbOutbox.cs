@@ -63,9 +63,41 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     public long Count => Interlocked.Read(ref _count);
 
     /// <summary>Opens (or creates) the store, restores the sequence and cursors, and starts the writer.</summary>
+    /// <remarks>
+    /// A store LiteDB cannot open is moved aside (<c>outbox.db.corrupt-&lt;time&gt;</c>, kept for
+    /// inspection), reported, and replaced by a new one: the appliance keeps taking data.
+    /// </remarks>
     public void Open()
     {
         Directory.CreateDirectory(_options.DataPath);
+        try
+        {
+            OpenFiles();
+        }
+        catch (Exception ex) when (IsCorruption(ex))
+        {
+            CloseFiles();
+            var aside = MoveAside();
+            _metrics.Increment("outbox_corrupt_stores_total");
+            LogCorrupt(DataFilePath, aside, ex.Message);
+            OpenFiles();
+            // The old high-water mark is lost with the file: continue far above anything it can have
+            // reached, so no new message reuses an id a consumer has already seen.
+            _lastSequence = _lastCommitted = Math.Max(_lastSequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+        }
+
+        _metrics.Gauge("outbox_messages", "", () => Count);
+        _metrics.Gauge("outbox_last_sequence", "", () => LastCommittedSequence);
+        LogOpened(DataFilePath, _count, _lastSequence);
+        // A thread of its own: LiteDB and fsync block, and on an SD card an fsync can take tens of
+        // milliseconds; the thread pool (two threads on a 2-core board) must not wait on them.
+        var writerThread = new Thread(WriteLoop) { IsBackground = true, Name = "outbox-writer" };
+        writerThread.Start();
+        _writerStarted = true;
+    }
+
+    private void OpenFiles()
+    {
         // FileShare.None: a second gateway on the same folder fails here, loudly, instead of corrupting the store.
         _dataFile = new DurableFileStream(OpenFile(DataFilePath), _sync);
         _logFile = new DurableFileStream(OpenFile(LogFilePath), _sync);
@@ -77,19 +109,46 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var highestStored = _messages.Query().OrderByDescending("_id").Limit(1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
         var persisted = _meta.FindById(SequenceKey)?["value"].AsInt64 ?? 0;
         _lastSequence = _lastCommitted = Math.Max(highestStored, persisted);
-        foreach (var doc in _cursorDocs.FindAll()) _cursors[doc["_id"].AsString] = doc["through"].AsInt64;
+        lock (_cursors)
+        {
+            _cursors.Clear();
+            foreach (var doc in _cursorDocs.FindAll()) _cursors[doc["_id"].AsString] = doc["through"].AsInt64;
+        }
         _count = _messages.LongCount();
-
         SweepPassedMessages();
+    }
 
-        _metrics.Gauge("outbox_messages", "", () => Count);
-        _metrics.Gauge("outbox_last_sequence", "", () => LastCommittedSequence);
-        LogOpened(DataFilePath, _count, _lastSequence);
-        // A thread of its own: LiteDB and fsync block, and on an SD card an fsync can take tens of
-        // milliseconds; the thread pool (two threads on a 2-core board) must not wait on them.
-        var writerThread = new Thread(WriteLoop) { IsBackground = true, Name = "outbox-writer" };
-        writerThread.Start();
-        _writerStarted = true;
+    /// <summary>
+    /// What LiteDB throws for a file that is not a sound database. Not a file held by another process
+    /// (an <see cref="IOException"/> from opening it): that store is fine and must not be moved.
+    /// </summary>
+    private static bool IsCorruption(Exception ex) =>
+        ex is LiteException or InvalidCastException or ArgumentOutOfRangeException or IndexOutOfRangeException
+            or InvalidOperationException or EndOfStreamException or OverflowException or KeyNotFoundException
+            || (ex is not IOException && ex.InnerException is not null && IsCorruption(ex.InnerException));
+
+    private void CloseFiles()
+    {
+        try
+        {
+            _db?.Dispose();
+        }
+        catch (Exception)
+        {
+            // a corrupt database may fail to close; its files are closed below either way
+        }
+        _db = null;
+        _logFile?.Dispose();
+        _dataFile?.Dispose();
+    }
+
+    private string MoveAside()
+    {
+        var stamp = DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var aside = $"{DataFilePath}.corrupt-{stamp}";
+        File.Move(DataFilePath, aside);
+        if (File.Exists(LogFilePath)) File.Move(LogFilePath, $"{LogFilePath}.corrupt-{stamp}");
+        return aside;
     }
 
     private static FileStream OpenFile(string path) =>
@@ -383,6 +442,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxClosed, LogLevel.Information, "Outbox {Path} closed with {Count} messages stored")]
     private partial void LogClosed(string path, long count);
+
+    [LoggerMessage(EventIds.OutboxCorrupt, LogLevel.Critical, "Outbox {Path} could not be opened ({Cause}); moved aside to {Aside} and a new, empty store opened")]
+    private partial void LogCorrupt(string path, string aside, string cause);
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     private partial void LogSwept(int count);

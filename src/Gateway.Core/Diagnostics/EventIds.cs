@@ -19,6 +19,7 @@ public static class EventIds
     public const int OutboxCommitFailed = 301;
     public const int OutboxClosed = 302;
     public const int OutboxSwept = 303;
+    public const int OutboxCorrupt = 304;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

@@ -200,6 +200,45 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         await Task.CompletedTask;
     }
 
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("truncated")]
+    [InlineData("scribbled")]
+    public async Task A_store_that_cannot_be_opened_is_moved_aside_and_a_new_one_takes_messages(string damage)
+    {
+        var outbox = _folder.Open();
+        for (var i = 0; i < 2000; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}", new string('x', 200)));
+        var lastBefore = outbox.LastCommittedSequence;
+        await outbox.DisposeAsync();
+
+        var dataFile = Path.Combine(_folder.Path, "outbox.db");
+        var bytes = File.ReadAllBytes(dataFile);
+        switch (damage)
+        {
+            case "garbage":
+                File.WriteAllBytes(dataFile, Enumerable.Range(0, 65536).Select(i => (byte)(i * 7919 % 251)).ToArray());
+                break;
+            case "truncated":
+                File.WriteAllBytes(dataFile, bytes[..(bytes.Length / 3)]);
+                break;
+            default:
+                // Overwrite the header page and the first data pages with noise.
+                var noise = new Random(7);
+                for (var i = 0; i < Math.Min(bytes.Length, 40_000); i++) bytes[i] = (byte)noise.Next(256);
+                File.WriteAllBytes(dataFile, bytes);
+                break;
+        }
+
+        var reopened = _folder.Open();
+
+        var aside = Directory.GetFiles(_folder.Path, "outbox.db.corrupt-*");
+        Assert.Single(aside);
+        Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_stores_total"));
+        Assert.Equal(0, reopened.Count);
+        var next = await reopened.AppendAsync(OutboxFolder.Message("t/after"));
+        Assert.True(next > lastBefore, "a new store must not reuse sequence numbers consumers have seen");
+    }
+
     private static async Task Poll(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Patience;
