@@ -38,7 +38,10 @@ public sealed partial class Forwarder(
     /// <summary>The cursor in memory: everything at or below it was confirmed by this upstream.</summary>
     public long Position { get; private set; }
 
-    public async Task RunAsync(CancellationToken stopping)
+    /// <summary>Forwards until <paramref name="stopping"/>; a batch already sent may finish until <paramref name="abort"/>.</summary>
+    /// <param name="stopping">Stop taking new batches (and stop reconnecting).</param>
+    /// <param name="abort">Give up on the batch in flight too: it stays in the outbox and is sent after restart.</param>
+    public async Task RunAsync(CancellationToken stopping, CancellationToken abort)
     {
         Position = outbox.GetCursor(Upstream);
         var backoff = new Backoff(options.ReconnectMinDelay, options.ReconnectMaxDelay);
@@ -56,7 +59,7 @@ public sealed partial class Forwarder(
                 IsConnected = true;
                 metrics.Increment("upstream_connects_total", Upstream);
                 LogConnected(Upstream, CurrentEndpoint, Position);
-                await DrainAsync(link, backoff, stopping).ConfigureAwait(false);
+                await DrainAsync(link, backoff, stopping, abort).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -90,7 +93,7 @@ public sealed partial class Forwarder(
         }
     }
 
-    private async Task DrainAsync(IUpstreamLink link, Backoff backoff, CancellationToken stopping)
+    private async Task DrainAsync(IUpstreamLink link, Backoff backoff, CancellationToken stopping, CancellationToken abort)
     {
         var deliveries = new List<Delivery>(options.BatchMaxMessages);
         while (true)
@@ -117,13 +120,14 @@ public sealed partial class Forwarder(
 
             if (deliveries.Count > 0)
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                // Linked to abort, not stopping: on shutdown the batch in flight may still be confirmed.
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort);
                 timeout.CancelAfter(options.ConfirmTimeout);
                 try
                 {
                     await link.SendBatchAsync(deliveries, timeout.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+                catch (OperationCanceledException) when (!abort.IsCancellationRequested)
                 {
                     metrics.Increment("upstream_stalls_total", Upstream);
                     throw new TimeoutException(
@@ -133,7 +137,7 @@ public sealed partial class Forwarder(
             }
 
             var through = batch[^1].Sequence;
-            await outbox.AdvanceCursorAsync(Upstream, through, batch, stopping).ConfigureAwait(false);
+            await outbox.AdvanceCursorAsync(Upstream, through, batch, abort).ConfigureAwait(false);
             Position = through;
             backoff.Reset();
         }

@@ -19,7 +19,9 @@ internal static class GatewayServices
         services.AddSingleton(options);
         services.AddSingleton(GatewayConfiguration.BuildRouteTable(options));
         services.AddSingleton<GatewayMetrics>();
-        return services.AddOutbox(options).AddMqttIngest().AddForwarding(options);
+        // Start: store, forwarding, then accept clients. Stop, in reverse: stop accepting, let the
+        // batch in flight be confirmed, then commit what is queued and close the store.
+        return services.AddOutbox(options).AddForwarding(options).AddMqttIngest();
     }
 
     private static IServiceCollection AddOutbox(this IServiceCollection services, GatewayOptions options)

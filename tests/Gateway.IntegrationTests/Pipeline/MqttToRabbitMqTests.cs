@@ -203,4 +203,39 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         Assert.Equal(1, await gateway.MetricAsync("upstream_endpoint_index", "cloud"));
         Assert.Contains($"127.0.0.1:{Node.AmqpPort}", await gateway.GetAsync("/healthz"));
     }
+
+    [Fact]
+    public async Task A_SIGTERM_under_load_stops_cleanly_and_the_rest_is_sent_after_restart()
+    {
+        var prefix = NewPrefix();
+        var queue = prefix + "-q";
+        await Node.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        var settings = new GatewaySettings().Upstream("cloud", Node.AmqpUri).Route($"{prefix}/#", "cloud").Build();
+        var dataPath = Directory.CreateTempSubdirectory("gateway-term-").FullName;
+        try
+        {
+            List<string> acked;
+            await using (var first = new GatewayProcess(settings, dataPath))
+            {
+                await first.StartAsync();
+                await using var device = await MqttTestClient.ConnectAsync(first.MqttPort, "dev");
+                acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 3000);
+                var stopping = DateTime.UtcNow;
+                await first.StopAsync(TimeSpan.FromSeconds(20));
+                Assert.Equal(0, first.ExitCode);
+                Assert.True(DateTime.UtcNow - stopping < TimeSpan.FromSeconds(15), "shutdown took too long");
+                Assert.Contains("closed with", first.Output);
+            }
+
+            await using var second = new GatewayProcess(settings, dataPath);
+            await second.StartAsync();
+            var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, acked.Count, Patience, quiet: TimeSpan.FromSeconds(10));
+            Assert.Empty(acked.Except(received.Select(m => m.Body)));
+            await Poll.UntilAsync(async () => await second.MetricAsync("outbox_messages") == 0, Patience, "the outbox to empty");
+        }
+        finally
+        {
+            Directory.Delete(dataPath, recursive: true);
+        }
+    }
 }

@@ -65,7 +65,7 @@ public sealed class ForwarderTests : IAsyncLifetime
             (options ?? new ForwarderOptions()) with { ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
             metrics, NullLogger<Forwarder>.Instance);
         using var stop = new CancellationTokenSource();
-        var running = forwarder.RunAsync(stop.Token);
+        var running = forwarder.RunAsync(stop.Token, stop.Token);
         await Until(() => outbox.Count == 0);
         stop.Cancel();
         await running.WaitAsync(Patience);
