@@ -62,6 +62,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     public long Count => Interlocked.Read(ref _count);
 
+    /// <summary>Bytes of the data and log files, for metrics and the soak test.</summary>
+    public (long Data, long Log) FileSizes => (_dataFile?.Length ?? 0, _logFile?.Length ?? 0);
+
     /// <summary>Opens (or creates) the store, restores the sequence and cursors, and starts the writer.</summary>
     /// <remarks>
     /// A store LiteDB cannot open is moved aside (<c>outbox.db.corrupt-&lt;time&gt;</c>, kept for
@@ -88,6 +91,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
         _metrics.Gauge("outbox_messages", "", () => Count);
         _metrics.Gauge("outbox_last_sequence", "", () => LastCommittedSequence);
+        _metrics.Gauge("outbox_data_file_bytes", "", () => FileSizes.Data);
+        _metrics.Gauge("outbox_log_file_bytes", "", () => FileSizes.Log);
         LogOpened(DataFilePath, _count, _lastSequence);
         // A thread of its own: LiteDB and fsync block, and on an SD card an fsync can take tens of
         // milliseconds; the thread pool (two threads on a 2-core board) must not wait on them.
@@ -254,6 +259,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                     bytes += op.Size;
                 }
                 CommitGroup(group);
+                CheckpointWhenDrained(reader);
             }
             _writerDone.TrySetResult();
         }
@@ -353,6 +359,26 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Once the store is empty and nothing waits, copies the log into the data file and truncates the
+    /// log, so the log never grows without bound; LiteDB reuses the data file's freed pages, so that
+    /// file stops growing once it has held the largest backlog.
+    /// </summary>
+    private void CheckpointWhenDrained(ChannelReader<WriteOp> reader)
+    {
+        if (Interlocked.Read(ref _count) != 0 || reader.Count != 0 || _logFile!.Length == 0) return;
+        try
+        {
+            _db!.Checkpoint();
+            _metrics.Increment("outbox_checkpoints_total");
+        }
+        catch (Exception ex) when (ex is IOException or LiteException)
+        {
+            // The log stays as it is and is checkpointed next time (or by LiteDB itself); nothing is lost.
+            LogCheckpointFailed(ex.Message);
+        }
+    }
+
     /// <summary>Flushes the log file to the device: the group commit is durable when this returns.</summary>
     private void SyncLog()
     {
@@ -445,6 +471,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxCorrupt, LogLevel.Critical, "Outbox {Path} could not be opened ({Cause}); moved aside to {Aside} and a new, empty store opened")]
     private partial void LogCorrupt(string path, string aside, string cause);
+
+    [LoggerMessage(EventIds.OutboxCheckpointFailed, LogLevel.Warning, "Outbox checkpoint failed, will try again when next drained: {Cause}")]
+    private partial void LogCheckpointFailed(string cause);
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     private partial void LogSwept(int count);

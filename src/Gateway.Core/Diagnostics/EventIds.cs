@@ -20,6 +20,7 @@ public static class EventIds
     public const int OutboxClosed = 302;
     public const int OutboxSwept = 303;
     public const int OutboxCorrupt = 304;
+    public const int OutboxCheckpointFailed = 305;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

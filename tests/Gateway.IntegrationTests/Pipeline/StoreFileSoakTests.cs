@@ -1,0 +1,51 @@
+using Gateway.IntegrationTests.Brokers;
+using Gateway.IntegrationTests.GatewayUnderTest;
+using Gateway.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Gateway.IntegrationTests.Pipeline;
+
+/// <summary>
+/// Outage after outage: the broker is down while the store fills with the same backlog, then back up
+/// while it drains. The store's files must not keep growing (a short soak; longer runs by hand with
+/// GATEWAY_SOAK_CYCLES, figures in docs/reliability.md).
+/// </summary>
+[Collection(PipelineCollection.Name)]
+public sealed class StoreFileSoakTests(PipelineFixture fixture, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task Store_files_stay_flat_across_fill_and_drain_cycles()
+    {
+        var node = fixture.Node;
+        var cycles = int.TryParse(Environment.GetEnvironmentVariable("GATEWAY_SOAK_CYCLES"), out var n) ? n : 3;
+        const int perCycle = 5000;
+        await node.DeclareQueueBoundAsync("soak-q", "amq.topic", "soak.#");
+        await using var gateway = new GatewayProcess(new GatewaySettings().Upstream("cloud", node.AmqpUri).Route("soak/#", "cloud").Build());
+        await gateway.StartAsync();
+        var clients = await Task.WhenAll(Enumerable.Range(0, 5).Select(p => MqttTestClient.ConnectAsync(gateway.MqttPort, $"soak{p}")));
+
+        var sizes = new List<(double Data, double Log)>();
+        for (var cycle = 0; cycle < cycles; cycle++)
+        {
+            await node.StopAsync();
+            await Task.WhenAll(clients.Select((c, p) => c.PublishSequenceAsync($"soak/dev{p}/temp", $"soak{p}", perCycle / clients.Length, start: cycle * perCycle)));
+            Assert.Equal(perCycle, await gateway.MetricAsync("outbox_messages"));
+            await node.StartAgainAsync();
+            var draining = System.Diagnostics.Stopwatch.StartNew();
+            await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, $"cycle {cycle} to drain");
+            var drainSeconds = draining.Elapsed.TotalSeconds;
+            await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_log_file_bytes") == 0, Patience, $"the log to be checkpointed after cycle {cycle}");
+            sizes.Add((await gateway.MetricAsync("outbox_data_file_bytes"), await gateway.MetricAsync("outbox_log_file_bytes")));
+            output.WriteLine($"cycle {cycle + 1}: backlog of {perCycle} drained in {drainSeconds:0.0} s after the broker returned " +
+                             $"({perCycle / drainSeconds:0} msgs/s, reconnect backoff included); data file {sizes[^1].Data:0} bytes, log {sizes[^1].Log:0} bytes");
+            await QueueReader.ReadAsync(node.AmqpUri, "soak-q", perCycle, Patience); // keep the broker drained too
+        }
+        foreach (var client in clients) await client.DisposeAsync();
+
+        // The first backlog sized the data file; the same backlog again reuses its freed pages.
+        Assert.All(sizes.Skip(1), s => Assert.InRange(s.Data, 0, sizes[0].Data * 1.10 + 64 * 1024));
+        Assert.All(sizes, s => Assert.Equal(0, s.Log));
+    }
+}
