@@ -110,6 +110,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _messages = _db.GetCollection(MessagesCollection, BsonAutoId.Int64);
         _meta = _db.GetCollection(MetaCollection);
         _cursorDocs = _db.GetCollection(CursorsCollection);
+        // Messages without an expiry are indexed as null and never fall in the swept range.
+        _messages.EnsureIndex(MessageDocuments.ExpiresAtField);
 
         var highestStored = _messages.Query().OrderByDescending("_id").Limit(1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
         var persisted = _meta.FindById(SequenceKey)?["value"].AsInt64 ?? 0;
@@ -121,6 +123,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
         _count = _messages.LongCount();
         SweepPassedMessages();
+        SweepExpired();
     }
 
     /// <summary>
@@ -248,9 +251,15 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         {
             var group = new List<WriteOp>(_options.MaxGroupMessages);
             var reader = _queue.Reader;
+            var nextSweep = Environment.TickCount64 + (long)_options.ExpirySweepInterval.TotalMilliseconds;
             // Blocking is right here: this thread exists only to wait for work and then for the disk.
-            while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            while (WaitForWork(reader, nextSweep))
             {
+                if (Environment.TickCount64 >= nextSweep)
+                {
+                    SweepExpired();
+                    nextSweep = Environment.TickCount64 + (long)_options.ExpirySweepInterval.TotalMilliseconds;
+                }
                 group.Clear();
                 var bytes = 0;
                 while (group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes && reader.TryRead(out var op))
@@ -258,7 +267,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                     group.Add(op);
                     bytes += op.Size;
                 }
-                CommitGroup(group);
+                if (group.Count > 0) CommitGroup(group); // empty when woken only for a sweep
                 CheckpointWhenDrained(reader);
             }
             _writerDone.TrySetResult();
@@ -357,6 +366,47 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 if (op is AppendOp append) append.Completion.TrySetResult(append.Sequence);
             }
         }
+    }
+
+    /// <summary>Waits for queued writes or the next sweep; false once the queue is closed and empty.</summary>
+    private static bool WaitForWork(ChannelReader<WriteOp> reader, long nextSweep)
+    {
+        var wait = nextSweep - Environment.TickCount64;
+        if (wait <= 0) return !reader.Completion.IsCompleted;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(wait));
+        try
+        {
+            return reader.WaitToReadAsync(timeout.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            return true; // time for a sweep
+        }
+    }
+
+    /// <summary>Removes every message past its expiry (MQTT 5 expiry or the routes' TTL): counted, never forwarded.</summary>
+    private void SweepExpired()
+    {
+        List<long> expired;
+        try
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            expired = _messages.Find(Query.Between(MessageDocuments.ExpiresAtField, 1, now)).Select(d => d["_id"].AsInt64).ToList();
+            if (expired.Count == 0) return;
+            _db!.BeginTrans();
+            foreach (var id in expired) _messages.Delete(id);
+            _db.Commit();
+            SyncLog();
+        }
+        catch (Exception ex) when (ex is IOException or LiteException)
+        {
+            TryRollback(_db!);
+            LogSweepFailed(ex.Message);
+            return;
+        }
+        Interlocked.Add(ref _count, -expired.Count);
+        _metrics.Increment("messages_expired_total", "", expired.Count);
+        LogExpired(expired.Count);
     }
 
     /// <summary>
@@ -474,6 +524,12 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxCheckpointFailed, LogLevel.Warning, "Outbox checkpoint failed, will try again when next drained: {Cause}")]
     private partial void LogCheckpointFailed(string cause);
+
+    [LoggerMessage(EventIds.OutboxExpired, LogLevel.Information, "Outbox: removed {Count} expired messages")]
+    private partial void LogExpired(int count);
+
+    [LoggerMessage(EventIds.OutboxSweepFailed, LogLevel.Warning, "Outbox: removing expired messages failed, will try again: {Cause}")]
+    private partial void LogSweepFailed(string cause);
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     private partial void LogSwept(int count);

@@ -23,4 +23,7 @@ public sealed record LiteDbOutboxOptions
 
     /// <summary>Largest payload accepted; LiteDB's document limit is 16 MiB, and an appliance rarely wants more than this.</summary>
     public int MaxMessageBytes { get; init; } = 1 << 20;
+
+    /// <summary>How often expired messages are looked for and removed (also once at start).</summary>
+    public TimeSpan ExpirySweepInterval { get; init; } = TimeSpan.FromSeconds(10);
 }

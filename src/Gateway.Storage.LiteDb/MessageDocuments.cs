@@ -7,6 +7,9 @@ namespace Gateway.Storage.LiteDb;
 /// <summary>Maps messages to LiteDB documents by hand: short field names (they are stored in every document) and no reflection on the hot path.</summary>
 internal static class MessageDocuments
 {
+    /// <summary>The indexed field the expiry sweep looks in (milliseconds since the epoch).</summary>
+    public const string ExpiresAtField = ExpiresAt;
+
     private const string Topic = "t", Payload = "p", Qos = "q", Retain = "r", ClientId = "c", ReceivedAt = "ts",
         ContentType = "ct", CorrelationData = "cd", ResponseTopic = "rt", UserProperties = "up", ExpiresAt = "exp";
 

@@ -21,6 +21,8 @@ public static class EventIds
     public const int OutboxSwept = 303;
     public const int OutboxCorrupt = 304;
     public const int OutboxCheckpointFailed = 305;
+    public const int OutboxExpired = 306;
+    public const int OutboxSweepFailed = 307;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

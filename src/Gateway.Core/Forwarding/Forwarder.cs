@@ -107,15 +107,21 @@ public sealed partial class Forwarder(
             }
 
             deliveries.Clear();
+            var now = DateTimeOffset.UtcNow;
             foreach (var stored in batch)
             {
-                if (stored.Message.ExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow)
+                var message = stored.Message;
+                if (message.ExpiresAt is { } expires && expires <= now)
                 {
-                    metrics.Increment("messages_expired_total", Upstream);
+                    metrics.Increment("messages_expired_unsent_total", Upstream);
                     continue;
                 }
-                foreach (var route in routes.Match(stored.Message.Topic, Upstream))
-                    deliveries.Add(new Delivery(stored, route, stored.MessageId(gatewayId)));
+                foreach (var route in routes.Match(message.Topic, Upstream))
+                {
+                    // Another route may keep the message longer; this one's TTL is its own.
+                    if (route.IsExpired(message.ReceivedAt, now)) metrics.Increment("messages_expired_unsent_total", Upstream);
+                    else deliveries.Add(new Delivery(stored, route, stored.MessageId(gatewayId)));
+                }
             }
 
             if (deliveries.Count > 0)

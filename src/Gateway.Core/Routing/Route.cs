@@ -4,7 +4,12 @@ namespace Gateway.Core.Routing;
 /// <param name="Filter">An MQTT topic filter, e.g. <c>sensors/#</c>.</param>
 /// <param name="Upstream">The name of a configured upstream.</param>
 /// <param name="Target">Where on that upstream the message goes; its meaning depends on the upstream's kind.</param>
-public sealed record Route(string Filter, string Upstream, RouteTarget Target);
+/// <param name="Ttl">How long a message is worth delivering by this route; null = until delivered.</param>
+public sealed record Route(string Filter, string Upstream, RouteTarget Target, TimeSpan? Ttl = null)
+{
+    /// <summary>Whether a message received at <paramref name="receivedAt"/> is past this route's TTL.</summary>
+    public bool IsExpired(DateTimeOffset receivedAt, DateTimeOffset now) => Ttl is { } ttl && receivedAt + ttl <= now;
+}
 
 /// <summary>Where a routed message goes on its upstream.</summary>
 /// <param name="Exchange">RabbitMQ: the exchange to publish to.</param>

@@ -43,6 +43,22 @@ public sealed class RouteTable
     public IReadOnlyList<Route> Match(string topic, string upstream) =>
         Lookup(topic).ByUpstream.TryGetValue(upstream, out var routes) ? routes : NoRoutes;
 
+    /// <summary>
+    /// When a message on this topic stops being worth storing: the latest of its routes' TTLs (a
+    /// route without one keeps it until delivered), bounded by the message's own expiry (MQTT 5).
+    /// </summary>
+    public DateTimeOffset? ExpiryFor(string topic, DateTimeOffset receivedAt, DateTimeOffset? messageExpiry)
+    {
+        var routes = Match(topic);
+        DateTimeOffset? byRoutes = routes.Count == 0 || routes.Any(r => r.Ttl is null) ? null : receivedAt + routes.Max(r => r.Ttl!.Value);
+        return (byRoutes, messageExpiry) switch
+        {
+            (null, var m) => m,
+            (var r, null) => r,
+            var (r, m) => r < m ? r : m,
+        };
+    }
+
     /// <summary>The upstreams that must confirm a message on this topic before it may leave the outbox.</summary>
     public IReadOnlyCollection<string> UpstreamsFor(string topic) => Lookup(topic).ByUpstream.Keys;
 

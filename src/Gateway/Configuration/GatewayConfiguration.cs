@@ -62,6 +62,7 @@ public static class GatewayConfiguration
         Check(o.Outbox.MaxGroupMessages is > 0 and <= 100_000, "Outbox:MaxGroupMessages", $"must be 1-100000 (was {o.Outbox.MaxGroupMessages})");
         Check(o.Outbox.MaxGroupBytes > 0, "Outbox:MaxGroupBytes", $"must be positive (was {o.Outbox.MaxGroupBytes})");
         Check(o.Outbox.PendingCapacity > 0, "Outbox:PendingCapacity", $"must be positive (was {o.Outbox.PendingCapacity})");
+        Check(o.Outbox.ExpirySweepInterval >= TimeSpan.FromMilliseconds(100), "Outbox:ExpirySweepInterval", $"must be at least 00:00:00.100 (was {o.Outbox.ExpirySweepInterval})");
         Check(o.Outbox.MaxMessageBytes is > 0 and <= 15 << 20, "Outbox:MaxMessageBytes", $"must be 1 to 15728640, LiteDB's document limit less room for headers (was {o.Outbox.MaxMessageBytes})");
 
         foreach (var (name, u) in o.Upstreams)
@@ -96,12 +97,13 @@ public static class GatewayConfiguration
             Check(r.RoutingKey is null || System.Text.Encoding.UTF8.GetByteCount(r.RoutingKey) <= 255, $"{key}:RoutingKey", "must be at most 255 bytes (AMQP short string)");
             Check(r.Destination is null || (r.Destination.StartsWith("/queue/", StringComparison.Ordinal) || r.Destination.StartsWith("/topic/", StringComparison.Ordinal)) && r.Destination.Length > 7,
                 $"{key}:Destination", $"must be /queue/<name> or /topic/<name> (was '{r.Destination}')");
+            Check(r.Ttl is null || r.Ttl > TimeSpan.Zero, $"{key}:Ttl", $"must be positive when set (was {r.Ttl})");
         }
         return errors;
     }
 
     public static RouteTable BuildRouteTable(GatewayOptions o) =>
-        new(o.Routes.Select(r => new Core.Routing.Route(r.Filter!, r.Upstream!, new RouteTarget(r.Exchange, r.ExchangeType, r.DeclareExchange, r.RoutingKey, r.Destination))),
+        new(o.Routes.Select(r => new Core.Routing.Route(r.Filter!, r.Upstream!, new RouteTarget(r.Exchange, r.ExchangeType, r.DeclareExchange, r.RoutingKey, r.Destination), r.Ttl)),
             o.Upstreams.Keys);
 
     /// <summary>

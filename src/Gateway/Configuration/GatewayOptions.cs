@@ -66,6 +66,9 @@ public sealed record OutboxSettings
     public int MaxGroupBytes { get; init; } = 4 << 20;
     public int PendingCapacity { get; init; } = 20_000;
     public int MaxMessageBytes { get; init; } = 1 << 20;
+
+    /// <summary>How often expired messages are removed (and once at start).</summary>
+    public TimeSpan ExpirySweepInterval { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 public enum UpstreamKind
@@ -132,4 +135,7 @@ public sealed record RouteSettings
 
     /// <summary>ActiveMQ: <c>/queue/name</c> or <c>/topic/name</c>; default <c>/topic/</c> plus the topic mapped as for routing keys.</summary>
     public string? Destination { get; init; }
+
+    /// <summary>How long a message is worth delivering by this route; expired messages are removed and counted, never sent.</summary>
+    public TimeSpan? Ttl { get; init; }
 }

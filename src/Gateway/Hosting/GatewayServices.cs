@@ -33,6 +33,7 @@ internal static class GatewayServices
             MaxGroupBytes = options.Outbox.MaxGroupBytes,
             PendingCapacity = options.Outbox.PendingCapacity,
             MaxMessageBytes = options.Outbox.MaxMessageBytes,
+            ExpirySweepInterval = options.Outbox.ExpirySweepInterval,
         });
         services.AddSingleton<IDiskSync>(FsyncDiskSync.Instance);
         services.AddSingleton(sp => new LiteDbOutbox(

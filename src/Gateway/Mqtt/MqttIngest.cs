@@ -50,6 +50,7 @@ internal sealed partial class MqttIngest(
         }
 
         var message = ToIncoming(e.ClientId, application);
+        message = message with { ExpiresAt = routes.ExpiryFor(message.Topic, message.ReceivedAt, message.ExpiresAt) };
         try
         {
             var committed = await outbox.EnqueueAsync(message, e.CancellationToken).ConfigureAwait(false);

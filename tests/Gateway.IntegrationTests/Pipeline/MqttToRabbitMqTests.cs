@@ -238,4 +238,30 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
             Directory.Delete(dataPath, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Messages_past_their_route_TTL_during_an_outage_are_removed_counted_and_never_sent()
+    {
+        var prefix = NewPrefix();
+        var queue = prefix + "-q";
+        await Node.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        await using var gateway = new GatewayProcess(new GatewaySettings()
+            .Upstream("cloud", Node.AmqpUri).Route($"{prefix}/#", "cloud")
+            .Set("Gateway__Routes__0__Ttl", "00:00:01")
+            .Set("Gateway__Outbox__ExpirySweepInterval", "00:00:00.200").Build());
+        await gateway.StartAsync();
+        await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");
+
+        await Node.StopAsync();
+        await device.PublishSequenceAsync($"{prefix}/dev/temp", "stale", 10);
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("messages_expired_total") == 10, Patience, "the stale messages to expire");
+        Assert.Equal(0, await gateway.MetricAsync("outbox_messages"));
+
+        await Node.StartAgainAsync();
+        // Publish once the link is back, so the fresh ones are well inside their one-second TTL.
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_connected", "cloud") == 1, Patience, "the link to return");
+        var fresh = await device.PublishSequenceAsync($"{prefix}/dev/temp", "fresh", 3);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 3, Patience);
+        Assert.Equal(fresh, received.Select(m => m.Body)); // the fresh ones, and none of the stale
+    }
 }

@@ -239,6 +239,34 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.True(next > lastBefore, "a new store must not reuse sequence numbers consumers have seen");
     }
 
+    [Fact]
+    public async Task Expired_messages_are_removed_and_counted_while_the_rest_stay()
+    {
+        var outbox = _folder.Open(sweepEvery: TimeSpan.FromMilliseconds(100));
+        await outbox.AppendAsync(OutboxFolder.Message("t/short") with { ExpiresAt = DateTimeOffset.UtcNow.AddMilliseconds(300) });
+        await outbox.AppendAsync(OutboxFolder.Message("t/long") with { ExpiresAt = DateTimeOffset.UtcNow.AddHours(1) });
+        await outbox.AppendAsync(OutboxFolder.Message("t/never"));
+
+        await Poll(() => outbox.Count == 2);
+        Assert.Equal(["t/long", "t/never"], outbox.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
+        Assert.Equal(1, _folder.Metrics.Get("messages_expired_total"));
+    }
+
+    [Fact]
+    public async Task Messages_that_expired_while_the_gateway_was_off_are_removed_at_start()
+    {
+        var outbox = _folder.Open();
+        var expires = DateTimeOffset.UtcNow.AddMilliseconds(200);
+        for (var i = 0; i < 3; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}") with { ExpiresAt = expires });
+        await outbox.AppendAsync(OutboxFolder.Message("t/kept"));
+        await outbox.DisposeAsync();
+        await Poll(() => DateTimeOffset.UtcNow > expires);
+
+        var reopened = _folder.Open();
+        Assert.Equal(1, reopened.Count);
+        Assert.Equal(3, _folder.Metrics.Get("messages_expired_total"));
+    }
+
     private static async Task Poll(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Patience;

@@ -15,10 +15,10 @@ public sealed class OutboxFolder : IAsyncDisposable
 
     public GatewayMetrics Metrics { get; } = new();
 
-    public LiteDbOutbox Open(RouteTable? routes = null, IDiskSync? sync = null, int maxGroup = 1000)
+    public LiteDbOutbox Open(RouteTable? routes = null, IDiskSync? sync = null, int maxGroup = 1000, TimeSpan? sweepEvery = null)
     {
         var outbox = new LiteDbOutbox(
-            new LiteDbOutboxOptions { DataPath = Path, MaxGroupMessages = maxGroup, MaxMessageBytes = 4096 },
+            new LiteDbOutboxOptions { DataPath = Path, MaxGroupMessages = maxGroup, MaxMessageBytes = 4096, ExpirySweepInterval = sweepEvery ?? TimeSpan.FromSeconds(10) },
             routes ?? new RouteTable([], []),
             Metrics,
             NullLogger<LiteDbOutbox>.Instance,

@@ -42,4 +42,26 @@ public sealed class RouteTableTests
         for (var i = 0; i < 25_000; i++) Assert.Single(Table.UpstreamsFor($"sensors/dev{i}/humidity"));
         Assert.Equal(2, Table.UpstreamsFor("sensors/dev1/temp").Count);
     }
+
+    [Fact]
+    public void A_message_expires_with_its_longest_lived_route_and_never_after_its_own_expiry()
+    {
+        var received = DateTimeOffset.UnixEpoch.AddDays(1);
+        var table = new RouteTable(
+            [
+                new Route("a/#", "u", new RouteTarget(), TimeSpan.FromMinutes(5)),
+                new Route("a/b/#", "u", new RouteTarget(), TimeSpan.FromMinutes(30)),
+                new Route("c/#", "u", new RouteTarget()),
+                new Route("c/#", "u", new RouteTarget(), TimeSpan.FromMinutes(1)),
+            ],
+            ["u"]);
+
+        Assert.Equal(received.AddMinutes(5), table.ExpiryFor("a/x", received, null));
+        Assert.Equal(received.AddMinutes(30), table.ExpiryFor("a/b/x", received, null));
+        Assert.Equal(received.AddMinutes(2), table.ExpiryFor("a/b/x", received, received.AddMinutes(2))); // MQTT 5 expiry is sooner
+        Assert.Null(table.ExpiryFor("c/x", received, null)); // one route keeps it until delivered
+        Assert.Equal(received.AddMinutes(9), table.ExpiryFor("z/x", received, received.AddMinutes(9)));
+        Assert.True(table.Match("c/x")[1].IsExpired(received, received.AddMinutes(1)));
+        Assert.False(table.Match("c/x")[0].IsExpired(received, received.AddYears(1)));
+    }
 }
