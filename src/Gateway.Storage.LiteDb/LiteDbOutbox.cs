@@ -3,6 +3,7 @@ using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
 using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
+using Route = Gateway.Core.Routing.Route;
 using LiteDB;
 using Microsoft.Extensions.Logging;
 
@@ -22,7 +23,7 @@ namespace Gateway.Storage.LiteDb;
 public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 {
     private const string MessagesCollection = "messages", MetaCollection = "meta", CursorsCollection = "cursors";
-    private const string SequenceKey = "sequence";
+    private const string SequenceKey = "sequence", BytesKey = "bytes";
 
     private readonly LiteDbOutboxOptions _options;
     private readonly RouteTable _routes;
@@ -37,7 +38,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private ILiteCollection<BsonDocument> _messages = null!, _meta = null!, _cursorDocs = null!;
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _writerStarted;
-    private long _lastSequence, _lastCommitted, _count;
+    private long _lastSequence, _lastCommitted, _count, _bytes;
+    private long _pendingCount, _pendingBytes; // queued appends, not yet committed: counted against the quota
+    private long _freeBytes = long.MaxValue, _freeCheckedAt = -1_000_000; // far enough back that the first append asks the disk
     private TaskCompletionSource _committed = NewSignal();
 
     public LiteDbOutbox(LiteDbOutboxOptions options, RouteTable routes, GatewayMetrics metrics, ILogger<LiteDbOutbox> logger, IDiskSync? sync = null)
@@ -61,6 +64,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     public long LastCommittedSequence => Volatile.Read(ref _lastCommitted);
 
     public long Count => Interlocked.Read(ref _count);
+
+    /// <summary>Payload bytes stored.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>Bytes of the data and log files, for metrics and the soak test.</summary>
     public (long Data, long Log) FileSizes => (_dataFile?.Length ?? 0, _logFile?.Length ?? 0);
@@ -90,6 +96,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
 
         _metrics.Gauge("outbox_messages", "", () => Count);
+        _metrics.Gauge("outbox_payload_bytes", "", () => Bytes);
+        _metrics.Gauge("outbox_disk_free_bytes", "", () => Interlocked.Read(ref _freeBytes));
         _metrics.Gauge("outbox_last_sequence", "", () => LastCommittedSequence);
         _metrics.Gauge("outbox_data_file_bytes", "", () => FileSizes.Data);
         _metrics.Gauge("outbox_log_file_bytes", "", () => FileSizes.Log);
@@ -112,6 +120,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _cursorDocs = _db.GetCollection(CursorsCollection);
         // Messages without an expiry are indexed as null and never fall in the swept range.
         _messages.EnsureIndex(MessageDocuments.ExpiresAtField);
+        _messages.EnsureIndex(MessageDocuments.RouteKeyField);
 
         var highestStored = _messages.Query().OrderByDescending("_id").Limit(1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
         var persisted = _meta.FindById(SequenceKey)?["value"].AsInt64 ?? 0;
@@ -122,6 +131,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             foreach (var doc in _cursorDocs.FindAll()) _cursors[doc["_id"].AsString] = doc["through"].AsInt64;
         }
         _count = _messages.LongCount();
+        // Payload bytes are kept in the meta document with every commit; add them up only for a store without it.
+        _bytes = _meta.FindById(BytesKey)?["value"].AsInt64 ?? _messages.FindAll().Sum(d => (long)MessageDocuments.PayloadSize(d));
         SweepPassedMessages();
         SweepExpired();
     }
@@ -173,16 +184,80 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 $"payload of {message.Payload.Length} bytes is over the limit of {_options.MaxMessageBytes}");
         }
 
-        var op = new AppendOp(message);
+        var route = RouteIndex(message.Topic);
+        CheckDiskSpace();
+        if (PolicyFor(route) == WhenFull.RejectNew && WouldOverflow(message.Payload.Length))
+        {
+            _metrics.Increment("messages_refused_full_total");
+            throw new OutboxRejectedException(OutboxRejection.QuotaExceeded,
+                $"the store is full ({Count} messages, {Bytes} payload bytes; limits {_options.MaxMessages} and {_options.MaxBytes})");
+        }
+
+        var op = new AppendOp(message, route);
+        Interlocked.Increment(ref _pendingCount);
+        Interlocked.Add(ref _pendingBytes, message.Payload.Length);
         try
         {
             await _queue.Writer.WriteAsync(op, cancellationToken).ConfigureAwait(false);
         }
-        catch (ChannelClosedException)
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
         {
+            Interlocked.Decrement(ref _pendingCount);
+            Interlocked.Add(ref _pendingBytes, -message.Payload.Length);
+            if (ex is OperationCanceledException) throw;
             throw new OutboxRejectedException(OutboxRejection.Unavailable, "the store is closing");
         }
         return op.Completion.Task;
+    }
+
+    /// <summary>The index of the message's first route (0-based), or -1 when none matches.</summary>
+    private int RouteIndex(string topic)
+    {
+        var matched = _routes.Match(topic);
+        return matched.Count == 0 ? -1 : IndexOf(matched[0]);
+    }
+
+    private int IndexOf(Route route)
+    {
+        var all = _routes.Routes;
+        for (var i = 0; i < all.Count; i++)
+        {
+            if (ReferenceEquals(all[i], route)) return i;
+        }
+        return -1;
+    }
+
+    private WhenFull PolicyFor(int route) => route >= 0 && _routes.Routes[route].WhenFull is { } own ? own : _options.WhenFull;
+
+    private string RouteName(int route) => route >= 0 ? _routes.Routes[route].Filter : "(no route)";
+
+    private bool WouldOverflow(long size) =>
+        Count + Interlocked.Read(ref _pendingCount) + 1 > _options.MaxMessages
+        || Bytes + Interlocked.Read(ref _pendingBytes) + size > _options.MaxBytes;
+
+    /// <summary>Refuses new messages below the free-space watermark; the disk is asked at most once a second.</summary>
+    private void CheckDiskSpace()
+    {
+        var now = Environment.TickCount64;
+        if (now - Interlocked.Read(ref _freeCheckedAt) >= 1000)
+        {
+            Interlocked.Exchange(ref _freeCheckedAt, now);
+            try
+            {
+                Interlocked.Exchange(ref _freeBytes, _options.FreeSpace(_options.DataPath));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                // Cannot tell: keep the last reading rather than refusing everything.
+            }
+        }
+        var free = Interlocked.Read(ref _freeBytes);
+        if (free < _options.MinFreeDiskBytes)
+        {
+            _metrics.Increment("messages_refused_disk_total");
+            throw new OutboxRejectedException(OutboxRejection.QuotaExceeded,
+                $"the disk is almost full ({free >> 20} MiB free; the gateway keeps at least {_options.MinFreeDiskBytes >> 20} MiB)");
+        }
     }
 
     public async Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken)
@@ -218,7 +293,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     public async ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<StoredMessage> passed, CancellationToken cancellationToken = default)
     {
-        var op = new AdvanceOp(upstream, throughSequence, passed.Select(p => (p.Sequence, p.Message.Topic)).ToArray());
+        var op = new AdvanceOp(upstream, throughSequence, passed.Select(p => (p.Sequence, p.Message.Topic, p.Message.Payload.Length)).ToArray());
         try
         {
             await _queue.Writer.WriteAsync(op, cancellationToken).ConfigureAwait(false);
@@ -284,32 +359,20 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var sequence = _lastSequence;
         var committed = false;
         Dictionary<string, long>? movedCursors = null;
-        var deleted = 0;
+        long count = Count, bytes = Bytes;
+        int appended = 0, deleted = 0;
+        Dictionary<int, int>? dropped = null;
         try
         {
             db.BeginTrans();
-            var documents = new List<BsonDocument>(group.Count);
             foreach (var op in group)
             {
-                switch (op)
-                {
-                    case AppendOp append:
-                        append.Sequence = ++sequence;
-                        documents.Add(MessageDocuments.ToDocument(sequence, append.Message));
-                        break;
-                    case AdvanceOp advance:
-                        movedCursors ??= new(StringComparer.Ordinal);
-                        movedCursors[advance.Upstream] = Math.Max(advance.Through, movedCursors.GetValueOrDefault(advance.Upstream));
-                        break;
-                }
+                if (op is not AdvanceOp advance) continue;
+                movedCursors ??= new(StringComparer.Ordinal);
+                movedCursors[advance.Upstream] = Math.Max(advance.Through, movedCursors.GetValueOrDefault(advance.Upstream));
             }
 
-            if (documents.Count > 0)
-            {
-                _messages.Insert(documents);
-                _meta.Upsert(new BsonDocument { ["_id"] = SequenceKey, ["value"] = sequence });
-            }
-
+            // Deletes first: what upstreams confirmed makes room before any DropOldest has to.
             if (movedCursors is not null)
             {
                 foreach (var (upstream, through) in movedCursors)
@@ -317,12 +380,42 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 foreach (var op in group)
                 {
                     if (op is not AdvanceOp advance) continue;
-                    foreach (var (id, topic) in advance.Passed)
+                    foreach (var (id, topic, size) in advance.Passed)
                     {
-                        if (IsConfirmedEverywhere(topic, id, movedCursors) && _messages.Delete(id)) deleted++;
+                        if (!IsConfirmedEverywhere(topic, id, movedCursors) || !_messages.Delete(id)) continue;
+                        deleted++;
+                        count--;
+                        bytes -= size;
                     }
                 }
             }
+
+            foreach (var op in group)
+            {
+                if (op is not AppendOp append) continue;
+                var size = append.Message.Payload.Length;
+                while (count + 1 > _options.MaxMessages || bytes + size > _options.MaxBytes)
+                {
+                    // Full. RejectNew was checked before queueing, but appends queued together can
+                    // still overflow; DropOldest makes room from the same route, never from others.
+                    if (PolicyFor(append.Route) != WhenFull.DropOldest || !TryDropOldest(append.Route, ref count, ref bytes))
+                    {
+                        append.Refused = true;
+                        break;
+                    }
+                    dropped ??= [];
+                    dropped[append.Route] = dropped.GetValueOrDefault(append.Route) + 1;
+                }
+                if (append.Refused) continue;
+                append.Sequence = ++sequence;
+                _messages.Insert(MessageDocuments.ToDocument(sequence, append.Message, append.Route));
+                appended++;
+                count++;
+                bytes += size;
+            }
+
+            if (appended > 0) _meta.Upsert(new BsonDocument { ["_id"] = SequenceKey, ["value"] = sequence });
+            if (bytes != Bytes) _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = bytes });
 
             db.Commit();
             committed = true;
@@ -338,7 +431,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             {
                 if (op is AppendOp append) append.Completion.TrySetException(failure);
             }
-            if (!committed) return;
+            if (!committed)
+            {
+                ReleasePending(group);
+                return;
+            }
             // Committed but not known to be on disk: the messages exist and will be forwarded, but their
             // acks were refused above, so a client may send them again (allowed: at-least-once).
         }
@@ -351,20 +448,56 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 foreach (var (upstream, through) in movedCursors) _cursors[upstream] = through;
             }
         }
-        var appended = group.Count(op => op is AppendOp);
-        Interlocked.Add(ref _count, appended - deleted);
+        Interlocked.Exchange(ref _count, count);
+        Interlocked.Exchange(ref _bytes, bytes);
+        ReleasePending(group);
         _metrics.Increment("outbox_appended_total", "", appended);
         _metrics.Increment("outbox_deleted_total", "", deleted);
         _metrics.Increment("outbox_group_commits_total");
+        foreach (var (route, n) in dropped ?? [])
+        {
+            _metrics.Increment("messages_dropped_total", RouteName(route), n);
+            LogDropped(n, RouteName(route));
+        }
 
         Volatile.Write(ref _lastCommitted, sequence);
         Interlocked.Exchange(ref _committed, NewSignal()).TrySetResult();
-        if (committed)
+        foreach (var op in group)
         {
-            foreach (var op in group)
+            if (op is not AppendOp append) continue;
+            if (append.Refused)
             {
-                if (op is AppendOp append) append.Completion.TrySetResult(append.Sequence);
+                _metrics.Increment("messages_refused_full_total");
+                append.Completion.TrySetException(new OutboxRejectedException(OutboxRejection.QuotaExceeded,
+                    $"the store is full ({count} messages, {bytes} payload bytes) and route '{RouteName(append.Route)}' has nothing older to drop"));
             }
+            else if (committed)
+            {
+                append.Completion.TrySetResult(append.Sequence);
+            }
+        }
+    }
+
+    /// <summary>Deletes the oldest stored message of a route, inside the writer's open transaction.</summary>
+    private bool TryDropOldest(int route, ref long count, ref long bytes)
+    {
+        var (from, to) = MessageDocuments.RouteKeyRange(route);
+        // The route-key index lists the route's messages oldest first: the first is the one to go.
+        var oldest = _messages.Find(Query.Between(MessageDocuments.RouteKeyField, from, to), 0, 1).FirstOrDefault();
+        if (oldest is null || !_messages.Delete(oldest["_id"])) return false;
+        count--;
+        bytes -= MessageDocuments.PayloadSize(oldest);
+        return true;
+    }
+
+    /// <summary>The group's appends are no longer pending: committed, refused or failed.</summary>
+    private void ReleasePending(List<WriteOp> group)
+    {
+        foreach (var op in group)
+        {
+            if (op is not AppendOp append) continue;
+            Interlocked.Decrement(ref _pendingCount);
+            Interlocked.Add(ref _pendingBytes, -append.Message.Payload.Length);
         }
     }
 
@@ -388,13 +521,18 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private void SweepExpired()
     {
         List<long> expired;
+        long freed;
         try
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            expired = _messages.Find(Query.Between(MessageDocuments.ExpiresAtField, 1, now)).Select(d => d["_id"].AsInt64).ToList();
+            var found = _messages.Find(Query.Between(MessageDocuments.ExpiresAtField, 1, now))
+                .Select(d => (Id: d["_id"].AsInt64, Size: MessageDocuments.PayloadSize(d))).ToList();
+            expired = found.Select(f => f.Id).ToList();
             if (expired.Count == 0) return;
+            freed = found.Sum(f => (long)f.Size);
             _db!.BeginTrans();
             foreach (var id in expired) _messages.Delete(id);
+            _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = Bytes - freed });
             _db.Commit();
             SyncLog();
         }
@@ -405,6 +543,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             return;
         }
         Interlocked.Add(ref _count, -expired.Count);
+        Interlocked.Add(ref _bytes, -freed);
         _metrics.Increment("messages_expired_total", "", expired.Count);
         LogExpired(expired.Count);
     }
@@ -459,15 +598,18 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
         var doomed = _messages.Find(Query.LTE("_id", highest))
             .Where(doc => IsConfirmedEverywhere(doc["t"].AsString, doc["_id"].AsInt64, null))
-            .Select(doc => doc["_id"].AsInt64)
+            .Select(doc => (Id: doc["_id"].AsInt64, Size: MessageDocuments.PayloadSize(doc)))
             .ToList();
         if (doomed.Count == 0) return;
 
+        var freed = doomed.Sum(d => (long)d.Size);
         _db!.BeginTrans();
-        foreach (var id in doomed) _messages.Delete(id);
+        foreach (var (id, _) in doomed) _messages.Delete(id);
+        _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = _bytes - freed });
         _db.Commit();
         SyncLog();
         _count -= doomed.Count;
+        _bytes -= freed;
         LogSwept(doomed.Count);
     }
 
@@ -490,9 +632,15 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         public abstract int Size { get; }
     }
 
-    private sealed class AppendOp(IncomingMessage message) : WriteOp
+    private sealed class AppendOp(IncomingMessage message, int route) : WriteOp
     {
         public IncomingMessage Message { get; } = message;
+
+        /// <summary>Index of the message's first route, -1 for none.</summary>
+        public int Route { get; } = route;
+
+        /// <summary>Refused inside the writer (the store was full and nothing of its route could make room).</summary>
+        public bool Refused { get; set; }
 
         // Completing runs the waiting ack on the thread pool, never inline on the writer.
         public TaskCompletionSource<long> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -502,11 +650,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         public override int Size => Message.ApproximateSize;
     }
 
-    private sealed class AdvanceOp(string upstream, long through, (long Sequence, string Topic)[] passed) : WriteOp
+    private sealed class AdvanceOp(string upstream, long through, (long Sequence, string Topic, int Size)[] passed) : WriteOp
     {
         public string Upstream { get; } = upstream;
         public long Through { get; } = through;
-        public (long Sequence, string Topic)[] Passed { get; } = passed;
+        public (long Sequence, string Topic, int Size)[] Passed { get; } = passed;
         public override int Size => 16 * Passed.Length;
     }
 
@@ -530,6 +678,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxSweepFailed, LogLevel.Warning, "Outbox: removing expired messages failed, will try again: {Cause}")]
     private partial void LogSweepFailed(string cause);
+
+    [LoggerMessage(EventIds.OutboxDropped, LogLevel.Warning, "Outbox full: dropped the {Count} oldest messages of route '{Route}' (WhenFull=DropOldest)")]
+    private partial void LogDropped(int count, string route);
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     private partial void LogSwept(int count);

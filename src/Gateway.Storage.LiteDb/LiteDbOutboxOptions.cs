@@ -1,3 +1,5 @@
+using Gateway.Core.Outbox;
+
 namespace Gateway.Storage.LiteDb;
 
 public sealed record LiteDbOutboxOptions
@@ -23,6 +25,26 @@ public sealed record LiteDbOutboxOptions
 
     /// <summary>Largest payload accepted; LiteDB's document limit is 16 MiB, and an appliance rarely wants more than this.</summary>
     public int MaxMessageBytes { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// Most messages stored. At about 370 bytes of file per small message (measured), five million fit
+    /// in 2 GB: a day or more of a busy site's data, and well inside a 16 GB SD card.
+    /// </summary>
+    public long MaxMessages { get; init; } = 5_000_000;
+
+    /// <summary>Most payload bytes stored (the files take roughly twice that with small messages).</summary>
+    public long MaxBytes { get; init; } = 4L << 30;
+
+    public WhenFull WhenFull { get; init; } = WhenFull.RejectNew;
+
+    /// <summary>
+    /// Below this much free space on the data folder's file system new messages are refused whatever
+    /// the policy, so the disk never fills: LiteDB, the journal and the OS all need room to work.
+    /// </summary>
+    public long MinFreeDiskBytes { get; init; } = 256L << 20;
+
+    /// <summary>Free bytes on the file system holding a path; replaceable so tests can fake a full disk.</summary>
+    public Func<string, long> FreeSpace { get; init; } = path => new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace;
 
     /// <summary>How often expired messages are looked for and removed (also once at start).</summary>
     public TimeSpan ExpirySweepInterval { get; init; } = TimeSpan.FromSeconds(10);

@@ -10,14 +10,30 @@ internal static class MessageDocuments
     /// <summary>The indexed field the expiry sweep looks in (milliseconds since the epoch).</summary>
     public const string ExpiresAtField = ExpiresAt;
 
+    /// <summary>
+    /// Indexed "route key": the message's first route and its sequence, zero-padded, so the index
+    /// lists each route's messages oldest first and DropOldest finds a route's oldest in one step.
+    /// </summary>
+    public const string RouteKeyField = "rk";
+
+    public static string RouteKey(int route, long sequence) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{route:D4}:{sequence:D19}");
+
+    /// <summary>The range of route keys holding one route's messages.</summary>
+    public static (string From, string To) RouteKeyRange(int route) =>
+        (string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{route:D4}:"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{route:D4};"));
+
+    public static int PayloadSize(BsonDocument doc) => doc[Payload].AsBinary.Length;
+
     private const string Topic = "t", Payload = "p", Qos = "q", Retain = "r", ClientId = "c", ReceivedAt = "ts",
         ContentType = "ct", CorrelationData = "cd", ResponseTopic = "rt", UserProperties = "up", ExpiresAt = "exp";
 
-    public static BsonDocument ToDocument(long sequence, IncomingMessage m)
+    public static BsonDocument ToDocument(long sequence, IncomingMessage m, int route)
     {
         var doc = new BsonDocument
         {
             ["_id"] = sequence,
+            [RouteKeyField] = RouteKey(route, sequence),
             [Topic] = m.Topic,
             [Payload] = AsArray(m.Payload),
             [Qos] = (int)m.Qos,

@@ -23,6 +23,7 @@ public static class EventIds
     public const int OutboxCheckpointFailed = 305;
     public const int OutboxExpired = 306;
     public const int OutboxSweepFailed = 307;
+    public const int OutboxDropped = 308;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

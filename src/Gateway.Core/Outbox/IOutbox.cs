@@ -70,4 +70,17 @@ public enum OutboxRejection
 
     /// <summary>The message is larger than the store accepts.</summary>
     TooLarge,
+
+    /// <summary>The store is full (its message or byte quota, or the disk's free-space watermark) and the policy is to refuse.</summary>
+    QuotaExceeded,
+}
+
+/// <summary>What happens to a new message when the store is full.</summary>
+public enum WhenFull
+{
+    /// <summary>Refuse it: the client keeps it and sends it again later. Nothing acknowledged is ever dropped.</summary>
+    RejectNew,
+
+    /// <summary>Make room by removing the oldest stored message of the same route (counted per route).</summary>
+    DropOldest,
 }

@@ -5,7 +5,8 @@ namespace Gateway.Core.Routing;
 /// <param name="Upstream">The name of a configured upstream.</param>
 /// <param name="Target">Where on that upstream the message goes; its meaning depends on the upstream's kind.</param>
 /// <param name="Ttl">How long a message is worth delivering by this route; null = until delivered.</param>
-public sealed record Route(string Filter, string Upstream, RouteTarget Target, TimeSpan? Ttl = null)
+/// <param name="WhenFull">This route's policy when the store is full; null = the store's own.</param>
+public sealed record Route(string Filter, string Upstream, RouteTarget Target, TimeSpan? Ttl = null, Outbox.WhenFull? WhenFull = null)
 {
     /// <summary>Whether a message received at <paramref name="receivedAt"/> is past this route's TTL.</summary>
     public bool IsExpired(DateTimeOffset receivedAt, DateTimeOffset now) => Ttl is { } ttl && receivedAt + ttl <= now;

@@ -63,6 +63,9 @@ public static class GatewayConfiguration
         Check(o.Outbox.MaxGroupBytes > 0, "Outbox:MaxGroupBytes", $"must be positive (was {o.Outbox.MaxGroupBytes})");
         Check(o.Outbox.PendingCapacity > 0, "Outbox:PendingCapacity", $"must be positive (was {o.Outbox.PendingCapacity})");
         Check(o.Outbox.ExpirySweepInterval >= TimeSpan.FromMilliseconds(100), "Outbox:ExpirySweepInterval", $"must be at least 00:00:00.100 (was {o.Outbox.ExpirySweepInterval})");
+        Check(o.Outbox.MaxMessages > 0, "Outbox:MaxMessages", $"must be positive (was {o.Outbox.MaxMessages})");
+        Check(o.Outbox.MaxBytes >= o.Outbox.MaxMessageBytes, "Outbox:MaxBytes", $"must be at least Gateway:Outbox:MaxMessageBytes (was {o.Outbox.MaxBytes})");
+        Check(o.Outbox.MinFreeDiskBytes >= 0, "Outbox:MinFreeDiskBytes", $"must not be negative (was {o.Outbox.MinFreeDiskBytes})");
         Check(o.Outbox.MaxMessageBytes is > 0 and <= 15 << 20, "Outbox:MaxMessageBytes", $"must be 1 to 15728640, LiteDB's document limit less room for headers (was {o.Outbox.MaxMessageBytes})");
 
         foreach (var (name, u) in o.Upstreams)
@@ -103,7 +106,7 @@ public static class GatewayConfiguration
     }
 
     public static RouteTable BuildRouteTable(GatewayOptions o) =>
-        new(o.Routes.Select(r => new Core.Routing.Route(r.Filter!, r.Upstream!, new RouteTarget(r.Exchange, r.ExchangeType, r.DeclareExchange, r.RoutingKey, r.Destination), r.Ttl)),
+        new(o.Routes.Select(r => new Core.Routing.Route(r.Filter!, r.Upstream!, new RouteTarget(r.Exchange, r.ExchangeType, r.DeclareExchange, r.RoutingKey, r.Destination), r.Ttl, r.WhenFull)),
             o.Upstreams.Keys);
 
     /// <summary>

@@ -69,6 +69,18 @@ public sealed record OutboxSettings
 
     /// <summary>How often expired messages are removed (and once at start).</summary>
     public TimeSpan ExpirySweepInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Most messages stored (default sized for a 16 GB SD card).</summary>
+    public long MaxMessages { get; init; } = 5_000_000;
+
+    /// <summary>Most payload bytes stored.</summary>
+    public long MaxBytes { get; init; } = 4L << 30;
+
+    /// <summary>When full: refuse new messages (clients keep them) or drop the oldest of the same route. Routes may override.</summary>
+    public Core.Outbox.WhenFull WhenFull { get; init; } = Core.Outbox.WhenFull.RejectNew;
+
+    /// <summary>Below this much free disk space new messages are refused, whatever the policy.</summary>
+    public long MinFreeDiskBytes { get; init; } = 256L << 20;
 }
 
 public enum UpstreamKind
@@ -138,4 +150,7 @@ public sealed record RouteSettings
 
     /// <summary>How long a message is worth delivering by this route; expired messages are removed and counted, never sent.</summary>
     public TimeSpan? Ttl { get; init; }
+
+    /// <summary>This route's policy when the store is full; default: Gateway:Outbox:WhenFull.</summary>
+    public Core.Outbox.WhenFull? WhenFull { get; init; }
 }

@@ -34,6 +34,10 @@ internal static class GatewayServices
             PendingCapacity = options.Outbox.PendingCapacity,
             MaxMessageBytes = options.Outbox.MaxMessageBytes,
             ExpirySweepInterval = options.Outbox.ExpirySweepInterval,
+            MaxMessages = options.Outbox.MaxMessages,
+            MaxBytes = options.Outbox.MaxBytes,
+            WhenFull = options.Outbox.WhenFull,
+            MinFreeDiskBytes = options.Outbox.MinFreeDiskBytes,
         });
         services.AddSingleton<IDiskSync>(FsyncDiskSync.Instance);
         services.AddSingleton(sp => new LiteDbOutbox(

@@ -65,7 +65,12 @@ internal sealed partial class MqttIngest(
         }
         catch (OutboxRejectedException ex)
         {
-            var code = ex.Reason == OutboxRejection.TooLarge ? MqttPubAckReasonCode.ImplementationSpecificError : MqttPubAckReasonCode.UnspecifiedError;
+            var code = ex.Reason switch
+            {
+                OutboxRejection.QuotaExceeded => MqttPubAckReasonCode.QuotaExceeded,
+                OutboxRejection.TooLarge => MqttPubAckReasonCode.ImplementationSpecificError,
+                _ => MqttPubAckReasonCode.UnspecifiedError,
+            };
             Refuse(e, code, ex.Message);
         }
         catch (OperationCanceledException) when (e.CancellationToken.IsCancellationRequested)

@@ -15,10 +15,12 @@ public sealed class OutboxFolder : IAsyncDisposable
 
     public GatewayMetrics Metrics { get; } = new();
 
-    public LiteDbOutbox Open(RouteTable? routes = null, IDiskSync? sync = null, int maxGroup = 1000, TimeSpan? sweepEvery = null)
+    public LiteDbOutbox Open(RouteTable? routes = null, IDiskSync? sync = null, int maxGroup = 1000, TimeSpan? sweepEvery = null,
+        Func<LiteDbOutboxOptions, LiteDbOutboxOptions>? configure = null)
     {
+        var options = new LiteDbOutboxOptions { DataPath = Path, MaxGroupMessages = maxGroup, MaxMessageBytes = 4096, ExpirySweepInterval = sweepEvery ?? TimeSpan.FromSeconds(10) };
         var outbox = new LiteDbOutbox(
-            new LiteDbOutboxOptions { DataPath = Path, MaxGroupMessages = maxGroup, MaxMessageBytes = 4096, ExpirySweepInterval = sweepEvery ?? TimeSpan.FromSeconds(10) },
+            configure?.Invoke(options) ?? options,
             routes ?? new RouteTable([], []),
             Metrics,
             NullLogger<LiteDbOutbox>.Instance,
