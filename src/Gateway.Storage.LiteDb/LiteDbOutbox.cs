@@ -37,7 +37,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private LiteDatabase? _db;
     private ILiteCollection<BsonDocument> _messages = null!, _meta = null!, _cursorDocs = null!;
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private bool _writerStarted;
+    private bool _writerStarted, _reopenNeeded;
     private long _lastSequence, _lastCommitted, _count, _bytes;
     private long _pendingCount, _pendingBytes; // queued appends, not yet committed: counted against the quota
     private long _freeBytes = long.MaxValue, _freeCheckedAt = -1_000_000; // far enough back that the first append asks the disk
@@ -235,11 +235,13 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         Count + Interlocked.Read(ref _pendingCount) + 1 > _options.MaxMessages
         || Bytes + Interlocked.Read(ref _pendingBytes) + size > _options.MaxBytes;
 
-    /// <summary>Refuses new messages below the free-space watermark; the disk is asked at most once a second.</summary>
+    /// <summary>Refuses new messages below the free-space watermark.</summary>
     private void CheckDiskSpace()
     {
         var now = Environment.TickCount64;
-        if (now - Interlocked.Read(ref _freeCheckedAt) >= 1000)
+        // Once a second is plenty with room to spare; close to the watermark a burst can fill the
+        // rest within that second, so then every append asks (a statfs: microseconds).
+        if (now - Interlocked.Read(ref _freeCheckedAt) >= 1000 || Interlocked.Read(ref _freeBytes) < 2 * _options.MinFreeDiskBytes)
         {
             Interlocked.Exchange(ref _freeCheckedAt, now);
             try
@@ -355,6 +357,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     private void CommitGroup(List<WriteOp> group)
     {
+        if (_reopenNeeded && !TryReopen())
+        {
+            FailGroup(group, new IOException("the store is not writable yet (reopening after a failed commit did not succeed)"), releasePending: true);
+            return;
+        }
         var db = _db!;
         var sequence = _lastSequence;
         var committed = false;
@@ -423,19 +430,16 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
         catch (Exception ex)
         {
-            if (!committed) TryRollback(db);
-            LogCommitFailed(group.Count, ex.Message, ex);
-            _metrics.Increment("outbox_commit_failures_total");
-            var failure = new OutboxRejectedException(OutboxRejection.StoreFailed, $"the store could not commit: {ex.Message}", ex);
-            foreach (var op in group)
-            {
-                if (op is AppendOp append) append.Completion.TrySetException(failure);
-            }
             if (!committed)
             {
-                ReleasePending(group);
-                return;
+                TryRollback(db);
+                // A commit that failed half way (ENOSPC, EIO) can leave LiteDB's memory disagreeing with
+                // its files: never reuse the sequence numbers it saw, and read the store afresh.
+                _lastSequence = sequence;
+                _reopenNeeded = true;
             }
+            FailGroup(group, ex, releasePending: !committed);
+            if (!committed) return;
             // Committed but not known to be on disk: the messages exist and will be forwarded, but their
             // acks were refused above, so a client may send them again (allowed: at-least-once).
         }
@@ -476,6 +480,40 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 append.Completion.TrySetResult(append.Sequence);
             }
         }
+    }
+
+    /// <summary>Refuses every append of a group the store could not commit.</summary>
+    private void FailGroup(List<WriteOp> group, Exception ex, bool releasePending)
+    {
+        LogCommitFailed(group.Count, ex.Message, ex);
+        _metrics.Increment("outbox_commit_failures_total");
+        var failure = new OutboxRejectedException(OutboxRejection.StoreFailed, $"the store could not commit: {ex.Message}", ex);
+        foreach (var op in group)
+        {
+            if (op is AppendOp append) append.Completion.TrySetException(failure);
+        }
+        if (releasePending) ReleasePending(group);
+    }
+
+    /// <summary>Closes and opens the store files again after a failed commit; false while that fails too (the disk still full).</summary>
+    private bool TryReopen()
+    {
+        var sequence = _lastSequence;
+        try
+        {
+            CloseFiles();
+            OpenFiles();
+        }
+        catch (Exception ex)
+        {
+            // Whatever it is, the writer must live on: it keeps refusing until the store opens again.
+            LogReopenFailed(ex.Message);
+            return false;
+        }
+        _lastSequence = _lastCommitted = Math.Max(sequence, _lastSequence);
+        _reopenNeeded = false;
+        LogReopened(_count);
+        return true;
     }
 
     /// <summary>Deletes the oldest stored message of a route, inside the writer's open transaction.</summary>
@@ -681,6 +719,12 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxDropped, LogLevel.Warning, "Outbox full: dropped the {Count} oldest messages of route '{Route}' (WhenFull=DropOldest)")]
     private partial void LogDropped(int count, string route);
+
+    [LoggerMessage(EventIds.OutboxReopened, LogLevel.Information, "Outbox reopened after a failed commit: {Count} messages stored")]
+    private partial void LogReopened(long count);
+
+    [LoggerMessage(EventIds.OutboxReopenFailed, LogLevel.Warning, "Outbox could not be reopened yet, new messages are refused: {Cause}")]
+    private partial void LogReopenFailed(string cause);
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     private partial void LogSwept(int count);

@@ -24,6 +24,8 @@ public static class EventIds
     public const int OutboxExpired = 306;
     public const int OutboxSweepFailed = 307;
     public const int OutboxDropped = 308;
+    public const int OutboxReopened = 309;
+    public const int OutboxReopenFailed = 310;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

@@ -59,7 +59,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the process and waits until its MQTT port accepts connections.</summary>
+    /// <summary>Starts the process and waits until its MQTT and HTTP ports accept connections.</summary>
     public async Task StartAsync()
     {
         var start = new ProcessStartInfo("dotnet", [GatewayDll])
@@ -82,8 +82,8 @@ public sealed class GatewayProcess : IAsyncDisposable
         await Poll.UntilAsync(async () =>
         {
             if (process.HasExited) throw new InvalidOperationException($"the gateway exited with {process.ExitCode}:\n{Output}");
-            return await FreePort.AcceptsAsync(MqttPort);
-        }, StartTimeout, $"gateway MQTT port {MqttPort} to accept connections");
+            return await FreePort.AcceptsAsync(MqttPort) && await FreePort.AcceptsAsync(HttpPort);
+        }, StartTimeout, $"gateway MQTT port {MqttPort} and HTTP port {HttpPort} to accept connections");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
