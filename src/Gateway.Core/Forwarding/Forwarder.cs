@@ -99,10 +99,14 @@ public sealed partial class Forwarder(
         while (true)
         {
             stopping.ThrowIfCancellationRequested();
+            // Note what is committed before reading: if the read finds nothing, wait for a commit after
+            // that, not after our position (a failed commit or dropped and expired messages can leave
+            // the sequence ahead of anything stored, and waiting after our position would spin).
+            var committed = outbox.LastCommittedSequence;
             var batch = outbox.ReadAfter(Position, options.BatchMaxMessages, options.BatchMaxBytes);
             if (batch.Count == 0)
             {
-                await outbox.WaitForMessagesAfterAsync(Position, stopping).ConfigureAwait(false);
+                await outbox.WaitForMessagesAfterAsync(Math.Max(Position, committed), stopping).ConfigureAwait(false);
                 continue;
             }
 

@@ -14,7 +14,24 @@ public sealed record UpstreamMessage(string RoutingKey, string? MessageId, bool 
 public static class QueueReader
 {
     /// <summary>Consumes until <paramref name="expected"/> messages arrived or nothing new came for <paramref name="quiet"/>, within <paramref name="timeout"/>.</summary>
-    public static async Task<List<UpstreamMessage>> ReadAsync(string amqpUri, string queue, int expected, TimeSpan timeout, TimeSpan? quiet = null)
+    public static Task<List<UpstreamMessage>> ReadAsync(string amqpUri, string queue, int expected, TimeSpan timeout, TimeSpan? quiet = null) =>
+        ReadUntilAsync(amqpUri, queue, received => received.Count >= expected, timeout, quiet);
+
+    /// <summary>
+    /// Consumes until every one of <paramref name="bodies"/> has arrived (replays do not count twice),
+    /// or nothing new came for <paramref name="quiet"/>, within <paramref name="timeout"/>.
+    /// </summary>
+    public static Task<List<UpstreamMessage>> ReadAllOfAsync(string amqpUri, string queue, IReadOnlySet<string> bodies, TimeSpan timeout, TimeSpan? quiet = null)
+    {
+        var seen = new HashSet<string>();
+        return ReadUntilAsync(amqpUri, queue, received =>
+        {
+            seen.Add(received[^1].Body);
+            return bodies.IsSubsetOf(seen);
+        }, timeout, quiet);
+    }
+
+    private static async Task<List<UpstreamMessage>> ReadUntilAsync(string amqpUri, string queue, Func<List<UpstreamMessage>, bool> done, TimeSpan timeout, TimeSpan? quiet)
     {
         var factory = new ConnectionFactory { Uri = new Uri(amqpUri) };
         await using var connection = await factory.CreateConnectionAsync();
@@ -32,7 +49,7 @@ public static class QueueReader
                 received.Add(new UpstreamMessage(e.RoutingKey, props.MessageId, props.Persistent, Encoding.UTF8.GetString(e.Body.Span),
                     props.Headers is { } h ? new Dictionary<string, object?>(h) : new Dictionary<string, object?>()));
                 lastArrival = DateTime.UtcNow;
-                if (received.Count >= expected) enough.TrySetResult();
+                if (done(received)) enough.TrySetResult();
             }
             await channel.BasicAckAsync(e.DeliveryTag, false);
         };

@@ -34,12 +34,13 @@ public sealed class CrashTests(PipelineFixture fixture, ITestOutputHelper output
             stop.Cancel();
             var acked = (await Task.WhenAll(publishers)).SelectMany(a => a).ToHashSet();
 
-            var received = await QueueReader.ReadAsync(node.AmqpUri, "crash-q", acked.Count, TimeSpan.FromSeconds(120), quiet: TimeSpan.FromSeconds(15));
+            var received = await QueueReader.ReadAllOfAsync(node.AmqpUri, "crash-q", acked, TimeSpan.FromSeconds(120), quiet: TimeSpan.FromSeconds(15));
             var arrived = received.Select(m => m.Body).ToHashSet();
             var missing = acked.Except(arrived).ToList();
             output.WriteLine($"{kills} kills; {acked.Count} acknowledged; {received.Count} delivered ({received.Count - arrived.Count} replays)");
 
-            Assert.True(missing.Count == 0, $"{missing.Count} acknowledged messages never arrived, e.g. {string.Join(", ", missing.Take(5))}");
+            Assert.True(missing.Count == 0, $"{missing.Count} acknowledged messages never arrived, e.g. {string.Join(", ", missing.Take(5))}; " +
+                $"the gateway says {await gateway.GetAsync("/healthz")}");
             Assert.True(acked.Count > 1000, $"only {acked.Count} messages were acknowledged: the load was too light to mean much");
             // A replay carries the id of the original, so a consumer can drop it.
             Assert.All(received.GroupBy(m => m.Body), g => Assert.Single(g.Select(m => m.MessageId).Distinct()));

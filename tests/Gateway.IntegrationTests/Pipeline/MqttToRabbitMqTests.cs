@@ -115,7 +115,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
             await using var second = new GatewayProcess(settings, dataPath);
             await second.StartAsync();
             var expected = acked.SelectMany(a => a).ToHashSet();
-            var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, expected.Count, Patience, quiet: TimeSpan.FromSeconds(20));
+            var received = await QueueReader.ReadAllOfAsync(Node.AmqpUri, queue, expected, Patience, quiet: TimeSpan.FromSeconds(20));
 
             var arrived = received.Select(m => m.Body).ToHashSet();
             Assert.Empty(expected.Except(arrived)); // nothing acknowledged is missing; replays are allowed
@@ -229,7 +229,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
 
             await using var second = new GatewayProcess(settings, dataPath);
             await second.StartAsync();
-            var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, acked.Count, Patience, quiet: TimeSpan.FromSeconds(10));
+            var received = await QueueReader.ReadAllOfAsync(Node.AmqpUri, queue, acked.ToHashSet(), Patience, quiet: TimeSpan.FromSeconds(10));
             Assert.Empty(acked.Except(received.Select(m => m.Body)));
             await Poll.UntilAsync(async () => await second.MetricAsync("outbox_messages") == 0, Patience, "the outbox to empty");
         }

@@ -57,6 +57,48 @@ public sealed class ForwarderTests : IAsyncLifetime
         Assert.Equal(2, upstream.ConnectAttempts.Count);
     }
 
+    [Fact]
+    public async Task An_idle_forwarder_waits_instead_of_spinning_when_the_sequence_is_ahead_of_the_store()
+    {
+        var inner = _folder.Open(_routes, sweepEvery: TimeSpan.FromMilliseconds(50));
+        // A message that expires at once: swept away, leaving the committed sequence ahead of anything stored.
+        await inner.AppendAsync(OutboxFolder.Message("t/1") with { ExpiresAt = DateTimeOffset.UtcNow });
+        await Until(() => inner.Count == 0);
+        var outbox = new CountingOutbox(inner);
+        var forwarder = new Forwarder(new ScriptedUpstream(), outbox, _routes, "gw", ForwarderOptions.Default, new GatewayMetrics(), NullLogger<Forwarder>.Instance);
+
+        using var stop = new CancellationTokenSource();
+        var running = forwarder.RunAsync(stop.Token, stop.Token);
+        await Until(() => outbox.Reads >= 1);
+        var watched = DateTime.UtcNow;
+        while (DateTime.UtcNow - watched < TimeSpan.FromMilliseconds(300)) await Task.Delay(TimeSpan.FromMilliseconds(20));
+        stop.Cancel();
+        await running.WaitAsync(Patience);
+
+        Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in 300 ms
+    }
+
+    /// <summary>Counts reads of the store on their way through.</summary>
+    private sealed class CountingOutbox(Gateway.Core.Outbox.IOutbox inner) : Gateway.Core.Outbox.IOutbox
+    {
+        private int _reads;
+        public int Reads => Volatile.Read(ref _reads);
+        public long LastCommittedSequence => inner.LastCommittedSequence;
+        public long Count => inner.Count;
+        public ValueTask<long> AppendAsync(Gateway.Core.Messages.IncomingMessage message, CancellationToken cancellationToken = default) => inner.AppendAsync(message, cancellationToken);
+        public ValueTask<Task<long>> EnqueueAsync(Gateway.Core.Messages.IncomingMessage message, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, cancellationToken);
+        public Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken) => inner.WaitForMessagesAfterAsync(sequence, cancellationToken);
+        public long GetCursor(string upstream) => inner.GetCursor(upstream);
+        public ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<Gateway.Core.Messages.StoredMessage> passed, CancellationToken cancellationToken = default) =>
+            inner.AdvanceCursorAsync(upstream, throughSequence, passed, cancellationToken);
+
+        public IReadOnlyList<Gateway.Core.Messages.StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
+        {
+            Interlocked.Increment(ref _reads);
+            return inner.ReadAfter(afterSequence, maxCount, maxBytes);
+        }
+    }
+
     /// <summary>Runs a forwarder over <paramref name="outbox"/> until the store is empty, then stops it.</summary>
     private async Task<GatewayMetrics> DrainAsync(ScriptedUpstream upstream, LiteDbOutbox outbox, ForwarderOptions? options = null)
     {
