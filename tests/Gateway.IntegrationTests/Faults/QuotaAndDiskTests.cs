@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Gateway.IntegrationTests.GatewayUnderTest;
 using Gateway.IntegrationTests.Infrastructure;
 using MQTTnet;
@@ -62,6 +61,18 @@ public sealed class FullDiskTests : IAsyncLifetime
         Directory.Delete(_mount, recursive: true);
     }
 
+    /// <summary>Publishes payloads of <paramref name="size"/> bytes until one is refused; how many were acknowledged, and the refusal.</summary>
+    private static async Task<(int Acked, MqttClientPublishResult? Refused)> PublishUntilRefusedAsync(MqttTestClient device, int size)
+    {
+        var payload = new string('x', size);
+        for (var acked = 0; acked < 20_000; acked++)
+        {
+            var result = await device.PublishAsync("sensors/a", payload);
+            if (!result.IsSuccess) return (acked, result);
+        }
+        return (20_000, null);
+    }
+
     private Task GrowAsync(string size) => ChildProcesses.RunAsync("mount", ["-o", $"remount,size={size}", _mount]);
 
     [Fact]
@@ -72,15 +83,7 @@ public sealed class FullDiskTests : IAsyncLifetime
         await gateway.StartAsync();
         await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev", MqttProtocolVersion.V500);
 
-        var payload = new string('x', 4000);
-        var acked = 0;
-        MqttClientPublishResult? refused = null;
-        for (var i = 0; i < 20_000 && refused is null; i++)
-        {
-            var result = await device.PublishAsync("sensors/a", payload);
-            if (result.IsSuccess) acked++;
-            else refused = result;
-        }
+        var (acked, refused) = await PublishUntilRefusedAsync(device, 4000);
 
         Assert.NotNull(refused);
         Assert.True(refused.ReasonCode == MqttClientPublishReasonCode.QuotaExceeded, $"{refused.ReasonCode}: {refused.ReasonString} after {acked} acks");
@@ -100,15 +103,7 @@ public sealed class FullDiskTests : IAsyncLifetime
         await gateway.StartAsync();
         await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev", MqttProtocolVersion.V500);
 
-        var payload = new string('x', 8000);
-        var acked = 0;
-        MqttClientPublishResult? refused = null;
-        for (var i = 0; i < 20_000 && refused is null; i++)
-        {
-            var result = await device.PublishAsync("sensors/a", payload);
-            if (result.IsSuccess) acked++;
-            else refused = result;
-        }
+        var (acked, refused) = await PublishUntilRefusedAsync(device, 8000);
 
         Assert.NotNull(refused);
         Assert.Contains("could not commit", refused.ReasonString);
