@@ -184,7 +184,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 $"payload of {message.Payload.Length} bytes is over the limit of {_options.MaxMessageBytes}");
         }
 
-        var route = RouteIndex(message.Topic);
+        var route = _routes.FirstRouteIndex(message.Topic);
         CheckDiskSpace();
         if (PolicyFor(route) == WhenFull.RejectNew && WouldOverflow(message.Payload.Length))
         {
@@ -208,23 +208,6 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             throw new OutboxRejectedException(OutboxRejection.Unavailable, "the store is closing");
         }
         return op.Completion.Task;
-    }
-
-    /// <summary>The index of the message's first route (0-based), or -1 when none matches.</summary>
-    private int RouteIndex(string topic)
-    {
-        var matched = _routes.Match(topic);
-        return matched.Count == 0 ? -1 : IndexOf(matched[0]);
-    }
-
-    private int IndexOf(Route route)
-    {
-        var all = _routes.Routes;
-        for (var i = 0; i < all.Count; i++)
-        {
-            if (ReferenceEquals(all[i], route)) return i;
-        }
-        return -1;
     }
 
     private WhenFull PolicyFor(int route) => route >= 0 && _routes.Routes[route].WhenFull is { } own ? own : _options.WhenFull;
@@ -558,21 +541,12 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Removes every message past its expiry (MQTT 5 expiry or the routes' TTL): counted, never forwarded.</summary>
     private void SweepExpired()
     {
-        List<long> expired;
-        long freed;
+        int removed;
         try
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            var found = _messages.Find(Query.Between(MessageDocuments.ExpiresAtField, 1, now))
-                .Select(d => (Id: d["_id"].AsInt64, Size: MessageDocuments.PayloadSize(d))).ToList();
-            expired = found.Select(f => f.Id).ToList();
-            if (expired.Count == 0) return;
-            freed = found.Sum(f => (long)f.Size);
-            _db!.BeginTrans();
-            foreach (var id in expired) _messages.Delete(id);
-            _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = Bytes - freed });
-            _db.Commit();
-            SyncLog();
+            removed = DeleteNow(_messages.Find(Query.Between(MessageDocuments.ExpiresAtField, 1, now))
+                .Select(d => (d["_id"].AsInt64, MessageDocuments.PayloadSize(d))).ToList());
         }
         catch (Exception ex) when (ex is IOException or LiteException)
         {
@@ -580,10 +554,27 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             LogSweepFailed(ex.Message);
             return;
         }
-        Interlocked.Add(ref _count, -expired.Count);
+        if (removed == 0) return;
+        _metrics.Increment("messages_expired_total", "", removed);
+        LogExpired(removed);
+    }
+
+    /// <summary>
+    /// Deletes messages in a transaction of their own (sweeps, outside the group commit), keeps the
+    /// stored byte total in step, makes the commit durable, and returns how many went.
+    /// </summary>
+    private int DeleteNow(List<(long Id, int Size)> doomed)
+    {
+        if (doomed.Count == 0) return 0;
+        var freed = doomed.Sum(d => (long)d.Size);
+        _db!.BeginTrans();
+        foreach (var (id, _) in doomed) _messages.Delete(id);
+        _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = Bytes - freed });
+        _db.Commit();
+        SyncLog();
+        Interlocked.Add(ref _count, -doomed.Count);
         Interlocked.Add(ref _bytes, -freed);
-        _metrics.Increment("messages_expired_total", "", expired.Count);
-        LogExpired(expired.Count);
+        return doomed.Count;
     }
 
     /// <summary>
@@ -634,21 +625,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var highest = _routes.Upstreams.Max(GetCursor);
         if (highest == 0) return;
 
-        var doomed = _messages.Find(Query.LTE("_id", highest))
+        var swept = DeleteNow(_messages.Find(Query.LTE("_id", highest))
             .Where(doc => IsConfirmedEverywhere(doc["t"].AsString, doc["_id"].AsInt64, null))
-            .Select(doc => (Id: doc["_id"].AsInt64, Size: MessageDocuments.PayloadSize(doc)))
-            .ToList();
-        if (doomed.Count == 0) return;
-
-        var freed = doomed.Sum(d => (long)d.Size);
-        _db!.BeginTrans();
-        foreach (var (id, _) in doomed) _messages.Delete(id);
-        _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = _bytes - freed });
-        _db.Commit();
-        SyncLog();
-        _count -= doomed.Count;
-        _bytes -= freed;
-        LogSwept(doomed.Count);
+            .Select(doc => (doc["_id"].AsInt64, MessageDocuments.PayloadSize(doc)))
+            .ToList());
+        if (swept > 0) LogSwept(swept);
     }
 
     private static void TryRollback(LiteDatabase db)

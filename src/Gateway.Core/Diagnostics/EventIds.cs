@@ -4,14 +4,11 @@ namespace Gateway.Core.Diagnostics;
 public static class EventIds
 {
     // 1xx: start-up and configuration
-    public const int Started = 100;
     public const int StoreAndForwardOnly = 101;
-    public const int ConfigurationInvalid = 102;
 
     // 2xx: ingest
     public const int MqttListening = 200;
     public const int PublishRefused = 201;
-    public const int Unrouted = 202;
     public const int QosZeroStoreFailed = 203;
 
     // 3xx: outbox

@@ -59,6 +59,9 @@ public sealed class RouteTable
         };
     }
 
+    /// <summary>The position in <see cref="Routes"/> of the first route the topic matches, or -1 for none.</summary>
+    public int FirstRouteIndex(string topic) => Lookup(topic).FirstIndex;
+
     /// <summary>The upstreams that must confirm a message on this topic before it may leave the outbox.</summary>
     public IReadOnlyCollection<string> UpstreamsFor(string topic) => Lookup(topic).ByUpstream.Keys;
 
@@ -67,9 +70,17 @@ public sealed class RouteTable
         var cache = _cache;
         if (cache.TryGetValue(topic, out var found)) return found;
 
-        var matched = _routes.Where(r => TopicFilter.Matches(r.Filter, topic)).ToArray();
+        var matched = new List<Route>();
+        var firstIndex = -1;
+        for (var i = 0; i < _routes.Count; i++)
+        {
+            if (!TopicFilter.Matches(_routes[i].Filter, topic)) continue;
+            if (firstIndex < 0) firstIndex = i;
+            matched.Add(_routes[i]);
+        }
         var entry = new TopicRoutes(
             matched,
+            firstIndex,
             matched.GroupBy(r => r.Upstream, StringComparer.Ordinal)
                    .ToDictionary(g => g.Key, g => (IReadOnlyList<Route>)g.ToArray(), StringComparer.Ordinal));
 
@@ -78,5 +89,5 @@ public sealed class RouteTable
         return entry;
     }
 
-    private sealed record TopicRoutes(IReadOnlyList<Route> All, Dictionary<string, IReadOnlyList<Route>> ByUpstream);
+    private sealed record TopicRoutes(IReadOnlyList<Route> All, int FirstIndex, Dictionary<string, IReadOnlyList<Route>> ByUpstream);
 }

@@ -49,8 +49,7 @@ internal sealed partial class MqttIngest(
             return;
         }
 
-        var message = ToIncoming(e.ClientId, application);
-        message = message with { ExpiresAt = routes.ExpiryFor(message.Topic, message.ReceivedAt, message.ExpiresAt) };
+        var message = ToIncoming(e.ClientId, application, routes);
         try
         {
             var committed = await outbox.EnqueueAsync(message, e.CancellationToken).ConfigureAwait(false);
@@ -111,9 +110,10 @@ internal sealed partial class MqttIngest(
         LogQosZeroFailed(cause);
     }
 
-    internal static IncomingMessage ToIncoming(string clientId, MqttApplicationMessage m)
+    internal static IncomingMessage ToIncoming(string clientId, MqttApplicationMessage m, RouteTable routes)
     {
         var now = DateTimeOffset.UtcNow;
+        var ownExpiry = m.MessageExpiryInterval > 0 ? now.AddSeconds(m.MessageExpiryInterval) : (DateTimeOffset?)null;
         return new IncomingMessage
         {
             Topic = m.Topic,
@@ -127,7 +127,7 @@ internal sealed partial class MqttIngest(
             UserProperties = m.UserProperties is { Count: > 0 } props
                 ? props.Select(p => new KeyValuePair<string, string>(p.Name, System.Text.Encoding.UTF8.GetString(p.ValueBuffer.Span))).ToArray()
                 : [],
-            ExpiresAt = m.MessageExpiryInterval > 0 ? now.AddSeconds(m.MessageExpiryInterval) : null,
+            ExpiresAt = routes.ExpiryFor(m.Topic, now, ownExpiry),
             ClientId = clientId,
             ReceivedAt = now,
         };
