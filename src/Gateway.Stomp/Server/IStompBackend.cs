@@ -1,0 +1,23 @@
+namespace Gateway.Stomp.Server;
+
+/// <summary>
+/// What a server session needs of the broker behind it: where SENDs go and where subscriptions come
+/// from. The session speaks the protocol; the backend owns destinations, storage and routing.
+/// </summary>
+public interface IStompBackend
+{
+    /// <summary>
+    /// Takes the SEND frames of one request (one SEND, or every SEND of a committed transaction, in
+    /// order). When <paramref name="durable"/> is true it completes only once they are safely stored
+    /// (the client asked for a receipt); otherwise once they are accepted.
+    /// </summary>
+    /// <exception cref="StompRefusedException">A destination is not valid or the store refused: the session answers with ERROR.</exception>
+    ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken);
+
+    /// <summary>Starts delivering to a new subscription; disposing the result stops it.</summary>
+    /// <exception cref="StompRefusedException">The destination is not one this broker serves.</exception>
+    IDisposable Subscribe(StompSubscription subscription);
+}
+
+/// <summary>The backend said no; the message is fit for an ERROR frame's <c>message</c> header.</summary>
+public sealed class StompRefusedException(string message, Exception? inner = null) : Exception(message, inner);
