@@ -1,6 +1,8 @@
 using System.Net;
 using Gateway.Configuration;
 using Gateway.Hosting;
+using Gateway.Stomp;
+using Microsoft.AspNetCore.Connections;
 
 namespace Gateway;
 
@@ -40,7 +42,12 @@ public static class Program
     /// <param name="overrideServices">Replaces services after the gateway's own wiring; tests use it to observe the fsync.</param>
     public static WebApplication Build(string[] args, Action<IServiceCollection>? overrideServices = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+        });
         var applianceFile = Environment.GetEnvironmentVariable("GATEWAY_CONFIG")
                             ?? Path.Combine(AppContext.BaseDirectory, "firmware-config", "gateway.json");
         builder.Configuration.AddJsonFile(applianceFile, optional: true);
@@ -57,10 +64,16 @@ public static class Program
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
         });
 
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port);
+            if (options.Stomp.Port != 0)
+                kestrel.Listen(IPAddress.Parse(options.Stomp.BindAddress), options.Stomp.Port, listen => listen.UseConnectionHandler<StompTcpConnectionHandler>());
+        });
 
         var app = builder.Build();
         app.MapOperatorEndpoints();
+        app.MapBrowserEndpoints();
         return app;
     }
 }

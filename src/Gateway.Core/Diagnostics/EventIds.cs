@@ -10,6 +10,12 @@ public static class EventIds
     public const int MqttListening = 200;
     public const int PublishRefused = 201;
     public const int QosZeroStoreFailed = 203;
+    public const int StompListening = 210;
+    public const int StompClosed = 211;
+    public const int StompDisconnected = 212;
+    public const int StompFault = 213;
+    public const int StompSendRefused = 214;
+    public const int StompUnreceiptedStoreFailed = 215;
 
     // 3xx: outbox
     public const int OutboxOpened = 300;

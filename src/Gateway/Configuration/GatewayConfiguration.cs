@@ -58,6 +58,14 @@ public static class GatewayConfiguration
         Check(o.Http.Port is > 0 and <= 65535, "Http:Port", $"must be 1-65535 (was {o.Http.Port})");
         Check(IPAddress.TryParse(o.Http.BindAddress, out _), "Http:BindAddress", $"must be an IP address (was '{o.Http.BindAddress}')");
         Check(o.Http.Port != o.Mqtt.Port, "Http:Port", $"must differ from Gateway:Mqtt:Port (both {o.Http.Port})");
+        Check(o.Stomp.Port is >= 0 and <= 65535, "Stomp:Port", $"must be 1-65535, or 0 for no TCP listener (was {o.Stomp.Port})");
+        Check(IPAddress.TryParse(o.Stomp.BindAddress, out _), "Stomp:BindAddress", $"must be an IP address (was '{o.Stomp.BindAddress}')");
+        Check(o.Stomp.Port == 0 || (o.Stomp.Port != o.Mqtt.Port && o.Stomp.Port != o.Http.Port), "Stomp:Port",
+            $"must differ from Gateway:Mqtt:Port and Gateway:Http:Port (was {o.Stomp.Port})");
+        Check(o.Stomp.MaxPendingMessages > 0, "Stomp:MaxPendingMessages", $"must be positive (was {o.Stomp.MaxPendingMessages})");
+        Check(o.Stomp.Heartbeat >= TimeSpan.Zero && o.Stomp.Heartbeat <= TimeSpan.FromHours(1), "Stomp:Heartbeat", $"must be between 0 and 1 hour (was {o.Stomp.Heartbeat})");
+        Check(o.Stomp.ConnectTimeout > TimeSpan.Zero, "Stomp:ConnectTimeout", $"must be positive (was {o.Stomp.ConnectTimeout})");
+        Check(o.Stomp.MaxSubscriptionsPerConnection > 0, "Stomp:MaxSubscriptionsPerConnection", $"must be positive (was {o.Stomp.MaxSubscriptionsPerConnection})");
 
         Check(o.Outbox.MaxGroupMessages is > 0 and <= 100_000, "Outbox:MaxGroupMessages", $"must be 1-100000 (was {o.Outbox.MaxGroupMessages})");
         Check(o.Outbox.MaxGroupBytes > 0, "Outbox:MaxGroupBytes", $"must be positive (was {o.Outbox.MaxGroupBytes})");
@@ -126,6 +134,7 @@ public static class GatewayConfiguration
             nameof(GatewayOptions) => "Gateway",
             nameof(MqttListenerOptions) => "Gateway:Mqtt",
             nameof(HttpListenerOptions) => "Gateway:Http",
+            nameof(StompListenerOptions) => "Gateway:Stomp",
             nameof(OutboxSettings) => "Gateway:Outbox",
             nameof(UpstreamSettings) => "Gateway:Upstreams:<name>",
             nameof(RouteSettings) => "Gateway:Routes:<n>",

@@ -21,6 +21,8 @@ public sealed record GatewayOptions
 
     public HttpListenerOptions Http { get; init; } = new();
 
+    public StompListenerOptions Stomp { get; init; } = new();
+
     public OutboxSettings Outbox { get; init; } = new();
 
     /// <summary>Upstream brokers by name; none = store-and-forward only.</summary>
@@ -53,9 +55,30 @@ public sealed record MqttListenerOptions
     public bool PersistentSessions { get; init; } = true;
 }
 
+public sealed record StompListenerOptions
+{
+    /// <summary>STOMP over plain TCP; 0 turns the TCP listener off (STOMP over WebSocket at <c>/stomp</c> stays).</summary>
+    public int Port { get; init; } = 61613;
+    public string BindAddress { get; init; } = "0.0.0.0";
+
+    /// <summary>
+    /// MESSAGE frames queued for one connection, plus those awaiting an ACK (client ack modes). A client
+    /// beyond it is a slow consumer: it gets an ERROR saying so and is disconnected; nobody waits for it.
+    /// </summary>
+    public int MaxPendingMessages { get; init; } = 1000;
+
+    /// <summary>The heart-beat interval offered both ways; the client's CONNECT decides the real one. 0 = none.</summary>
+    public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a new connection may take to send CONNECT.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public int MaxSubscriptionsPerConnection { get; init; } = 100;
+}
+
 public sealed record HttpListenerOptions
 {
-    /// <summary>Health, metrics (and later the STOMP WebSocket and dashboard).</summary>
+    /// <summary>Health, metrics, STOMP over WebSocket (<c>/stomp</c>), MQTT over WebSocket (<c>/mqtt</c>) and the example page.</summary>
     public int Port { get; init; } = 8080;
     public string BindAddress { get; init; } = "0.0.0.0";
 }

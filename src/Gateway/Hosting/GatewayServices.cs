@@ -1,9 +1,11 @@
 using Gateway.Configuration;
+using Gateway.Core.Bus;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Forwarding;
 using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using Gateway.Mqtt;
+using Gateway.Stomp;
 using Gateway.Storage.LiteDb;
 using Gateway.Upstreams.ActiveMq;
 using Gateway.Upstreams.RabbitMq;
@@ -53,6 +55,9 @@ internal static class GatewayServices
 
     private static IServiceCollection AddMqttIngest(this IServiceCollection services)
     {
+        services.AddSingleton<LocalBus>();
+        services.AddSingleton<StompBridge>();
+        services.AddSingleton<StompTcpConnectionHandler>();
         services.AddSingleton<MqttIngest>();
         services.AddSingleton<RetainedMessageStore>();
         services.AddSingleton<MqttListenerService>();

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Gateway.Configuration;
+using Gateway.Core.Bus;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
 using Gateway.Core.Outbox;
@@ -24,6 +25,7 @@ internal sealed partial class MqttIngest(
     IOutbox outbox,
     RouteTable routes,
     GatewayOptions options,
+    LocalBus bus,
     GatewayMetrics metrics,
     ILogger<MqttIngest> logger)
 {
@@ -37,6 +39,7 @@ internal sealed partial class MqttIngest(
 
     public async Task OnPublishAsync(InterceptingPublishEventArgs e)
     {
+        if (e.SessionItems.Contains(MqttListenerService.InjectedItem)) return; // a STOMP SEND, stored already
         var application = e.ApplicationMessage;
         if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish) return; // MQTTnet already refused it (unknown topic alias)
         metrics.Increment("mqtt_publishes_received_total");
@@ -44,7 +47,11 @@ internal sealed partial class MqttIngest(
         if (routes.HasUpstreams && routes.Match(application.Topic).Count == 0)
         {
             metrics.Increment("messages_unrouted_total");
-            if (options.Unrouted == UnroutedPolicy.Local) return; // local subscribers still get it; nothing to store
+            if (options.Unrouted == UnroutedPolicy.Local)
+            {
+                PublishLocally(e.ClientId, application); // local subscribers still get it; nothing to store
+                return;
+            }
             Refuse(e, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'");
             return;
         }
@@ -58,9 +65,13 @@ internal sealed partial class MqttIngest(
                 // QoS 0: stored by the same path, but nobody waits for the disk; a failure is counted and logged.
                 _ = committed.ContinueWith(ReportQosZeroFailure, this, CancellationToken.None,
                     TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                return;
             }
-            await committed.ConfigureAwait(false);
+            else
+            {
+                await committed.ConfigureAwait(false);
+            }
+            // As MQTT subscribers get it once this returns: STOMP subscribers only see what was accepted.
+            PublishLocally(message);
         }
         catch (OutboxRejectedException ex)
         {
@@ -78,6 +89,15 @@ internal sealed partial class MqttIngest(
             // not be committed: if it is, it is forwarded; if not, the client still holds it.
             e.ProcessPublish = false;
         }
+    }
+
+    private void PublishLocally(IncomingMessage message) =>
+        metrics.Increment("local_deliveries_total", by: bus.Publish(new LocalMessage(message.Topic, message.Payload, message.ContentType, message.UserProperties, "mqtt")));
+
+    private void PublishLocally(string clientId, MqttApplicationMessage application)
+    {
+        if (bus.SubscriberCount == 0) return;
+        PublishLocally(ToIncoming(clientId, application, routes));
     }
 
     private void Refuse(InterceptingPublishEventArgs e, MqttPubAckReasonCode code, string reason)

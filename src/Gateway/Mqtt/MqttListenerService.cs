@@ -1,17 +1,31 @@
 using System.Net;
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
+using Gateway.Core.Messages;
+using MQTTnet;
+using MQTTnet.AspNetCore;
+using MQTTnet.Protocol;
 using MQTTnet.Server;
+using MQTTnet.Server.Internal.Adapter;
 
 namespace Gateway.Mqtt;
 
-/// <summary>Runs the MQTTnet server: awaits its start (a port in use stops the host, with the cause), stops it on shutdown.</summary>
+/// <summary>
+/// Runs the MQTTnet server, one server for MQTT over TCP and over WebSocket (<c>/mqtt</c>, through
+/// <see cref="WebSockets"/>): awaits its start (a port in use stops the host, with the cause), stops it on shutdown.
+/// </summary>
 internal sealed partial class MqttListenerService(
     GatewayOptions options,
     MqttIngest ingest,
     RetainedMessageStore retained,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
+    /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
+    internal const string InjectedItem = "gateway.injected";
+
+    /// <summary>Where the <c>/mqtt</c> WebSocket endpoint hands its connections to the server.</summary>
+    public MqttWebSocketServerAdapter WebSockets { get; } = new();
+
     private MqttServer? _server;
 
     public MqttServer Server => _server ?? throw new InvalidOperationException("the MQTT listener has not started");
@@ -27,7 +41,7 @@ internal sealed partial class MqttListenerService(
             .WithMaxPendingMessagesPerClient(mqtt.MaxPendingMessagesPerClient)
             .Build();
 
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [new MqttTcpServerAdapter(), WebSockets]);
         _server.ValidatingConnectionAsync += ingest.OnValidatingConnectionAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
         _server.LoadingRetainedMessageAsync += retained.OnLoadingAsync;
@@ -44,6 +58,26 @@ internal sealed partial class MqttListenerService(
     }
 
     public void Dispose() => _server?.Dispose();
+
+    /// <summary>
+    /// Delivers an already stored message (a STOMP SEND) to MQTT subscribers. It passes the publish
+    /// interceptor untouched, so it is neither stored again nor offered to the local bus twice.
+    /// </summary>
+    public async Task InjectAsync(IncomingMessage message)
+    {
+        if (_server is not { IsStarted: true } server) return; // stopping: local delivery is best effort, the store has it
+        var builder = new MqttApplicationMessageBuilder()
+            .WithTopic(message.Topic)
+            .WithPayload(message.Payload.ToArray())
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+        if (message.ContentType is not null) builder.WithContentType(message.ContentType);
+        foreach (var (name, value) in message.UserProperties) builder.WithUserProperty(name, System.Text.Encoding.UTF8.GetBytes(value));
+        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(builder.Build())
+        {
+            SenderClientId = message.ClientId,
+            CustomSessionItems = new System.Collections.Hashtable { [InjectedItem] = true },
+        }).ConfigureAwait(false);
+    }
 
     [LoggerMessage(EventIds.MqttListening, LogLevel.Information, "MQTT listening on {Address}:{Port} (MQTT 3.1.1 and 5.0)")]
     private partial void LogListening(string address, int port);

@@ -23,6 +23,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         DataPath = dataPath ?? Directory.CreateTempSubdirectory("gateway-data-").FullName;
         MqttPort = FreePort.Next();
         HttpPort = FreePort.Next();
+        StompPort = FreePort.Next();
         Id = id;
         _settings = new Dictionary<string, string>
         {
@@ -32,6 +33,8 @@ public sealed class GatewayProcess : IAsyncDisposable
             ["Gateway__Mqtt__BindAddress"] = "127.0.0.1",
             ["Gateway__Http__Port"] = HttpPort.ToString(),
             ["Gateway__Http__BindAddress"] = "127.0.0.1",
+            ["Gateway__Stomp__Port"] = StompPort.ToString(),
+            ["Gateway__Stomp__BindAddress"] = "127.0.0.1",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) _settings[key] = value;
     }
@@ -40,6 +43,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     public string DataPath { get; }
     public int MqttPort { get; }
     public int HttpPort { get; }
+    public int StompPort { get; }
     public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
 
     /// <summary>Everything the gateway printed so far, across restarts.</summary>

@@ -1,0 +1,44 @@
+using Gateway.Mqtt;
+using Gateway.Stomp;
+using MQTTnet.AspNetCore;
+
+namespace Gateway.Hosting;
+
+/// <summary>What browsers reach on the HTTP port: STOMP over WebSocket, MQTT over WebSocket, the example page.</summary>
+internal static class BrowserEndpoints
+{
+    /// <summary>Subprotocols of STOMP over WebSocket, most preferred first.</summary>
+    private static readonly string[] StompSubprotocols = ["v12.stomp", "v11.stomp", "v10.stomp"];
+
+    public static void MapBrowserEndpoints(this WebApplication app)
+    {
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+
+        app.Map("/stomp", async (HttpContext context, StompBridge bridge, IHostApplicationLifetime lifetime) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+                return Results.BadRequest("STOMP over WebSocket: connect with a WebSocket client offering the subprotocol v12.stomp");
+            var requested = context.WebSockets.WebSocketRequestedProtocols;
+            var subprotocol = StompSubprotocols.FirstOrDefault(requested.Contains);
+            if (requested.Count > 0 && subprotocol is null)
+                return Results.BadRequest($"no STOMP subprotocol among '{string.Join(", ", requested)}': offer v12.stomp, v11.stomp or v10.stomp");
+
+            using var socket = await context.WebSockets.AcceptWebSocketAsync(subprotocol);
+            var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort} (WebSocket)";
+            await bridge.RunSessionAsync(new WebSocketStompTransport(socket), remote, lifetime.ApplicationStopping);
+            return Results.Empty;
+        });
+
+        app.Map("/mqtt", async (HttpContext context, MqttListenerService mqtt) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+                return Results.BadRequest("MQTT over WebSocket: connect with an MQTT client offering the subprotocol mqtt");
+            var subprotocol = MqttSubProtocolSelector.SelectSubProtocol(context.Request);
+            using var socket = await context.WebSockets.AcceptWebSocketAsync(subprotocol);
+            await mqtt.WebSockets.RunWebSocketConnectionAsync(socket, context);
+            return Results.Empty;
+        });
+    }
+}

@@ -1,0 +1,223 @@
+using System.Globalization;
+using Gateway.Configuration;
+using Gateway.Core.Bus;
+using Gateway.Core.Diagnostics;
+using Gateway.Core.Messages;
+using Gateway.Core.Outbox;
+using Gateway.Core.Routing;
+using Gateway.Mqtt;
+using Gateway.Stomp.Server;
+
+namespace Gateway.Stomp;
+
+/// <summary>
+/// Joins STOMP clients to the gateway: a SEND goes through the outbox like an MQTT publish, then to
+/// local subscribers on both sides; a SUBSCRIBE becomes a subscriber of the local bus.
+/// </summary>
+/// <remarks>
+/// Destinations are <c>/topic/&lt;dotted name&gt;</c>, mapped to MQTT topics by
+/// <see cref="TopicMapping"/> (<c>/topic/a.b</c> ↔ <c>a/b</c>; in subscriptions <c>*</c> ↔ <c>+</c>,
+/// <c>#</c> ↔ <c>#</c>), so a dashboard subscribed to <c>/topic/sensors.*.temp</c> sees MQTT
+/// publishes to <c>sensors/line1/temp</c>.
+/// </remarks>
+internal sealed partial class StompBridge(
+    IOutbox outbox,
+    RouteTable routes,
+    GatewayOptions options,
+    LocalBus bus,
+    MqttListenerService mqtt,
+    GatewayMetrics metrics,
+    ILogger<StompBridge> logger)
+{
+    public const string TopicPrefix = "/topic/";
+
+    /// <summary>SEND headers that describe the frame itself; every other header travels with the message as a property.</summary>
+    private static readonly HashSet<string> FrameHeaders = new(StringComparer.Ordinal)
+    {
+        "destination", "content-length", "content-type", "receipt", "transaction",
+    };
+
+    private long _sessions;
+
+    public StompServerOptions SessionOptions { get; } = new()
+    {
+        ServerName = "edge-gateway/" + typeof(StompBridge).Assembly.GetName().Version?.ToString(3),
+        HeartbeatSend = options.Stomp.Heartbeat,
+        HeartbeatReceive = options.Stomp.Heartbeat,
+        ConnectTimeout = options.Stomp.ConnectTimeout,
+        MaxPendingMessages = options.Stomp.MaxPendingMessages,
+        MaxSubscriptions = options.Stomp.MaxSubscriptionsPerConnection,
+        Limits = StompLimits.Default with { MaxBodyBytes = options.Outbox.MaxMessageBytes },
+    };
+
+    /// <summary>Serves one connection until it ends, and logs how it ended.</summary>
+    public async Task RunSessionAsync(IStompTransport transport, string remote, CancellationToken stopping)
+    {
+        var id = "s" + Interlocked.Increment(ref _sessions).ToString(CultureInfo.InvariantCulture);
+        var session = new StompServerSession(id, transport, new SessionBackend(this, id), SessionOptions);
+        metrics.Increment("stomp_connections_total");
+        metrics.Increment("stomp_connections_open");
+        try
+        {
+            await session.RunAsync(stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            metrics.Increment("stomp_connections_open", by: -1);
+            switch (session.CloseKind)
+            {
+                case StompCloseKind.ClientClosed or StompCloseKind.ConnectionLost or null:
+                    LogClosed(id, remote, session.CloseReason ?? "closed");
+                    break;
+                case StompCloseKind.InternalError:
+                    LogFault(session.Fault, id, remote);
+                    break;
+                default:
+                    metrics.Increment("stomp_disconnects_total", session.CloseKind.Value.ToString());
+                    LogDisconnected(id, remote, session.CloseKind.Value, session.CloseReason ?? "");
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The MQTT topic a SEND destination names, or why it names none.</summary>
+    internal static string TopicOf(string destination)
+    {
+        if (!destination.StartsWith(TopicPrefix, StringComparison.Ordinal) || destination.Length == TopicPrefix.Length)
+            throw new StompRefusedException($"destination '{destination}' is not served here: use /topic/<name>, for example /topic/sensors.line1.temp");
+        var topic = TopicMapping.DottedToMqttTopic(destination[TopicPrefix.Length..]);
+        if (topic.AsSpan().IndexOfAny('+', '#') >= 0)
+            throw new StompRefusedException($"destination '{destination}' has a wildcard: SEND needs a concrete destination");
+        if (topic.Contains('\0')) throw new StompRefusedException($"destination '{destination}' contains a NUL character");
+        return topic;
+    }
+
+    /// <summary>The MQTT topic filter a SUBSCRIBE destination names, or why it names none.</summary>
+    internal static string FilterOf(string destination)
+    {
+        if (!destination.StartsWith(TopicPrefix, StringComparison.Ordinal) || destination.Length == TopicPrefix.Length)
+            throw new StompRefusedException($"destination '{destination}' is not served here: use /topic/<name>, with * for one level and # for the rest (/topic/sensors.#)");
+        var filter = TopicMapping.DottedToMqttTopic(destination[TopicPrefix.Length..]);
+        if (TopicFilter.Validate(filter) is { } problem) throw new StompRefusedException($"destination '{destination}': {problem}");
+        return filter;
+    }
+
+    internal static string DestinationOf(string topic) => TopicPrefix + TopicMapping.MqttTopicToDotted(topic);
+
+    private async ValueTask SendAsync(string sessionId, IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
+    {
+        metrics.Increment("stomp_sends_received_total", by: sends.Count);
+        // Check every frame before storing any, so a bad destination in a transaction stores nothing.
+        var now = DateTimeOffset.UtcNow;
+        var messages = new List<(IncomingMessage Message, bool Store)>(sends.Count);
+        foreach (var frame in sends)
+        {
+            var topic = TopicOf(frame["destination"]!);
+            var store = true;
+            if (routes.HasUpstreams && routes.Match(topic).Count == 0)
+            {
+                metrics.Increment("messages_unrouted_total");
+                if (options.Unrouted == UnroutedPolicy.Reject) throw Refused($"no route for topic '{topic}' (destination {frame["destination"]})");
+                store = false; // local subscribers only, as for MQTT
+            }
+            messages.Add((ToIncoming(sessionId, topic, frame, now), store));
+        }
+
+        var commits = new List<Task<long>>(messages.Count);
+        try
+        {
+            foreach (var (message, store) in messages)
+            {
+                if (store) commits.Add(await outbox.EnqueueAsync(message, cancellationToken).ConfigureAwait(false));
+            }
+            if (durable) await Task.WhenAll(commits).ConfigureAwait(false);
+        }
+        catch (OutboxRejectedException ex)
+        {
+            var stored = commits.Count(c => c.IsCompletedSuccessfully);
+            throw Refused(sends.Count == 1 ? $"not stored: {ex.Message}" : $"not stored: {ex.Message} ({stored} of the transaction's {sends.Count} messages were stored)", ex);
+        }
+        if (!durable)
+        {
+            foreach (var commit in commits)
+            {
+                _ = commit.ContinueWith(static (t, state) => ((StompBridge)state!).CountUnconfirmedFailure(t), this, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+
+        foreach (var (message, _) in messages) await DeliverLocallyAsync(message).ConfigureAwait(false);
+    }
+
+    private StompRefusedException Refused(string reason, Exception? inner = null)
+    {
+        metrics.Increment("stomp_sends_refused_total");
+        LogRefused(reason);
+        return new StompRefusedException(reason, inner);
+    }
+
+    private void CountUnconfirmedFailure(Task task)
+    {
+        metrics.Increment("stomp_unreceipted_store_failures_total");
+        LogUnreceiptedFailed(task.Exception?.InnerException?.Message ?? "unknown");
+    }
+
+    private static IncomingMessage ToIncoming(string sessionId, string topic, StompFrame frame, DateTimeOffset now)
+    {
+        var properties = frame.Headers.Where(h => !FrameHeaders.Contains(h.Key)).ToArray();
+        return new IncomingMessage
+        {
+            Topic = topic,
+            Payload = frame.Body,
+            Qos = QualityOfService.AtLeastOnce,
+            ContentType = frame["content-type"],
+            UserProperties = properties,
+            ClientId = "stomp:" + sessionId,
+            ReceivedAt = now,
+        };
+    }
+
+    /// <summary>To STOMP subscribers through the bus, and to MQTT subscribers through the MQTT server.</summary>
+    private async ValueTask DeliverLocallyAsync(IncomingMessage message)
+    {
+        var local = new LocalMessage(message.Topic, message.Payload, message.ContentType, message.UserProperties, "stomp");
+        metrics.Increment("local_deliveries_total", by: bus.Publish(local));
+        await mqtt.InjectAsync(message).ConfigureAwait(false);
+    }
+
+    private IDisposable Subscribe(StompSubscription subscription)
+    {
+        var filter = FilterOf(subscription.Destination);
+        return bus.Subscribe(filter, message =>
+        {
+            var headers = new List<KeyValuePair<string, string>>(message.Properties.Count + 1);
+            if (message.ContentType is not null) headers.Add(new("content-type", message.ContentType));
+            headers.AddRange(message.Properties);
+            return subscription.Deliver(DestinationOf(message.Topic), headers, message.Payload);
+        });
+    }
+
+    /// <summary>One session's view of the bridge: it knows which session is sending.</summary>
+    private sealed class SessionBackend(StompBridge bridge, string sessionId) : IStompBackend
+    {
+        public ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken) =>
+            bridge.SendAsync(sessionId, sends, durable, cancellationToken);
+
+        public IDisposable Subscribe(StompSubscription subscription) => bridge.Subscribe(subscription);
+    }
+
+    [LoggerMessage(EventIds.StompClosed, LogLevel.Debug, "STOMP session {Session} from {Remote} ended: {Reason}")]
+    private partial void LogClosed(string session, string remote, string reason);
+
+    [LoggerMessage(EventIds.StompDisconnected, LogLevel.Warning, "STOMP session {Session} from {Remote} disconnected ({Kind}): {Reason}")]
+    private partial void LogDisconnected(string session, string remote, StompCloseKind kind, string reason);
+
+    [LoggerMessage(EventIds.StompFault, LogLevel.Error, "STOMP session {Session} from {Remote} failed")]
+    private partial void LogFault(Exception? exception, string session, string remote);
+
+    [LoggerMessage(EventIds.StompSendRefused, LogLevel.Warning, "Refused a STOMP SEND: {Reason}")]
+    private partial void LogRefused(string reason);
+
+    [LoggerMessage(EventIds.StompUnreceiptedStoreFailed, LogLevel.Error, "A STOMP SEND without a receipt could not be stored: {Cause}")]
+    private partial void LogUnreceiptedFailed(string cause);
+}
