@@ -8,12 +8,25 @@ cd "$(dirname "$0")"
 need=()
 command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
 [ -f /usr/share/activemq/bin/activemq.jar ] || need+=(activemq)
+# Browser tests: Debian's Chromium driven by Playwright (playwright-core never downloads a browser),
+# and Node.js for @stomp/stompjs, MQTT.js and Playwright.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]} from Debian's packages"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
   $sudo apt-get update -qq
   # The packages try to start their system services and are refused without an init system: harmless.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The example page's STOMP library (served by the gateway, never fetched by the browser from the
+# internet), then the Node test clients, exactly as locked.
+./scripts/web-vendor.sh
+if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+  echo "test.sh: installing the browser tests' npm packages (npm ci)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # The brokers' system services are never used: every test starts private instances on free ports.

@@ -65,6 +65,7 @@ public static class GatewayConfiguration
         Check(o.Stomp.MaxPendingMessages > 0, "Stomp:MaxPendingMessages", $"must be positive (was {o.Stomp.MaxPendingMessages})");
         Check(o.Stomp.Heartbeat >= TimeSpan.Zero && o.Stomp.Heartbeat <= TimeSpan.FromHours(1), "Stomp:Heartbeat", $"must be between 0 and 1 hour (was {o.Stomp.Heartbeat})");
         Check(o.Stomp.ConnectTimeout > TimeSpan.Zero, "Stomp:ConnectTimeout", $"must be positive (was {o.Stomp.ConnectTimeout})");
+        Check(o.Stomp.SocketSendBufferBytes is 0 or >= 4096, "Stomp:SocketSendBufferBytes", $"must be 0 (the OS decides) or at least 4096 (was {o.Stomp.SocketSendBufferBytes})");
         Check(o.Stomp.MaxSubscriptionsPerConnection > 0, "Stomp:MaxSubscriptionsPerConnection", $"must be positive (was {o.Stomp.MaxSubscriptionsPerConnection})");
 
         Check(o.Outbox.MaxGroupMessages is > 0 and <= 100_000, "Outbox:MaxGroupMessages", $"must be 1-100000 (was {o.Outbox.MaxGroupMessages})");

@@ -74,6 +74,13 @@ public sealed record StompListenerOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     public int MaxSubscriptionsPerConnection { get; init; } = 100;
+
+    /// <summary>
+    /// The kernel's send buffer per STOMP connection (TCP and WebSocket), in bytes; 0 leaves it to the
+    /// OS, which grows it to megabytes per connection. Bounded, a thousand dashboards cannot take the
+    /// board's memory, and a client that stops reading is noticed (and disconnected) in seconds.
+    /// </summary>
+    public int SocketSendBufferBytes { get; init; } = 64 * 1024;
 }
 
 public sealed record HttpListenerOptions

@@ -27,7 +27,7 @@ internal static class BrowserEndpoints
 
             using var socket = await context.WebSockets.AcceptWebSocketAsync(subprotocol);
             var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort} (WebSocket)";
-            await bridge.RunSessionAsync(new WebSocketStompTransport(socket), remote, lifetime.ApplicationStopping);
+            await bridge.RunSessionAsync(new WebSocketStompTransport(socket), remote, context.Features, lifetime.ApplicationStopping);
             return Results.Empty;
         });
 

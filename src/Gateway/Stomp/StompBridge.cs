@@ -7,6 +7,8 @@ using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using Gateway.Mqtt;
 using Gateway.Stomp.Server;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Gateway.Stomp;
 
@@ -51,8 +53,12 @@ internal sealed partial class StompBridge(
     };
 
     /// <summary>Serves one connection until it ends, and logs how it ended.</summary>
-    public async Task RunSessionAsync(IStompTransport transport, string remote, CancellationToken stopping)
+    /// <param name="features">The connection's features, to bound its socket's send buffer (see <see cref="StompListenerOptions.SocketSendBufferBytes"/>).</param>
+    public async Task RunSessionAsync(IStompTransport transport, string remote, IFeatureCollection features, CancellationToken stopping)
     {
+        if (options.Stomp.SocketSendBufferBytes > 0 && features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+            socket.SendBufferSize = options.Stomp.SocketSendBufferBytes;
+
         var id = "s" + Interlocked.Increment(ref _sessions).ToString(CultureInfo.InvariantCulture);
         var session = new StompServerSession(id, transport, new SessionBackend(this, id), SessionOptions);
         metrics.Increment("stomp_connections_total");
@@ -112,7 +118,15 @@ internal sealed partial class StompBridge(
         var messages = new List<(IncomingMessage Message, bool Store)>(sends.Count);
         foreach (var frame in sends)
         {
-            var topic = TopicOf(frame["destination"]!);
+            string topic;
+            try
+            {
+                topic = TopicOf(frame["destination"]!);
+            }
+            catch (StompRefusedException ex)
+            {
+                throw Refused(ex.Message);
+            }
             var store = true;
             if (routes.HasUpstreams && routes.Match(topic).Count == 0)
             {

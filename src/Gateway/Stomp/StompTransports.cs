@@ -89,6 +89,9 @@ internal sealed class WebSocketStompTransport : IStompTransport
             {
                 using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(2));
                 await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, deadline.Token).ConfigureAwait(false);
+                // Let the client read what is left (an ERROR, a RECEIPT) and answer the close; aborting
+                // at once could reset the connection with the last frames still unsent.
+                await Task.WhenAny(_receiving, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
@@ -107,5 +110,5 @@ internal sealed class WebSocketStompTransport : IStompTransport
 internal sealed class StompTcpConnectionHandler(StompBridge bridge, IHostApplicationLifetime lifetime) : ConnectionHandler
 {
     public override Task OnConnectedAsync(ConnectionContext connection) =>
-        bridge.RunSessionAsync(new TcpStompTransport(connection), connection.RemoteEndPoint?.ToString() ?? "?", lifetime.ApplicationStopping);
+        bridge.RunSessionAsync(new TcpStompTransport(connection), connection.RemoteEndPoint?.ToString() ?? "?", connection.Features, lifetime.ApplicationStopping);
 }

@@ -1,0 +1,144 @@
+using System.Net.Sockets;
+using System.Text;
+using Gateway.Core.Outbox;
+using Gateway.IntegrationTests.GatewayUnderTest;
+using Gateway.IntegrationTests.Infrastructure;
+using Gateway.Stomp;
+using Gateway.Storage.LiteDb;
+using Gateway.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using MQTTnet;
+using MQTTnet.Formatter;
+
+namespace Gateway.IntegrationTests.Browser;
+
+/// <summary>
+/// STOMP over TCP against the gateway in this process, with the outbox's fsync behind a gate the
+/// test holds: a RECEIPT that could leave before the commit is on disk would arrive while it is shut.
+/// </summary>
+public sealed class StompGatewayTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private readonly GatedDiskSync _sync = new();
+    private readonly string _dataPath = Directory.CreateTempSubdirectory("gateway-stomp-").FullName;
+    private readonly int _mqttPort = FreePort.Next();
+    private readonly int _stompPort = FreePort.Next();
+    private WebApplication _app = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = Program.Build(
+            [$"--Gateway:Mqtt:Port={_mqttPort}", "--Gateway:Mqtt:BindAddress=127.0.0.1", $"--Gateway:Http:Port={FreePort.Next()}", "--Gateway:Http:BindAddress=127.0.0.1",
+             $"--Gateway:Stomp:Port={_stompPort}", "--Gateway:Stomp:BindAddress=127.0.0.1", $"--Gateway:DataPath={_dataPath}", "--Gateway:Id=gw"],
+            services => services.AddSingleton<IDiskSync>(_sync));
+        await _app.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _sync.Open();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_dataPath, recursive: true);
+    }
+
+    private IOutbox Outbox => _app.Services.GetRequiredService<IOutbox>();
+
+    private async Task<StompClientConnection> ConnectStompAsync()
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", _stompPort);
+        return await StompClientConnection.ConnectAsync(tcp.GetStream(), new StompConnectOptions { Host = "gw" }, CancellationToken.None);
+    }
+
+    private static StompFrame Send(string destination, string body, params (string, string)[] headers) =>
+        StompFrame.Create(StompCommand.Send, Encoding.UTF8.GetBytes(body), [("destination", destination), .. headers]);
+
+    private async Task WarmUpAsync(StompClientConnection stomp)
+    {
+        // The first commit into new files makes LiteDB flush on its own: get it done before watching.
+        var synced = _sync.SyncsCompleted;
+        await stomp.WriteAndAwaitReceiptAsync([Send("/topic/warm.up", "w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience);
+        await Poll.UntilAsync(() => _sync.SyncsCompleted > synced, Patience, "the warm-up's fsync to finish");
+    }
+
+    [Fact]
+    public async Task A_RECEIPT_for_a_SEND_leaves_only_after_the_commit_is_on_disk()
+    {
+        await using var stomp = await ConnectStompAsync();
+        Assert.Equal("1.2", stomp.Connected["version"]);
+        await WarmUpAsync(stomp);
+        _sync.Entered.Reset();
+        _sync.Close();
+
+        var receipt = stomp.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "21.5", ("receipt", "r1"))], "r1", CancellationToken.None);
+        await Poll.UntilAsync(() => _sync.Entered.IsSet, Patience, "the outbox to reach its fsync");
+        await Assert.ThrowsAsync<TimeoutException>(() => receipt.WaitAsync(TimeSpan.FromMilliseconds(300)));
+
+        _sync.Open();
+        Assert.Equal("r1", (await receipt.WaitAsync(Patience))["receipt-id"]);
+        var stored = Outbox.ReadAfter(0, 100, 1 << 20).Single(m => m.Message.Topic == "sensors/a/temp").Message;
+        Assert.Equal("21.5", Encoding.UTF8.GetString(stored.Payload.Span));
+    }
+
+    [Fact]
+    public async Task A_SEND_the_store_cannot_commit_gets_an_ERROR_naming_the_cause_and_no_RECEIPT()
+    {
+        await using var stomp = await ConnectStompAsync();
+        await WarmUpAsync(stomp);
+        _sync.FailNext = new IOException("No space left on device");
+
+        var failure = await Assert.ThrowsAsync<StompErrorException>(() =>
+            stomp.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "1", ("receipt", "r2"))], "r2", CancellationToken.None).WaitAsync(Patience));
+        Assert.Contains("No space left on device", failure.Frame!["message"]);
+        Assert.Equal("r2", failure.Frame["receipt-id"]);
+
+        // The gateway is fine: the next connection's SEND is stored.
+        await using var again = await ConnectStompAsync();
+        await again.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "2", ("receipt", "r3"))], "r3", CancellationToken.None).WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task An_MQTT_publish_reaches_STOMP_subscribers_by_the_mapped_destination_and_wildcards()
+    {
+        await using var stomp = await ConnectStompAsync();
+        await stomp.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Subscribe, ("destination", "/topic/sensors.*.temp"), ("id", "0"), ("receipt", "s"))], "s", CancellationToken.None);
+        await using var device = await MqttTestClient.ConnectAsync(_mqttPort, "dev", MqttProtocolVersion.V500);
+
+        await device.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("sensors/line1/hum").WithPayload("55").WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await device.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("sensors/line1/temp").WithPayload("{\"c\":21.5}")
+            .WithContentType("application/json").WithUserProperty("unit", Encoding.UTF8.GetBytes("C")).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
+        var message = await stomp.Messages.ReadAsync().AsTask().WaitAsync(Patience);
+        Assert.Equal("/topic/sensors.line1.temp", message["destination"]); // the humidity reading did not match
+        Assert.Equal("0", message["subscription"]);
+        Assert.Equal("application/json", message["content-type"]);
+        Assert.Equal("C", message["unit"]);
+        Assert.Equal("{\"c\":21.5}", Encoding.UTF8.GetString(message.Body.Span));
+    }
+
+    [Fact]
+    public async Task A_STOMP_SEND_reaches_MQTT_subscribers_once_and_is_stored_once()
+    {
+        await using var subscriber = await MqttTestClient.ConnectAsync(_mqttPort, "sub", MqttProtocolVersion.V500);
+        await subscriber.SubscribeAsync("commands/#");
+        await using var stomp = await ConnectStompAsync();
+        var before = Outbox.LastCommittedSequence;
+
+        await stomp.WriteAndAwaitReceiptAsync([Send("/topic/commands.valve7", "open", ("receipt", "c1"), ("content-type", "text/plain"), ("operator", "ana"))], "c1", CancellationToken.None).WaitAsync(Patience);
+
+        await Poll.UntilAsync(() => !subscriber.Received.IsEmpty, Patience, "the MQTT subscriber to receive the SEND");
+        await Task.Delay(TimeSpan.FromMilliseconds(500)); // time for a duplicate to show up, if there were one
+        var received = Assert.Single(subscriber.Received);
+        Assert.Equal("commands/valve7", received.Topic);
+        Assert.Equal("open", Encoding.UTF8.GetString(received.Payload));
+        Assert.Equal("text/plain", received.ContentType);
+        Assert.Contains(received.UserProperties, p => p.Name == "operator" && Encoding.UTF8.GetString(p.ValueBuffer.Span) == "ana");
+
+        Assert.Equal(before + 1, Outbox.LastCommittedSequence); // the injected copy was not stored again
+        var stored = Outbox.ReadAfter(before, 10, 1 << 20).Single().Message;
+        Assert.Equal("commands/valve7", stored.Topic);
+        Assert.Equal("stomp:", stored.ClientId[..6]);
+    }
+}

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Text;
+using Gateway.IntegrationTests.GatewayUnderTest;
+using Gateway.IntegrationTests.Infrastructure;
+using Gateway.Stomp;
+using MQTTnet.Protocol;
+using Xunit.Abstractions;
+
+namespace Gateway.IntegrationTests.Browser;
+
+/// <summary>Many dashboards at once: every subscriber gets every message, and one that stops reading is cut off without slowing the rest.</summary>
+public sealed class StompLoadTests(ITestOutputHelper output)
+{
+    private const int Subscribers = 1000;
+    private const int Rate = 100; // messages per second
+    private const int Messages = 1500; // 15 s of the stream
+    private const int PayloadBytes = 512;
+
+    [Fact]
+    public async Task A_thousand_WebSocket_subscribers_each_receive_every_message_of_a_100_per_second_stream_and_a_stalled_one_is_disconnected()
+    {
+        await using var gateway = new GatewayProcess(new GatewaySettings().Set("Gateway__Stomp__MaxPendingMessages", "200").Build());
+        await gateway.StartAsync();
+
+        var connecting = Stopwatch.StartNew();
+        var subscribers = new List<WebSocketStompClient>();
+        foreach (var batch in Enumerable.Range(0, Subscribers).Chunk(50))
+            subscribers.AddRange(await Task.WhenAll(batch.Select(_ => WebSocketStompClient.ConnectAsync(gateway.HttpPort, "/topic/load.stream"))));
+        foreach (var subscriber in subscribers) subscriber.StartReading();
+        // The stalled one: subscribed, then never reads again, with a small socket buffer so the stall shows soon.
+        await using var stalled = await WebSocketStompClient.ConnectAsync(gateway.HttpPort, "/topic/load.stream", receiveBuffer: 4096);
+        output.WriteLine($"{Subscribers + 1} subscribers connected in {connecting.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(Subscribers + 1, await gateway.MetricAsync("stomp_connections_open"));
+
+        await using var publisher = await MqttTestClient.ConnectAsync(gateway.MqttPort, "stream");
+        var publishing = Stopwatch.StartNew();
+        var slowestPuback = TimeSpan.Zero;
+        for (var i = 0; i < Messages; i++)
+        {
+            // On a schedule (message i is due at i/Rate s), catching up when late rather than drifting.
+            var due = TimeSpan.FromSeconds(i / (double)Rate) - publishing.Elapsed;
+            if (due > TimeSpan.Zero) await Task.Delay(due);
+            var head = $"{i}:{Stopwatch.GetTimestamp()}:";
+            var sent = Stopwatch.StartNew();
+            var result = await publisher.PublishAsync("load/stream", head.PadRight(PayloadBytes, 'x'), MqttQualityOfServiceLevel.AtLeastOnce);
+            Assert.True(result.IsSuccess);
+            if (sent.Elapsed > slowestPuback) slowestPuback = sent.Elapsed;
+        }
+        var published = publishing.Elapsed;
+        output.WriteLine($"published {Messages} in {published.TotalSeconds:0.0} s (slowest PUBACK {slowestPuback.TotalMilliseconds:0} ms)");
+
+        await Poll.UntilAsync(() => subscribers.All(s => s.Count >= Messages || s.Error is not null), TimeSpan.FromSeconds(60),
+            "every subscriber to receive the whole stream");
+
+        // Everyone got everything, in order, once.
+        var expected = Enumerable.Range(0, Messages).Select(i => (long)i).ToList();
+        foreach (var subscriber in subscribers)
+        {
+            Assert.Null(subscriber.Error);
+            lock (subscriber.Sequences) Assert.Equal(expected, subscriber.Sequences);
+        }
+
+        // The stalled one was cut off with the reason, and nobody else was.
+        Assert.Equal(1, await gateway.MetricAsync("stomp_disconnects_total", "SlowConsumer"));
+        Assert.Equal(Subscribers, await gateway.MetricAsync("stomp_connections_open"));
+        Assert.Contains(gateway.Output.Split('\n'), l => l.Contains("disconnected (SlowConsumer)") && l.Contains("slow consumer: "));
+        // The stalled client is gone: it finds the connection closed (or reset, when the ERROR could not
+        // even be written to it) once it reads what its socket still holds.
+        var gone = Task.Run(async () =>
+        {
+            try
+            {
+                while (await stalled.ReadFrameAsync() is { Command: StompCommand.Message }) { }
+            }
+            catch (System.Net.WebSockets.WebSocketException)
+            {
+                // reset
+            }
+        });
+        await gone.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Nobody was held up: the stream kept its rate, and delivery kept up with it.
+        var lags = subscribers.SelectMany(s => s.Lags).Order().ToArray();
+        double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+        output.WriteLine($"delivery lag over {lags.Length} deliveries: p50 {Ms(lags[lags.Length / 2]):0.0} ms, p99 {Ms(lags[(int)(lags.Length * 0.99)]):0.0} ms, max {Ms(lags[^1]):0.0} ms");
+        Assert.True(published < TimeSpan.FromSeconds(Messages / (double)Rate * 1.5), $"publishing {Messages} at {Rate}/s took {published.TotalSeconds:0.0} s: ingest was slowed");
+        Assert.True(Ms(lags[(int)(lags.Length * 0.99)]) < 2000, "the 99th percentile delivery lag passed 2 s: subscribers were slowed");
+
+        await Task.WhenAll(subscribers.Select(s => s.DisposeAsync().AsTask()));
+    }
+}
