@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 rids=("$@")
 [ ${#rids[@]} -gt 0 ] || rids=(linux-arm64 linux-arm linux-x64)
+./scripts/web-vendor.sh   # the example page's STOMP library, served from the appliance itself
 for rid in "${rids[@]}"; do
   out="publish/$rid"
   echo "publish.sh: building $rid -> $out"
