@@ -14,6 +14,10 @@ public interface IStompBackend
     /// <exception cref="StompRefusedException">A destination is not valid or the store refused: the session answers with ERROR.</exception>
     ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken);
 
+    /// <summary>Completes once every SEND accepted so far (with or without a receipt) is stored; for DISCONNECT's receipt.</summary>
+    /// <exception cref="StompRefusedException">One of them could not be stored.</exception>
+    ValueTask FlushAsync(CancellationToken cancellationToken);
+
     /// <summary>Starts delivering to a new subscription; disposing the result stops it.</summary>
     /// <exception cref="StompRefusedException">The destination is not one this broker serves.</exception>
     IDisposable Subscribe(StompSubscription subscription);

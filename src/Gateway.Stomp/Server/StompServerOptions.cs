@@ -28,12 +28,18 @@ public sealed record StompServerOptions
     /// </summary>
     public int MaxPendingMessages { get; init; } = 1000;
 
+    /// <summary>The same limit in body bytes (a few large messages weigh as much as many small ones).</summary>
+    public long MaxPendingBytes { get; init; } = 16L << 20;
+
     public int MaxSubscriptions { get; init; } = 100;
 
     /// <summary>Frames (SEND, ACK, NACK) one transaction may hold until COMMIT.</summary>
     public int MaxTransactionFrames { get; init; } = 1000;
 
     public int MaxOpenTransactions { get; init; } = 16;
+
+    /// <summary>Message body bytes all open transactions of a connection may hold until COMMIT.</summary>
+    public long MaxTransactionBytes { get; init; } = 8L << 20;
 
     /// <summary>How long the goodbye (an ERROR, a DISCONNECT's RECEIPT) may take to be written before the connection is cut.</summary>
     public TimeSpan CloseGrace { get; init; } = TimeSpan.FromSeconds(2);

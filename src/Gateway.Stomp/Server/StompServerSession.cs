@@ -65,10 +65,13 @@ public sealed class StompServerSession
 
     // Read loop only.
     private readonly Dictionary<string, List<StompFrame>> _transactions = new(StringComparer.Ordinal);
+    private long _transactionBytes;
     private bool _connected;
     private Task? _heartbeats;
 
     private int _pendingMessages;
+    private int _queuedFrames;
+    private long _pendingBytes;
     private long _lastReadTicks, _lastWriteTicks, _busySinceTicks;
     private long _messagesDelivered;
 
@@ -135,15 +138,16 @@ public sealed class StompServerSession
         finally
         {
             Close(StompCloseKind.ClientClosed, "the client closed the connection", error: null);
+            ReleaseSubscriptions();
             // Give the goodbye (ERROR, RECEIPT) its chance to be written, then cut the connection.
             if (await Task.WhenAny(writer, Task.Delay(_options.CloseGrace, CancellationToken.None)).ConfigureAwait(false) != writer)
                 await _abortWriting.CancelAsync().ConfigureAwait(false);
             await writer.ConfigureAwait(false);
-            await _transport.CloseAsync().ConfigureAwait(false);
             await _stopReading.CancelAsync().ConfigureAwait(false);
             if (_heartbeats is not null) await _heartbeats.ConfigureAwait(false);
-            ReleaseSubscriptions();
+            // Stop taking input before closing: a transport still pouring bytes in must not wait on us.
             await _transport.Input.CompleteAsync().ConfigureAwait(false);
+            await _transport.CloseAsync().ConfigureAwait(false);
         }
     }
 
@@ -240,10 +244,16 @@ public sealed class StompServerSession
                     await CommitAsync(frame, receipt is not null, cancellationToken).ConfigureAwait(false);
                     break;
                 case StompCommand.Abort:
-                    _transactions.Remove(RequiredTransaction(frame));
+                    Abort(frame);
                     break;
                 case StompCommand.Disconnect:
-                    if (receipt is not null) Enqueue(Receipt(receipt));
+                    // The goodbye receipt promises everything before it was processed: SENDs without a
+                    // receipt too, so wait until they are stored.
+                    if (receipt is not null)
+                    {
+                        await _backend.FlushAsync(cancellationToken).ConfigureAwait(false);
+                        Enqueue(Receipt(receipt));
+                    }
                     Close(StompCloseKind.ClientClosed, "DISCONNECT", error: null);
                     return;
                 default:
@@ -260,7 +270,9 @@ public sealed class StompServerSession
             Close(StompCloseKind.Refused, ex.Message, ex.Message, receipt, frame);
             return;
         }
-        if (receipt is not null) Enqueue(Receipt(receipt));
+        // A SEND, ACK or NACK inside a transaction is answered at COMMIT (or ABORT), not before it is stored.
+        if (receipt is not null && !(frame.Command is StompCommand.Send or StompCommand.Ack or StompCommand.Nack && frame["transaction"] is not null))
+            Enqueue(Receipt(receipt));
     }
 
     private void Connect(StompFrame frame)
@@ -366,10 +378,11 @@ public sealed class StompServerSession
             if (!_subscriptions.Remove(id, out entry)) throw new StompProtocolException($"no subscription with id '{id}' on this connection");
             entry.Subscription.Deactivate();
             // Its messages awaiting an ACK will never get one: they stop counting against the client.
-            while (entry.Subscription.Unacknowledged.TryDequeue(out var sequence))
+            foreach (var sequence in entry.Subscription.Unacknowledged)
             {
                 if (_awaitingAck.Remove(AckId(sequence))) Interlocked.Decrement(ref _pendingMessages);
             }
+            entry.Subscription.Unacknowledged.Clear();
         }
         entry.Registration.Dispose();
     }
@@ -379,11 +392,8 @@ public sealed class StompServerSession
         // 1.2 names the message by the MESSAGE's ack header (id); 1.0 and 1.1 by its message-id.
         var ackId = Version == "1.2" ? frame["id"] : frame["message-id"] ?? frame["id"];
         if (string.IsNullOrEmpty(ackId)) throw new StompProtocolException($"{Name(frame.Command)} without an {(Version == "1.2" ? "id" : "message-id")} header");
-        lock (_gate)
-        {
-            if (!_awaitingAck.ContainsKey(ackId))
-                throw new StompProtocolException($"{Name(frame.Command)} for '{ackId}', which is no message awaiting acknowledgement on this connection");
-        }
+        if (!WasIssued(ackId))
+            throw new StompProtocolException($"{Name(frame.Command)} for '{ackId}', which is no message sent on this connection");
         if (frame["transaction"] is { } transaction)
         {
             AddToTransaction(transaction, frame);
@@ -400,21 +410,29 @@ public sealed class StompServerSession
             if (!_awaitingAck.Remove(ackId, out var entry)) return; // settled meanwhile (cumulatively, or its subscription went)
             Interlocked.Decrement(ref _pendingMessages);
             var unacknowledged = entry.Subscription.Unacknowledged;
-            if (entry.Subscription.AckMode == StompAckMode.Client)
+            unacknowledged.Remove(entry.Sequence);
+            if (entry.Subscription.AckMode != StompAckMode.Client) return;
+            // Cumulative: everything of this subscription up to this one.
+            while (unacknowledged.Count > 0 && unacknowledged.Min <= entry.Sequence)
             {
-                // Cumulative: everything of this subscription up to this one.
-                while (unacknowledged.TryPeek(out var earlier) && earlier <= entry.Sequence)
-                {
-                    unacknowledged.Dequeue();
-                    if (_awaitingAck.Remove(AckId(earlier))) Interlocked.Decrement(ref _pendingMessages);
-                }
-            }
-            else
-            {
-                // Individual: drop already-settled sequences off the front so the queue stays short.
-                while (unacknowledged.TryPeek(out var oldest) && !_awaitingAck.ContainsKey(AckId(oldest))) unacknowledged.Dequeue();
+                var earlier = unacknowledged.Min;
+                unacknowledged.Remove(earlier);
+                if (_awaitingAck.Remove(AckId(earlier))) Interlocked.Decrement(ref _pendingMessages);
             }
         }
+    }
+
+    /// <summary>
+    /// Whether this session ever handed out <paramref name="ackId"/>: an ACK for a message already
+    /// settled (cumulatively, twice, or after its UNSUBSCRIBE) is harmless and ignored, as brokers do;
+    /// only an id never issued is an error.
+    /// </summary>
+    private bool WasIssued(string ackId)
+    {
+        var prefix = Id + "-";
+        return ackId.StartsWith(prefix, StringComparison.Ordinal)
+               && long.TryParse(ackId.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence)
+               && sequence >= 1 && sequence <= Interlocked.Read(ref _messageSequence);
     }
 
     private void Begin(StompFrame frame)
@@ -440,17 +458,41 @@ public sealed class StompServerSession
         if (!_transactions.TryGetValue(transaction, out var frames)) throw new StompProtocolException($"no open transaction '{transaction}'");
         if (frames.Count >= _options.MaxTransactionFrames)
             throw new StompProtocolException($"transaction '{transaction}' holds more than {_options.MaxTransactionFrames} frames");
+        if (_transactionBytes + frame.Body.Length > _options.MaxTransactionBytes)
+            throw new StompProtocolException($"open transactions hold more than {_options.MaxTransactionBytes} bytes of message bodies on this connection");
+        _transactionBytes += frame.Body.Length;
         frames.Add(frame);
+    }
+
+    private List<StompFrame> TakeTransaction(StompFrame frame)
+    {
+        _transactions.Remove(RequiredTransaction(frame), out var frames);
+        _transactionBytes -= frames!.Sum(f => (long)f.Body.Length);
+        return frames!;
+    }
+
+    /// <summary>Drops the transaction's frames; the receipts they asked for are answered (the frames were processed: discarded).</summary>
+    private void Abort(StompFrame frame)
+    {
+        foreach (var held in TakeTransaction(frame))
+        {
+            if (held["receipt"] is { } receipt) Enqueue(Receipt(receipt));
+        }
     }
 
     private async ValueTask CommitAsync(StompFrame frame, bool durable, CancellationToken cancellationToken)
     {
-        var transaction = RequiredTransaction(frame);
-        _transactions.Remove(transaction, out var frames);
-        var sends = frames!.Where(f => f.Command == StompCommand.Send).ToList();
+        var frames = TakeTransaction(frame);
+        var sends = frames.Where(f => f.Command == StompCommand.Send).ToList();
+        // Durable when the COMMIT or any of its SENDs asked for a receipt: those receipts follow the disk.
+        durable |= frames.Any(f => f["receipt"] is not null);
         if (sends.Count > 0) await CallBackendAsync(sends, durable, cancellationToken).ConfigureAwait(false);
-        foreach (var settle in frames!.Where(f => f.Command is StompCommand.Ack or StompCommand.Nack))
+        foreach (var settle in frames.Where(f => f.Command is StompCommand.Ack or StompCommand.Nack))
             Acknowledge(Version == "1.2" ? settle["id"]! : settle["message-id"] ?? settle["id"]!);
+        foreach (var held in frames)
+        {
+            if (held["receipt"] is { } receipt) Enqueue(Receipt(receipt));
+        }
     }
 
     // ---------------------------------------------------------------- delivering
@@ -460,7 +502,7 @@ public sealed class StompServerSession
         lock (_gate)
         {
             if (_closing || !subscription.IsActive) return false;
-            if (Volatile.Read(ref _pendingMessages) < _options.MaxPendingMessages)
+            if (Volatile.Read(ref _pendingMessages) < _options.MaxPendingMessages && Interlocked.Read(ref _pendingBytes) + body.Length <= _options.MaxPendingBytes)
             {
                 var sequence = ++_messageSequence;
                 var id = AckId(sequence);
@@ -475,21 +517,24 @@ public sealed class StompServerSession
                 {
                     if (Version == "1.2") all.Add(new("ack", id));
                     _awaitingAck.Add(id, (subscription, sequence));
-                    subscription.Unacknowledged.Enqueue(sequence);
+                    subscription.Unacknowledged.Add(sequence);
                 }
                 foreach (var header in headers)
                 {
                     if (header.Key is not ("destination" or "message-id" or "subscription" or "ack" or "content-length")) all.Add(header);
                 }
                 Interlocked.Increment(ref _pendingMessages);
+                Interlocked.Increment(ref _queuedFrames);
+                Interlocked.Add(ref _pendingBytes, body.Length);
                 _outbound.Writer.TryWrite(new Outbound(new StompFrame(StompCommand.Message, all, body), IsMessage: true, SettledWhenWritten: !clientAck));
                 return true;
             }
         }
         var waiting = Volatile.Read(ref _pendingMessages);
+        var bytes = Interlocked.Read(ref _pendingBytes);
         Close(StompCloseKind.SlowConsumer,
-            $"slow consumer: {waiting} messages queued or unacknowledged (limit {_options.MaxPendingMessages})",
-            $"slow consumer: {waiting} messages were queued or awaiting acknowledgement (the limit is {_options.MaxPendingMessages}); read and acknowledge faster, or subscribe to less");
+            $"slow consumer: {waiting} messages ({bytes} bytes) queued or unacknowledged (limit {_options.MaxPendingMessages} messages, {_options.MaxPendingBytes} bytes)",
+            $"slow consumer: {waiting} messages ({bytes} bytes) were queued or awaiting acknowledgement (the limit is {_options.MaxPendingMessages} messages or {_options.MaxPendingBytes} bytes); read and acknowledge faster, or subscribe to less");
         return false;
     }
 
@@ -499,7 +544,17 @@ public sealed class StompServerSession
 
     private readonly record struct Outbound(StompFrame? Frame, bool IsMessage = false, bool SettledWhenWritten = false);
 
-    private void Enqueue(StompFrame frame) => _outbound.Writer.TryWrite(new Outbound(frame));
+    private void Enqueue(StompFrame frame)
+    {
+        // Answers to the client's own frames: a client that sends without ever reading its answers
+        // is cut off too, rather than queueing them without bound.
+        if (Interlocked.Increment(ref _queuedFrames) > 2 * _options.MaxPendingMessages + 16 && frame.Command != StompCommand.Error)
+        {
+            Close(StompCloseKind.SlowConsumer, "slow consumer: the client does not read its receipts", "slow consumer: too many answers queued; the client is not reading");
+            return;
+        }
+        _outbound.Writer.TryWrite(new Outbound(frame));
+    }
 
     private static StompFrame Receipt(string receipt) => StompFrame.Create(StompCommand.Receipt, ("receipt-id", receipt));
 
@@ -514,8 +569,10 @@ public sealed class StompServerSession
             {
                 while (reader.TryRead(out var item))
                 {
+                    Interlocked.Decrement(ref _queuedFrames);
                     if (item.IsMessage)
                     {
+                        Interlocked.Add(ref _pendingBytes, -item.Frame!.Body.Length);
                         if (item.SettledWhenWritten) Interlocked.Decrement(ref _pendingMessages);
                         if (Volatile.Read(ref _dropQueuedMessages)) continue;
                         Interlocked.Increment(ref _messagesDelivered);
@@ -569,7 +626,12 @@ public sealed class StompServerSession
                     await _stopReading.CancelAsync().ConfigureAwait(false);
                     return;
                 }
-                if (send > 0 && now - Volatile.Read(ref _lastWriteTicks) >= send / 2) _outbound.Writer.TryWrite(new Outbound(null));
+                // A heart-beat only when nothing is queued: a stalled client must not collect them.
+                if (send > 0 && now - Volatile.Read(ref _lastWriteTicks) >= send / 2 && Volatile.Read(ref _queuedFrames) == 0)
+                {
+                    Interlocked.Increment(ref _queuedFrames);
+                    _outbound.Writer.TryWrite(new Outbound(null));
+                }
             }
         }
         catch (OperationCanceledException)

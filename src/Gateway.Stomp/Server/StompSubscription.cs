@@ -43,8 +43,8 @@ public sealed class StompSubscription
 
     internal bool IsActive => _active;
 
-    /// <summary>Sequences written under this subscription and not yet acknowledged, oldest first (client modes).</summary>
-    internal Queue<long> Unacknowledged { get; } = new();
+    /// <summary>Sequences written under this subscription and not yet acknowledged (client modes).</summary>
+    internal SortedSet<long> Unacknowledged { get; } = new();
 
     internal void Deactivate() => _active = false;
 

@@ -62,6 +62,7 @@ public static class GatewayConfiguration
         Check(IPAddress.TryParse(o.Stomp.BindAddress, out _), "Stomp:BindAddress", $"must be an IP address (was '{o.Stomp.BindAddress}')");
         Check(o.Stomp.Port == 0 || (o.Stomp.Port != o.Mqtt.Port && o.Stomp.Port != o.Http.Port), "Stomp:Port",
             $"must differ from Gateway:Mqtt:Port and Gateway:Http:Port (was {o.Stomp.Port})");
+        Check(o.Stomp.MaxPendingBytes >= 64 * 1024, "Stomp:MaxPendingBytes", $"must be at least 65536 (was {o.Stomp.MaxPendingBytes})");
         Check(o.Stomp.MaxPendingMessages > 0, "Stomp:MaxPendingMessages", $"must be positive (was {o.Stomp.MaxPendingMessages})");
         Check(o.Stomp.Heartbeat >= TimeSpan.Zero && o.Stomp.Heartbeat <= TimeSpan.FromHours(1), "Stomp:Heartbeat", $"must be between 0 and 1 hour (was {o.Stomp.Heartbeat})");
         Check(o.Stomp.ConnectTimeout > TimeSpan.Zero, "Stomp:ConnectTimeout", $"must be positive (was {o.Stomp.ConnectTimeout})");

@@ -67,6 +67,9 @@ public sealed record StompListenerOptions
     /// </summary>
     public int MaxPendingMessages { get; init; } = 1000;
 
+    /// <summary>The same limit in message body bytes per connection.</summary>
+    public long MaxPendingBytes { get; init; } = 16L << 20;
+
     /// <summary>The heart-beat interval offered both ways; the client's CONNECT decides the real one. 0 = none.</summary>
     public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(10);
 

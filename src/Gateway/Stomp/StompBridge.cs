@@ -49,6 +49,7 @@ internal sealed partial class StompBridge(
         ConnectTimeout = options.Stomp.ConnectTimeout,
         MaxPendingMessages = options.Stomp.MaxPendingMessages,
         MaxSubscriptions = options.Stomp.MaxSubscriptionsPerConnection,
+        MaxPendingBytes = options.Stomp.MaxPendingBytes,
         Limits = StompLimits.Default with { MaxBodyBytes = options.Outbox.MaxMessageBytes },
     };
 
@@ -110,7 +111,7 @@ internal sealed partial class StompBridge(
 
     internal static string DestinationOf(string topic) => TopicPrefix + TopicMapping.MqttTopicToDotted(topic);
 
-    private async ValueTask SendAsync(string sessionId, IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
+    private async ValueTask<Task> SendAsync(string sessionId, IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
     {
         metrics.Increment("stomp_sends_received_total", by: sends.Count);
         // Check every frame before storing any, so a bad destination in a transaction stores nothing.
@@ -134,7 +135,7 @@ internal sealed partial class StompBridge(
                 if (options.Unrouted == UnroutedPolicy.Reject) throw Refused($"no route for topic '{topic}' (destination {frame["destination"]})");
                 store = false; // local subscribers only, as for MQTT
             }
-            messages.Add((ToIncoming(sessionId, topic, frame, now), store));
+            messages.Add((ToIncoming(sessionId, topic, frame, now, routes), store));
         }
 
         var commits = new List<Task<long>>(messages.Count);
@@ -142,7 +143,9 @@ internal sealed partial class StompBridge(
         {
             foreach (var (message, store) in messages)
             {
-                if (store) commits.Add(await outbox.EnqueueAsync(message, cancellationToken).ConfigureAwait(false));
+                // Once the first is queued the rest follow whatever happens to the connection, so a
+                // transaction is not cut in two by a client going away.
+                if (store) commits.Add(await outbox.EnqueueAsync(message, commits.Count == 0 ? cancellationToken : CancellationToken.None).ConfigureAwait(false));
             }
             if (durable) await Task.WhenAll(commits).ConfigureAwait(false);
         }
@@ -161,6 +164,7 @@ internal sealed partial class StompBridge(
         }
 
         foreach (var (message, _) in messages) await DeliverLocallyAsync(message).ConfigureAwait(false);
+        return commits.Count > 0 ? commits[^1] : Task.CompletedTask;
     }
 
     private StompRefusedException Refused(string reason, Exception? inner = null)
@@ -176,9 +180,13 @@ internal sealed partial class StompBridge(
         LogUnreceiptedFailed(task.Exception?.InnerException?.Message ?? "unknown");
     }
 
-    private static IncomingMessage ToIncoming(string sessionId, string topic, StompFrame frame, DateTimeOffset now)
+    private static IncomingMessage ToIncoming(string sessionId, string topic, StompFrame frame, DateTimeOffset now, RouteTable routes)
     {
         var properties = frame.Headers.Where(h => !FrameHeaders.Contains(h.Key)).ToArray();
+        // expires: ms since the epoch, as ActiveMQ and RabbitMQ's STOMP read it; 0 or absent = never.
+        DateTimeOffset? ownExpiry = long.TryParse(frame["expires"], NumberStyles.None, CultureInfo.InvariantCulture, out var expires) && expires > 0
+            ? DateTimeOffset.FromUnixTimeMilliseconds(expires)
+            : null;
         return new IncomingMessage
         {
             Topic = topic,
@@ -186,6 +194,7 @@ internal sealed partial class StompBridge(
             Qos = QualityOfService.AtLeastOnce,
             ContentType = frame["content-type"],
             UserProperties = properties,
+            ExpiresAt = routes.ExpiryFor(topic, now, ownExpiry),
             ClientId = "stomp:" + sessionId,
             ReceivedAt = now,
         };
@@ -211,11 +220,26 @@ internal sealed partial class StompBridge(
         });
     }
 
-    /// <summary>One session's view of the bridge: it knows which session is sending.</summary>
+    /// <summary>One session's view of the bridge: it knows which session is sending, and its last commit.</summary>
     private sealed class SessionBackend(StompBridge bridge, string sessionId) : IStompBackend
     {
-        public ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken) =>
-            bridge.SendAsync(sessionId, sends, durable, cancellationToken);
+        private Task _lastCommit = Task.CompletedTask;
+
+        public async ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken) =>
+            _lastCommit = await bridge.SendAsync(sessionId, sends, durable, cancellationToken).ConfigureAwait(false);
+
+        public async ValueTask FlushAsync(CancellationToken cancellationToken)
+        {
+            // Commits complete in order: the last one done means every earlier one is decided.
+            try
+            {
+                await _lastCommit.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OutboxRejectedException ex)
+            {
+                throw new StompRefusedException($"an earlier SEND was not stored: {ex.Message}", ex);
+            }
+        }
 
         public IDisposable Subscribe(StompSubscription subscription) => bridge.Subscribe(subscription);
     }

@@ -102,7 +102,8 @@ internal sealed class WebSocketStompTransport : IStompTransport
         {
             _socket.Abort();
         }
-        await _receiving.ConfigureAwait(false);
+        // The session completed its input before closing, so the receive loop ends; bounded all the same.
+        await Task.WhenAny(_receiving, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
     }
 }
 

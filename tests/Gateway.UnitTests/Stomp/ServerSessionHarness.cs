@@ -48,6 +48,17 @@ internal sealed class RecordingBackend : IStompBackend
         Sends.Enqueue((sends, durable));
     }
 
+    /// <summary>Held by a test to show DISCONNECT's receipt waits for earlier SENDs to be stored.</summary>
+    public Task Flushed { get; set; } = Task.CompletedTask;
+
+    public int Flushes;
+
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Flushes);
+        await Flushed.WaitAsync(cancellationToken);
+    }
+
     public IDisposable Subscribe(StompSubscription subscription)
     {
         if (subscription.Destination.StartsWith("/refused/", StringComparison.Ordinal))

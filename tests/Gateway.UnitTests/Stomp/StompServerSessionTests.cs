@@ -279,14 +279,17 @@ public sealed class StompServerSessionTests
         Assert.True(subscription.Deliver("/topic/a", NoHeaders, Text("m3")));
         Assert.False(subscription.Deliver("/topic/a", NoHeaders, Text("m4"))); // m0 and m2 still count
 
-        // Acknowledging the same message twice is an error: it no longer awaits one.
+        // Acknowledging a settled message again is harmless (an async client may do it); an id never sent is not.
         var t = await SessionUnderTest.ConnectedAsync(options: Limit(3));
         var other = await SubscribeAsync(t, "client-individual");
         other.Deliver("/topic/a", NoHeaders, Text("x"));
         var id = (await t.ReadAsync())["ack"]!;
         await t.SendAsync(StompCommand.Ack, ("id", id));
-        await t.SendAsync(StompCommand.Ack, ("id", id));
-        await t.ExpectErrorAndCloseAsync($"ACK for '{id}', which is no message awaiting acknowledgement");
+        await t.SendAsync(StompCommand.Ack, ("id", id), ("receipt", "twice"));
+        Assert.Equal("twice", (await t.ReadAsync())["receipt-id"]);
+        await t.SendAsync(StompCommand.Ack, ("id", "s1-77"));
+        await t.ExpectErrorAndCloseAsync("ACK for 's1-77', which is no message sent on this connection");
+        await s.DisposeAsync();
     }
 
     [Fact]
@@ -374,7 +377,8 @@ public sealed class StompServerSessionTests
         var id = (await s.ReadAsync())["ack"]!;
         await s.SendAsync(StompCommand.Begin, ("transaction", "t2"));
         await s.SendAsync(StompCommand.Ack, ("id", id), ("transaction", "t2"), ("receipt", "acked-in-tx"));
-        await s.ReadAsync();
+        await s.SendAsync(StompCommand.Subscribe, ("destination", "/topic/b"), ("id", "probe"), ("receipt", "probe"));
+        Assert.Equal("probe", (await s.ReadAsync())["receipt-id"]); // the ACK's receipt waits for the COMMIT
         Assert.False(subscription.Deliver("/topic/a", NoHeaders, Text("y")), "an ACK inside an open transaction was applied before COMMIT");
     }
 
@@ -392,7 +396,76 @@ public sealed class StompServerSessionTests
         Assert.Empty(s.Backend.Sends);
     }
 
+    [Fact]
+    public async Task Receipts_of_SENDs_in_a_transaction_wait_for_the_COMMIT_and_the_disk()
+    {
+        await using var s = await SessionUnderTest.ConnectedAsync();
+        await s.SendAsync(StompCommand.Begin, ("transaction", "t"));
+        await s.SendAsync(StompFrame.Create(StompCommand.Send, Text("a"), ("destination", "/topic/a"), ("transaction", "t"), ("receipt", "send-a")));
+        await s.SendAsync(StompCommand.Subscribe, ("destination", "/topic/x"), ("id", "0"), ("receipt", "probe"));
+        Assert.Equal("probe", (await s.ReadAsync())["receipt-id"]); // send-a was not answered: nothing is stored yet
+
+        await s.SendAsync(StompCommand.Commit, ("transaction", "t")); // no receipt of its own
+        Assert.Equal("send-a", (await s.ReadAsync())["receipt-id"]);
+        var (_, durable) = Assert.Single(s.Backend.Sends);
+        Assert.True(durable); // the SEND's receipt made the commit wait for the disk
+    }
+
+    [Fact]
+    public async Task Open_transactions_are_bounded_in_bytes()
+    {
+        var options = new StompServerOptions { MaxTransactionBytes = 100_000, HeartbeatSend = TimeSpan.Zero, HeartbeatReceive = TimeSpan.Zero };
+        var s = await SessionUnderTest.ConnectedAsync(options: options);
+        await s.SendAsync(StompCommand.Begin, ("transaction", "t"));
+        for (var i = 0; i < 3; i++)
+            await s.SendAsync(StompFrame.Create(StompCommand.Send, new byte[40_000], ("destination", "/topic/a"), ("transaction", "t")));
+        await s.ExpectErrorAndCloseAsync("open transactions hold more than 100000 bytes");
+        Assert.Empty(s.Backend.Sends);
+    }
+
+    [Fact]
+    public async Task Pending_MESSAGE_bytes_are_bounded_as_well_as_their_number()
+    {
+        var options = new StompServerOptions { MaxPendingMessages = 1000, MaxPendingBytes = 100_000, HeartbeatSend = TimeSpan.Zero, HeartbeatReceive = TimeSpan.Zero };
+        var s = await SessionUnderTest.ConnectedAsync(options: options);
+        var subscription = await SubscribeAsync(s, "client");
+        Assert.True(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000]));
+        Assert.False(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000])); // 120,000 bytes unacknowledged
+        Assert.Equal(StompCloseKind.SlowConsumer, s.Session.CloseKind);
+        Assert.Contains("bytes", s.Session.CloseReason);
+    }
+
+    [Fact]
+    public async Task A_client_that_never_reads_its_receipts_is_cut_off()
+    {
+        var s = await SessionUnderTest.ConnectedAsync(options: Limit(10));
+        var started = Environment.TickCount64;
+        for (var i = 0; i < 5000 && s.Session.CloseKind is null; i++)
+        {
+            await s.SendAsync(StompCommand.Begin, ("transaction", $"t{i}"), ("receipt", new string('r', 200) + i));
+            await s.SendAsync(StompCommand.Abort, ("transaction", $"t{i}"), ("receipt", new string('a', 200) + i));
+        }
+        Assert.Equal(StompCloseKind.SlowConsumer, s.Session.CloseKind);
+        Assert.True(Environment.TickCount64 - started < 10_000);
+    }
+
     // ------------------------------------------------------------ DISCONNECT
+
+    [Fact]
+    public async Task DISCONNECT_s_receipt_waits_until_earlier_SENDs_without_receipts_are_stored()
+    {
+        var s = await SessionUnderTest.ConnectedAsync();
+        var disk = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        s.Backend.Flushed = disk.Task;
+        await s.SendAsync(StompFrame.Create(StompCommand.Send, Text("fire and forget"), ("destination", "/topic/a")));
+        await s.SendAsync(StompCommand.Disconnect, ("receipt", "bye"));
+        var receipt = s.TryReadAsync();
+        await Task.WhenAny(receipt, Task.Delay(TimeSpan.FromMilliseconds(300)));
+        Assert.False(receipt.IsCompleted, "DISCONNECT was answered before the earlier SEND was stored");
+        disk.SetResult();
+        Assert.Equal("bye", (await receipt)!["receipt-id"]);
+        Assert.Equal(1, s.Backend.Flushes);
+    }
 
     [Fact]
     public async Task DISCONNECT_with_a_receipt_is_answered_then_the_connection_closes_and_subscriptions_are_released()
