@@ -71,7 +71,14 @@ internal sealed class WebSocketStompTransport : IStompTransport
                 if (result.MessageType == WebSocketMessageType.Close) break;
                 writer.Advance(result.Count);
                 var flushed = await writer.FlushAsync().ConfigureAwait(false);
-                if (flushed.IsCompleted) break; // the session stopped reading
+                if (flushed.IsCompleted)
+                {
+                    // The session stopped reading (it is closing): discard what still comes until the
+                    // client answers the close, so its last frames reach it rather than a reset.
+                    var discard = new byte[4096];
+                    while ((await _socket.ReceiveAsync(discard, CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close) { }
+                    break;
+                }
             }
             await writer.CompleteAsync().ConfigureAwait(false);
         }

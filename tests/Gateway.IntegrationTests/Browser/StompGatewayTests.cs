@@ -24,12 +24,13 @@ public sealed class StompGatewayTests : IAsyncLifetime
     private readonly string _dataPath = Directory.CreateTempSubdirectory("gateway-stomp-").FullName;
     private readonly int _mqttPort = FreePort.Next();
     private readonly int _stompPort = FreePort.Next();
+    private readonly int _httpPort = FreePort.Next();
     private WebApplication _app = null!;
 
     public async Task InitializeAsync()
     {
         _app = Program.Build(
-            [$"--Gateway:Mqtt:Port={_mqttPort}", "--Gateway:Mqtt:BindAddress=127.0.0.1", $"--Gateway:Http:Port={FreePort.Next()}", "--Gateway:Http:BindAddress=127.0.0.1",
+            [$"--Gateway:Mqtt:Port={_mqttPort}", "--Gateway:Mqtt:BindAddress=127.0.0.1", $"--Gateway:Http:Port={_httpPort}", "--Gateway:Http:BindAddress=127.0.0.1",
              $"--Gateway:Stomp:Port={_stompPort}", "--Gateway:Stomp:BindAddress=127.0.0.1", $"--Gateway:DataPath={_dataPath}", "--Gateway:Id=gw"],
             services => services.AddSingleton<IDiskSync>(_sync));
         await _app.StartAsync();
@@ -140,5 +141,55 @@ public sealed class StompGatewayTests : IAsyncLifetime
         var stored = Outbox.ReadAfter(before, 10, 1 << 20).Single().Message;
         Assert.Equal("commands/valve7", stored.Topic);
         Assert.Equal("stomp:", stored.ClientId[..6]);
+    }
+
+    [Fact]
+    public async Task A_WebSocket_client_still_streaming_an_oversized_SEND_gets_an_ERROR_and_its_session_ends()
+    {
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.AddSubProtocol("v12.stomp");
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{_httpPort}/stomp"), CancellationToken.None);
+        var metrics = _app.Services.GetRequiredService<Gateway.Core.Diagnostics.GatewayMetrics>();
+        async Task SendTextAsync(string text) =>
+            await socket.SendAsync(Encoding.UTF8.GetBytes(text), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+
+        await SendTextAsync("CONNECT\naccept-version:1.2\nhost:gw\n\n\0");
+        await SendTextAsync("SUBSCRIBE\nid:0\ndestination:/topic/a\n\n\0");
+        await SendTextAsync("SEND\ndestination:/topic/a\ncontent-length:5000000\n\n");
+        // Keep streaming the body after the refusal, as a browser mid-upload would: nothing may wait on it.
+        var streaming = Task.Run(async () =>
+        {
+            var chunk = new string('x', 64 * 1024);
+            try
+            {
+                for (var i = 0; i < 40; i++) await SendTextAsync(chunk);
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or IOException or ObjectDisposedException)
+            {
+                // the gateway closed the connection: expected
+            }
+        });
+
+        var received = new StringBuilder();
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            while (true)
+            {
+                var result = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(Patience);
+                if (result.MessageType == System.Net.WebSockets.WebSocketMessageType.Close) break;
+                received.Append(Encoding.UTF8.GetString(buffer, 0, result.Count));
+            }
+        }
+        catch (System.Net.WebSockets.WebSocketException)
+        {
+            // closed without a handshake: also an end
+        }
+        Assert.Contains("ERROR", received.ToString());
+        Assert.Contains("content-length 5000000 is over the limit", received.ToString());
+        await streaming.WaitAsync(Patience);
+        // The session ended and let go of its subscription: nothing is left open.
+        await Poll.UntilAsync(() => metrics.Get("stomp_connections_open") == 0, Patience, "the STOMP session to end");
+        Assert.Equal(0, _app.Services.GetRequiredService<Gateway.Core.Bus.LocalBus>().SubscriberCount);
     }
 }
