@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text;
+
+namespace Gateway.Bench;
+
+/// <summary>Turns the side-by-side run's RESULT lines into docs/benchmarks.md: figures, ratios, targets met or missed.</summary>
+internal static class BenchReport
+{
+    public static int Write(Options o)
+    {
+        var resultsFile = o.Required("results");
+        var output = o.Required("out");
+        var machine = o.Required("machine");
+        var command = o.Required("command");
+        var notes = o.Optional("notes");
+        o.RejectUnknown();
+
+        var results = File.ReadLines(resultsFile)
+            .Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
+            .Select(l => l[7..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : ""))
+            .GroupBy(r => r["label"]).ToDictionary(g => g.Key, g => g.Last());
+
+        double Get(string label, string key) =>
+            results.TryGetValue(label, out var r) && r.TryGetValue(key, out var v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : double.NaN;
+        string F(double v, string format = "0") => double.IsNaN(v) ? "n/a" : v.ToString(format, CultureInfo.InvariantCulture);
+        string Ratio(double a, double b) => double.IsNaN(a) || double.IsNaN(b) || b == 0 ? "n/a" : (a / b).ToString("0.00", CultureInfo.InvariantCulture) + "×";
+        string Verdict(bool? met) => met switch { true => "met", false => "**missed**", null => "n/a" };
+        bool? AtLeast(double a, double b, double factor) => double.IsNaN(a) || double.IsNaN(b) ? null : a >= factor * b;
+        bool? Below(double a, double limit) => double.IsNaN(a) ? null : a < limit;
+
+        var md = new StringBuilder();
+        md.AppendLine("# Benchmarks: the gateway side by side with Mosquitto, a bare MQTTnet server and RabbitMQ.Client");
+        md.AppendLine();
+        md.AppendLine("Produced by one run of the side-by-side script on one machine: every figure below comes from the same run,");
+        md.AppendLine("so compare the ratios (the machine is shared and noisy) more than the absolute numbers.");
+        md.AppendLine();
+        md.AppendLine($"- Machine: {machine}");
+        md.AppendLine($"- Command: `{command}`");
+        md.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        md.AppendLine("- The load tool (`bench/Gateway.Bench`, `gateway-bench mqtt`) runs on the same 2 cores as the broker under test.");
+        md.AppendLine("  Mosquitto runs with persistence off (it acknowledges before anything is written); the gateway");
+        md.AppendLine("  acknowledges QoS 1 only after the commit is fsynced, and forwards to a local RabbitMQ node meanwhile.");
+        md.AppendLine();
+        md.AppendLine("## Ingest (256-byte payloads, flat out)");
+        md.AppendLine();
+        md.AppendLine("| load | Mosquitto | bare MQTTnet | gateway | gateway / MQTTnet | gateway / Mosquitto | gateway ack p50 / p99 / p99.9 (ms) |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var (name, suffix) in new[] { ("QoS 1, 100 connections", "qos1-x100"), ("QoS 0, 100 connections", "qos0-x100"), ("QoS 1, 1 connection", "qos1-x1") })
+        {
+            var m = Get("mosquitto-" + suffix, "msgs_per_s");
+            var b = Get("mqttnet-" + suffix, "msgs_per_s");
+            var g = Get("gateway-" + suffix, "msgs_per_s");
+            md.AppendLine($"| {name} | {F(m)} | {F(b)} | {F(g)} | {Ratio(g, b)} | {Ratio(g, m)} | {F(Get("gateway-" + suffix, "ack_p50_ms"), "0.00")} / {F(Get("gateway-" + suffix, "ack_p99_ms"), "0.00")} / {F(Get("gateway-" + suffix, "ack_p999_ms"), "0.00")} |");
+        }
+        md.AppendLine();
+        md.AppendLine("## Forwarding to RabbitMQ");
+        md.AppendLine();
+        md.AppendLine("| measure | msgs/s | ratio to RabbitMQ.Client with confirms |");
+        md.AppendLine("|---|---|---|");
+        var direct = Get("rabbitmq-client-confirms", "msgs_per_s");
+        var sustained = Get("gateway-forward-sustained", "upstream_msgs_per_s");
+        var drain = Get("gateway-backlog-drain", "msgs_per_s");
+        md.AppendLine($"| RabbitMQ.Client, persistent, confirms, batches of 500 (the ceiling) | {F(direct)} | 1.00× |");
+        md.AppendLine($"| gateway, sustained (forwarding while ingesting QoS 1 at the rate of the half-rate run) | {F(sustained)} | {Ratio(sustained, direct)} |");
+        md.AppendLine($"| gateway, draining a backlog of {F(Get("gateway-backlog-drain", "expected"))} after a restart | {F(drain)} | {Ratio(drain, direct)} |");
+        md.AppendLine();
+        md.AppendLine($"End-to-end (publish to arrival in the queue) in the sustained run: p50 {F(Get("gateway-forward-sustained", "e2e_p50_ms"), "0.0")} ms, p99 {F(Get("gateway-forward-sustained", "e2e_p99_ms"), "0.0")} ms; acknowledged but missing upstream: {F(Get("gateway-forward-sustained", "upstream_missing"))}.");
+        md.AppendLine();
+
+        var max = Get("gateway-qos1-x100", "msgs_per_s");
+        var half = Get("gateway-half-rate", "msgs_per_s");
+        var halfP99 = Get("gateway-half-rate", "ack_p99_ms");
+        var idleRss = Get("gateway-rss-idle", "rss_mb");
+        var connRss = Get("gateway-rss-10k", "rss_mb");
+        var withIdle = Get("gateway-qos1-x100-with-10k-idle", "msgs_per_s");
+        var accept = Get("gateway-restart", "accept_ms");
+        var forward = Get("gateway-restart", "first_forward_ms");
+
+        md.AppendLine("## Targets");
+        md.AppendLine();
+        md.AppendLine("| target | measured | |");
+        md.AppendLine("|---|---|---|");
+        md.AppendLine($"| QoS 1 ingest, 100 connections ≥ 0.8× bare MQTTnet | {Ratio(max, Get("mqttnet-qos1-x100", "msgs_per_s"))} ({Ratio(max, Get("mosquitto-qos1-x100", "msgs_per_s"))} of Mosquitto) | {Verdict(AtLeast(max, Get("mqttnet-qos1-x100", "msgs_per_s"), 0.8))} |");
+        md.AppendLine($"| QoS 0 ingest ≥ 0.9× bare MQTTnet | {Ratio(Get("gateway-qos0-x100", "msgs_per_s"), Get("mqttnet-qos0-x100", "msgs_per_s"))} | {Verdict(AtLeast(Get("gateway-qos0-x100", "msgs_per_s"), Get("mqttnet-qos0-x100", "msgs_per_s"), 0.9))} |");
+        md.AppendLine($"| forwarding, sustained ≥ 0.8× direct confirms | {Ratio(sustained, direct)} | {Verdict(AtLeast(sustained, direct, 0.8))} |");
+        md.AppendLine($"| forwarding, draining the backlog ≥ 0.8× direct confirms | {Ratio(drain, direct)} | {Verdict(AtLeast(drain, direct, 0.8))} |");
+        md.AppendLine($"| p99 PUBACK at half the maximum rate ({F(half)} msgs/s) < 10 ms | {F(halfP99, "0.00")} ms | {Verdict(Below(halfP99, 10))} |");
+        md.AppendLine($"| RSS idle < 80 MB | {F(idleRss, "0.0")} MB | {Verdict(Below(idleRss, 80))} |");
+        md.AppendLine($"| RSS with 10,000 idle MQTT connections < 400 MB | {F(connRss, "0.0")} MB | {Verdict(Below(connRss, 400))} |");
+        md.AppendLine($"| rate with 10,000 idle connections ≥ 0.8× without | {Ratio(withIdle, max)} ({F(withIdle)} msgs/s) | {Verdict(AtLeast(withIdle, max, 0.8))} |");
+        md.AppendLine($"| restart with {F(Get("gateway-backlog-drain", "expected"))} buffered: accepting < 2 s | {F(accept)} ms | {Verdict(Below(accept, 2000))} |");
+        md.AppendLine($"| restart with the backlog: forwarding < 5 s | {F(forward)} ms | {Verdict(Below(forward, 5000))} |");
+        md.AppendLine();
+        if (notes is not null && File.Exists(notes))
+        {
+            md.AppendLine(File.ReadAllText(notes).TrimEnd());
+            md.AppendLine();
+        }
+        md.AppendLine("## Every figure of the run");
+        md.AppendLine();
+        md.AppendLine("```");
+        foreach (var line in File.ReadLines(resultsFile).Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal))) md.AppendLine(line);
+        md.AppendLine("```");
+        File.WriteAllText(output, md.ToString());
+        Report.Progress($"wrote {output}");
+        return 0;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using MQTTnet;
+using MQTTnet.Server;
+using RabbitMQ.Client;
+
+namespace Gateway.Bench;
+
+/// <summary>The side-by-side references: what the gateway is measured against.</summary>
+internal static class References
+{
+    /// <summary>A bare MQTTnet server: no storage, no interceptor. The ceiling of MQTT ingest with the same library.</summary>
+    public static async Task<int> ServerAsync(Options o)
+    {
+        var port = o.Int("port", 1884);
+        var address = o.Text("bind", "127.0.0.1");
+        o.RejectUnknown();
+        using var server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint().WithDefaultEndpointBoundIPAddress(IPAddress.Parse(address)).WithDefaultEndpointPort(port).Build());
+        await server.StartAsync();
+        Report.Progress($"bare MQTTnet server listening on {address}:{port}; Ctrl+C or SIGTERM stops it");
+        using var stopping = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stopping.Cancel();
+        try { await Task.Delay(Timeout.Infinite, stopping.Token); } catch (OperationCanceledException) { }
+        await server.StopAsync();
+        return 0;
+    }
+
+    /// <summary>
+    /// RabbitMQ.Client publishing persistent messages with confirms, in batches like the gateway's
+    /// forwarder (publish a batch pipelined, wait for its confirms): the ceiling of forwarding.
+    /// </summary>
+    public static async Task<int> AmqpPublishAsync(Options o)
+    {
+        var uri = o.Required("uri");
+        var exchange = o.Text("exchange", "amq.topic");
+        var routingKey = o.Text("routing-key", "bench.direct");
+        var messages = o.Int("messages", 100_000);
+        var payloadBytes = Math.Max(16, o.Int("payload", 256));
+        var batch = Math.Max(1, o.Int("batch", 500));
+        var label = o.Text("label", "amqp confirms");
+        o.RejectUnknown();
+
+        var factory = new ConnectionFactory { Uri = new Uri(uri) };
+        await using var connection = await factory.CreateConnectionAsync();
+        // RabbitMQ.Client 7: confirms tracked by the library; each awaited publish completes on its confirm.
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        var props = new BasicProperties { Persistent = true };
+        var payload = new byte[payloadBytes];
+        var latencies = new Latencies();
+        var stop = Stopwatch.StartNew();
+        for (var sent = 0; sent < messages;)
+        {
+            var count = Math.Min(batch, messages - sent);
+            var started = Stopwatch.GetTimestamp();
+            var confirms = new List<Task>(count);
+            for (var i = 0; i < count; i++, sent++)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(payload, sent);
+                BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
+                confirms.Add(channel.BasicPublishAsync(exchange, routingKey, mandatory: true, props, payload).AsTask());
+            }
+            await Task.WhenAll(confirms);
+            latencies.Add(Stopwatch.GetTimestamp() - started);
+            if (sent % 50_000 < batch) Report.Progress($"{label}: {sent} confirmed");
+        }
+        var elapsed = stop.Elapsed;
+        var (p50, p99, _, _) = latencies.Percentiles();
+        Report.Progress($"{label}: {messages} confirmed in {elapsed.TotalSeconds:0.0} s = {messages / elapsed.TotalSeconds:0} msgs/s");
+        Report.Result(label, ("messages", messages), ("batch", batch), ("payload", payloadBytes), ("seconds", elapsed.TotalSeconds),
+            ("msgs_per_s", messages / elapsed.TotalSeconds), ("batch_confirm_p50_ms", p50), ("batch_confirm_p99_ms", p99));
+        return 0;
+    }
+
+    /// <summary>Opens idle MQTT connections and holds them (the memory cost of connected devices).</summary>
+    public static async Task<int> IdleAsync(Options o)
+    {
+        var host = o.Text("host", "127.0.0.1");
+        var port = o.Int("port", 1883);
+        var connections = o.Int("connections", 10_000);
+        var hold = TimeSpan.FromSeconds(o.Seconds("duration", 3600));
+        o.RejectUnknown();
+        var factory = new MqttClientFactory();
+        var clients = new List<IMqttClient>(connections);
+        var stop = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, connections), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
+        {
+            var client = factory.CreateMqttClient();
+            await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(host, port).WithClientId($"idle-{Environment.ProcessId}-{i}")
+                .WithCleanSession().WithKeepAlivePeriod(TimeSpan.FromMinutes(5)).WithTimeout(TimeSpan.FromSeconds(60)).Build(), ct);
+            lock (clients)
+            {
+                clients.Add(client);
+                if (clients.Count % 1000 == 0) Report.Progress($"idle: {clients.Count} connected");
+            }
+        });
+        Report.Progress($"idle: {connections} connections open after {stop.Elapsed.TotalSeconds:0.0} s; holding them");
+        Console.WriteLine("READY"); // the script waits for this line
+        using var stopping = new CancellationTokenSource(hold);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stopping.Cancel();
+        try { await Task.Delay(Timeout.Infinite, stopping.Token); } catch (OperationCanceledException) { }
+        return 0;
+    }
+}
