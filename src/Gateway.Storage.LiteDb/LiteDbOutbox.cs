@@ -523,6 +523,12 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     }
 
     /// <summary>Waits for queued writes or the next sweep; false once the queue is closed and empty.</summary>
+    /// <summary>Past this the log is checkpointed at the next drained moment even if work keeps coming (LiteDB's own default is 1000 pages, 8 MiB).</summary>
+    private const long CheckpointLogBytes = 8L << 20;
+
+    /// <summary>How long the store must stay drained and quiet before a smaller log is checkpointed.</summary>
+    private static readonly TimeSpan QuietBeforeCheckpoint = TimeSpan.FromMilliseconds(250);
+
     private static bool WaitForWork(ChannelReader<WriteOp> reader, long nextSweep)
     {
         var wait = nextSweep - Environment.TickCount64;
@@ -585,6 +591,13 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private void CheckpointWhenDrained(ChannelReader<WriteOp> reader)
     {
         if (Interlocked.Read(ref _count) != 0 || reader.Count != 0 || _logFile!.Length == 0) return;
+        // A checkpoint copies the log into the data file and syncs both: worth it when the store is
+        // quiet, not between two messages of a steady stream that the forwarder keeps draining (that
+        // put a checkpoint, and a data-file fsync, behind nearly every ack). So: once the log is big,
+        // or once nothing new has come for a moment. New work ends the wait at once.
+        if (_logFile.Length < CheckpointLogBytes && WaitForWork(reader, Environment.TickCount64 + (long)QuietBeforeCheckpoint.TotalMilliseconds) && reader.Count != 0)
+            return;
+        if (Interlocked.Read(ref _count) != 0) return;
         try
         {
             _db!.Checkpoint();
