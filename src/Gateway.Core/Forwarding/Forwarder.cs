@@ -96,61 +96,81 @@ public sealed partial class Forwarder(
     private async Task DrainAsync(IUpstreamLink link, Backoff backoff, CancellationToken stopping, CancellationToken abort)
     {
         var deliveries = new List<Delivery>(options.BatchMaxMessages);
-        while (true)
+        Task<(long Committed, IReadOnlyList<StoredMessage> Batch)>? next = null;
+        try
         {
-            stopping.ThrowIfCancellationRequested();
-            // Note what is committed before reading: if the read finds nothing, wait for a commit after
-            // that, not after our position (a failed commit or dropped and expired messages can leave
-            // the sequence ahead of anything stored, and waiting after our position would spin).
-            var committed = outbox.LastCommittedSequence;
-            var batch = outbox.ReadAfter(Position, options.BatchMaxMessages, options.BatchMaxBytes);
-            if (batch.Count == 0)
+            while (true)
             {
-                await outbox.WaitForMessagesAfterAsync(Math.Max(Position, committed), stopping).ConfigureAwait(false);
-                continue;
-            }
-
-            deliveries.Clear();
-            var now = DateTimeOffset.UtcNow;
-            foreach (var stored in batch)
-            {
-                var message = stored.Message;
-                if (message.ExpiresAt is { } expires && expires <= now)
+                stopping.ThrowIfCancellationRequested();
+                // Note what is committed before reading: if the read finds nothing, wait for a commit after
+                // that, not after our position (a failed commit or dropped and expired messages can leave
+                // the sequence ahead of anything stored, and waiting after our position would spin).
+                var (committed, batch) = next is not null ? await next.ConfigureAwait(false) : Read(Position);
+                next = null;
+                if (batch.Count == 0)
                 {
-                    metrics.Increment("messages_expired_unsent_total", Upstream);
+                    await outbox.WaitForMessagesAfterAsync(Math.Max(Position, committed), stopping).ConfigureAwait(false);
                     continue;
                 }
-                foreach (var route in routes.Match(message.Topic, Upstream))
-                {
-                    // Another route may keep the message longer; this one's TTL is its own.
-                    if (route.IsExpired(message.ReceivedAt, now)) metrics.Increment("messages_expired_unsent_total", Upstream);
-                    else deliveries.Add(new Delivery(stored, route, stored.MessageId(gatewayId)));
-                }
-            }
 
-            if (deliveries.Count > 0)
-            {
-                // Linked to abort, not stopping: on shutdown the batch in flight may still be confirmed.
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort);
-                timeout.CancelAfter(options.ConfirmTimeout);
-                try
+                deliveries.Clear();
+                var now = DateTimeOffset.UtcNow;
+                foreach (var stored in batch)
                 {
-                    await link.SendBatchAsync(deliveries, timeout.Token).ConfigureAwait(false);
+                    var message = stored.Message;
+                    if (message.ExpiresAt is { } expires && expires <= now)
+                    {
+                        metrics.Increment("messages_expired_unsent_total", Upstream);
+                        continue;
+                    }
+                    foreach (var route in routes.Match(message.Topic, Upstream))
+                    {
+                        // Another route may keep the message longer; this one's TTL is its own.
+                        if (route.IsExpired(message.ReceivedAt, now)) metrics.Increment("messages_expired_unsent_total", Upstream);
+                        else deliveries.Add(new Delivery(stored, route, stored.MessageId(gatewayId)));
+                    }
                 }
-                catch (OperationCanceledException) when (!abort.IsCancellationRequested)
-                {
-                    metrics.Increment("upstream_stalls_total", Upstream);
-                    throw new TimeoutException(
-                        $"no confirm for a batch of {deliveries.Count} within {options.ConfirmTimeout.TotalSeconds:0.#} s; restarting the link");
-                }
-                metrics.Increment("messages_forwarded_total", Upstream, deliveries.Count);
-            }
 
-            var through = batch[^1].Sequence;
-            await outbox.AdvanceCursorAsync(Upstream, through, batch, abort).ConfigureAwait(false);
-            Position = through;
-            backoff.Reset();
+                var through = batch[^1].Sequence;
+                // Read the next batch while this one waits for its confirms: reading and decoding a batch
+                // costs a good part of a confirm round trip, and nothing else is waiting on it. If this
+                // batch fails, the read is dropped and the link starts again from Position.
+                next = Task.Run(() => Read(through), CancellationToken.None);
+
+                if (deliveries.Count > 0)
+                {
+                    // Linked to abort, not stopping: on shutdown the batch in flight may still be confirmed.
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort);
+                    timeout.CancelAfter(options.ConfirmTimeout);
+                    try
+                    {
+                        await link.SendBatchAsync(deliveries, timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!abort.IsCancellationRequested)
+                    {
+                        metrics.Increment("upstream_stalls_total", Upstream);
+                        throw new TimeoutException(
+                            $"no confirm for a batch of {deliveries.Count} within {options.ConfirmTimeout.TotalSeconds:0.#} s; restarting the link");
+                    }
+                    metrics.Increment("messages_forwarded_total", Upstream, deliveries.Count);
+                }
+
+                await outbox.AdvanceCursorAsync(Upstream, through, batch, abort).ConfigureAwait(false);
+                Position = through;
+                backoff.Reset();
+            }
         }
+        finally
+        {
+            // A read started for a batch that will not be sent: let it finish unobserved-safe.
+            next?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+    }
+
+    private (long Committed, IReadOnlyList<StoredMessage> Batch) Read(long after)
+    {
+        var committed = outbox.LastCommittedSequence;
+        return (committed, outbox.ReadAfter(after, options.BatchMaxMessages, options.BatchMaxBytes));
     }
 
     private async Task DisposeQuietlyAsync(IUpstreamLink link)
