@@ -50,6 +50,10 @@ wait_port() { # port, seconds
   for _ in $(seq 1 $(( $2 * 20 ))); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
   log "port $1 did not open within $2 s"; return 1
 }
+warm_up() { # port: a short run first, so JIT tiering, caches and new files are not part of the figures
+  log "warming up the broker on $1"
+  "$bench" mqtt --port "$1" --label warm-up --connections 100 --qos 1 --duration 3 > /dev/null
+}
 load() { # label, port, extra args... (appends the RESULT line)
   local label=$1 port=$2; shift 2
   log "load $label"
@@ -96,6 +100,7 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queu
 "$mosquitto_bin" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 mq_pid=$!; pids+=($mq_pid)
 wait_port "$mq_port" 10
+warm_up "$mq_port"
 load mosquitto-qos1-x100 "$mq_port" --connections 100 --qos 1 --duration "$DURATION"
 load mosquitto-qos0-x100 "$mq_port" --connections 100 --qos 0 --duration "$DURATION"
 load mosquitto-qos1-x1 "$mq_port" --connections 1 --qos 1 --duration "$DURATION"
@@ -106,6 +111,7 @@ bare_port=$(free_port)
 "$bench" server --port "$bare_port" > "$work/bare.log" 2>&1 &
 bare_pid=$!; pids+=($bare_pid)
 wait_port "$bare_port" 20
+warm_up "$bare_port"
 load mqttnet-qos1-x100 "$bare_port" --connections 100 --qos 1 --duration "$DURATION"
 load mqttnet-qos0-x100 "$bare_port" --connections 100 --qos 0 --duration "$DURATION"
 load mqttnet-qos1-x1 "$bare_port" --connections 1 --qos 1 --duration "$DURATION"
@@ -117,6 +123,8 @@ start_gateway "$work/gateway-data" "$amqp"
 wait_port "$gw_port" 60
 sleep 3
 echo "RESULT label=gateway-rss-idle rss_mb=$(rss_mb "$gateway_pid")" | tee -a "$results" >&2
+warm_up "$gw_port"
+wait_drained
 load gateway-qos1-x100 "$gw_port" --connections 100 --qos 1 --duration "$DURATION"
 wait_drained
 load gateway-qos0-x100 "$gw_port" --connections 100 --qos 0 --duration "$DURATION"
