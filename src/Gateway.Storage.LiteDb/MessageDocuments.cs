@@ -7,7 +7,7 @@ namespace Gateway.Storage.LiteDb;
 /// <summary>Maps messages to LiteDB documents by hand: short field names (they are stored in every document) and no reflection on the hot path.</summary>
 internal static class MessageDocuments
 {
-    /// <summary>The indexed field the expiry sweep looks in (milliseconds since the epoch).</summary>
+    /// <summary>The message's expiry (milliseconds since the epoch); the sweep finds it through the outbox's expiring collection.</summary>
     public const string ExpiresAtField = ExpiresAt;
 
     /// <summary>

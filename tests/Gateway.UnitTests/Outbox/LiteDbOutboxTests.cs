@@ -267,6 +267,31 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(3, _folder.Metrics.Get("messages_expired_total"));
     }
 
+    [Fact]
+    public async Task A_store_from_before_the_expiring_collection_keeps_its_expiries()
+    {
+        var outbox = _folder.Open();
+        var expires = DateTimeOffset.UtcNow.AddMilliseconds(200);
+        for (var i = 0; i < 3; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}") with { ExpiresAt = expires });
+        await outbox.AppendAsync(OutboxFolder.Message("t/kept"));
+        await outbox.DisposeAsync();
+
+        // Make it look like a store of the earlier layout: the expiry indexed on the messages, no expiring collection.
+        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
+        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
+        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        {
+            Assert.True(db.DropCollection("expiring"));
+            db.GetCollection("messages").EnsureIndex("exp");
+            db.Checkpoint();
+        }
+        await Poll(() => DateTimeOffset.UtcNow > expires);
+
+        var reopened = _folder.Open();
+        Assert.Equal(1, reopened.Count);
+        Assert.Equal(3, _folder.Metrics.Get("messages_expired_total"));
+    }
+
     private static async Task Poll(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Patience;
