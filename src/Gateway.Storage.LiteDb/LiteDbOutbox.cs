@@ -349,7 +349,45 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
     }
 
+    private readonly List<WriteOp> _appendsFirst = [], _advancesAfter = [];
+
+    /// <summary>
+    /// Commits a group. When it holds both new messages and confirmed ones to delete, and the store
+    /// is not near its limits, the new messages are committed (and acknowledged) first and the
+    /// deletes in a second commit: a forwarder's batch of 500 deletes would otherwise sit in front
+    /// of every ack of the group. Near a limit, one commit with the deletes first, so what was
+    /// confirmed makes room before anything is refused or dropped.
+    /// </summary>
     private void CommitGroup(List<WriteOp> group)
+    {
+        long appendCount = 0, appendBytes = 0;
+        var advances = false;
+        foreach (var op in group)
+        {
+            if (op is AppendOp append)
+            {
+                appendCount++;
+                appendBytes += append.Message.Payload.Length;
+            }
+            else if (op is AdvanceOp)
+            {
+                advances = true;
+            }
+        }
+        var roomy = Count + appendCount < _options.MaxMessages && Bytes + appendBytes < _options.MaxBytes;
+        if (!advances || appendCount == 0 || !roomy)
+        {
+            CommitOps(group);
+            return;
+        }
+        _appendsFirst.Clear();
+        _advancesAfter.Clear();
+        foreach (var op in group) (op is AppendOp ? _appendsFirst : _advancesAfter).Add(op);
+        CommitOps(_appendsFirst);
+        CommitOps(_advancesAfter);
+    }
+
+    private void CommitOps(List<WriteOp> group)
     {
         if (_reopenNeeded && !TryReopen())
         {
