@@ -41,6 +41,8 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -n "${rabbit_node:-}" ] && rabbitmqctl -n "$rabbit_node" stop >/dev/null 2>&1 || true
   wait 2>/dev/null || true
+  # Keep the logs and results; the stores and the broker's data hold a million messages.
+  rm -rf "$work/gateway-data" "$work/backlog-data" "$work/rabbit/mnesia"
 }
 trap cleanup EXIT
 
