@@ -61,6 +61,12 @@ load() { # label, port, extra args... (appends the RESULT line)
   log "load $label"
   "$bench" mqtt --port "$port" --label "$label" "$@" | tee -a "$results" | grep '^RESULT' >&2 || true
 }
+reference_loads() { # name, port: the loads every broker gets (the gateway's runs add what only it has)
+  warm_up "$2"
+  load "$1-qos1-x100" "$2" --connections 100 --qos 1 --duration "$DURATION"
+  load "$1-qos0-x100" "$2" --connections 100 --qos 0 --duration "$DURATION"
+  load "$1-qos1-x1" "$2" --connections 1 --qos 1 --duration "$DURATION"
+}
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:$http_port/metrics" | awk -v m="gateway_$1" '$1 == m { print $2 }'; }
 wait_drained() { # the gateway forwarded everything; then empty the queue for the next run
@@ -102,10 +108,7 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queu
 "$mosquitto_bin" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 mq_pid=$!; pids+=($mq_pid)
 wait_port "$mq_port" 10
-warm_up "$mq_port"
-load mosquitto-qos1-x100 "$mq_port" --connections 100 --qos 1 --duration "$DURATION"
-load mosquitto-qos0-x100 "$mq_port" --connections 100 --qos 0 --duration "$DURATION"
-load mosquitto-qos1-x1 "$mq_port" --connections 1 --qos 1 --duration "$DURATION"
+reference_loads mosquitto "$mq_port"
 kill "$mq_pid"
 
 # --- bare MQTTnet ----------------------------------------------------------------------------------
@@ -113,10 +116,7 @@ bare_port=$(free_port)
 "$bench" server --port "$bare_port" > "$work/bare.log" 2>&1 &
 bare_pid=$!; pids+=($bare_pid)
 wait_port "$bare_port" 20
-warm_up "$bare_port"
-load mqttnet-qos1-x100 "$bare_port" --connections 100 --qos 1 --duration "$DURATION"
-load mqttnet-qos0-x100 "$bare_port" --connections 100 --qos 0 --duration "$DURATION"
-load mqttnet-qos1-x1 "$bare_port" --connections 1 --qos 1 --duration "$DURATION"
+reference_loads mqttnet "$bare_port"
 kill "$bare_pid"
 
 # --- the gateway, forwarding to RabbitMQ ------------------------------------------------------------

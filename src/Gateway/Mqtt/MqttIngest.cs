@@ -91,8 +91,12 @@ internal sealed partial class MqttIngest(
         }
     }
 
-    private void PublishLocally(IncomingMessage message) =>
+    /// <summary>To the local bus's (STOMP) subscribers; nothing is built when there are none, the usual case on the ingest path.</summary>
+    private void PublishLocally(IncomingMessage message)
+    {
+        if (bus.SubscriberCount == 0) return;
         metrics.Increment("local_deliveries_total", by: bus.Publish(new LocalMessage(message.Topic, message.Payload, message.ContentType, message.UserProperties, "mqtt")));
+    }
 
     private void PublishLocally(string clientId, MqttApplicationMessage application)
     {

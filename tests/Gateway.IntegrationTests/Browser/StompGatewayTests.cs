@@ -20,36 +20,24 @@ namespace Gateway.IntegrationTests.Browser;
 public sealed class StompGatewayTests : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-    private readonly GatedDiskSync _sync = new();
-    private readonly string _dataPath = Directory.CreateTempSubdirectory("gateway-stomp-").FullName;
-    private readonly int _mqttPort = FreePort.Next();
-    private readonly int _stompPort = FreePort.Next();
-    private readonly int _httpPort = FreePort.Next();
-    private WebApplication _app = null!;
+    private InProcessGateway _gateway = null!;
 
-    public async Task InitializeAsync()
-    {
-        _app = Program.Build(
-            [$"--Gateway:Mqtt:Port={_mqttPort}", "--Gateway:Mqtt:BindAddress=127.0.0.1", $"--Gateway:Http:Port={_httpPort}", "--Gateway:Http:BindAddress=127.0.0.1",
-             $"--Gateway:Stomp:Port={_stompPort}", "--Gateway:Stomp:BindAddress=127.0.0.1", $"--Gateway:DataPath={_dataPath}", "--Gateway:Id=gw"],
-            services => services.AddSingleton<IDiskSync>(_sync));
-        await _app.StartAsync();
-    }
+    private GatedDiskSync Sync => _gateway.Sync;
+    private int MqttPort => _gateway.MqttPort;
+    private int StompPort => _gateway.StompPort;
+    private int HttpPort => _gateway.HttpPort;
+    private WebApplication App => _gateway.App;
 
-    public async Task DisposeAsync()
-    {
-        _sync.Open();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Directory.Delete(_dataPath, recursive: true);
-    }
+    public async Task InitializeAsync() => _gateway = await InProcessGateway.StartAsync();
 
-    private IOutbox Outbox => _app.Services.GetRequiredService<IOutbox>();
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    private IOutbox Outbox => App.Services.GetRequiredService<IOutbox>();
 
     private async Task<StompClientConnection> ConnectStompAsync()
     {
         var tcp = new TcpClient();
-        await tcp.ConnectAsync("127.0.0.1", _stompPort);
+        await tcp.ConnectAsync("127.0.0.1", StompPort);
         return await StompClientConnection.ConnectAsync(tcp.GetStream(), new StompConnectOptions { Host = "gw" }, CancellationToken.None);
     }
 
@@ -59,9 +47,9 @@ public sealed class StompGatewayTests : IAsyncLifetime
     private async Task WarmUpAsync(StompClientConnection stomp)
     {
         // The first commit into new files makes LiteDB flush on its own: get it done before watching.
-        var synced = _sync.SyncsCompleted;
+        var synced = Sync.SyncsCompleted;
         await stomp.WriteAndAwaitReceiptAsync([Send("/topic/warm.up", "w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience);
-        await Poll.UntilAsync(() => _sync.SyncsCompleted > synced, Patience, "the warm-up's fsync to finish");
+        await Poll.UntilAsync(() => Sync.SyncsCompleted > synced, Patience, "the warm-up's fsync to finish");
     }
 
     [Fact]
@@ -70,14 +58,14 @@ public sealed class StompGatewayTests : IAsyncLifetime
         await using var stomp = await ConnectStompAsync();
         Assert.Equal("1.2", stomp.Connected["version"]);
         await WarmUpAsync(stomp);
-        _sync.Entered.Reset();
-        _sync.Close();
+        Sync.Entered.Reset();
+        Sync.Close();
 
         var receipt = stomp.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "21.5", ("receipt", "r1"))], "r1", CancellationToken.None);
-        await Poll.UntilAsync(() => _sync.Entered.IsSet, Patience, "the outbox to reach its fsync");
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, Patience, "the outbox to reach its fsync");
         await Assert.ThrowsAsync<TimeoutException>(() => receipt.WaitAsync(TimeSpan.FromMilliseconds(300)));
 
-        _sync.Open();
+        Sync.Open();
         Assert.Equal("r1", (await receipt.WaitAsync(Patience))["receipt-id"]);
         var stored = Outbox.ReadAfter(0, 100, 1 << 20).Single(m => m.Message.Topic == "sensors/a/temp").Message;
         Assert.Equal("21.5", Encoding.UTF8.GetString(stored.Payload.Span));
@@ -88,7 +76,7 @@ public sealed class StompGatewayTests : IAsyncLifetime
     {
         await using var stomp = await ConnectStompAsync();
         await WarmUpAsync(stomp);
-        _sync.FailNext = new IOException("No space left on device");
+        Sync.FailNext = new IOException("No space left on device");
 
         var failure = await Assert.ThrowsAsync<StompErrorException>(() =>
             stomp.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "1", ("receipt", "r2"))], "r2", CancellationToken.None).WaitAsync(Patience));
@@ -105,7 +93,7 @@ public sealed class StompGatewayTests : IAsyncLifetime
     {
         await using var stomp = await ConnectStompAsync();
         await stomp.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Subscribe, ("destination", "/topic/sensors.*.temp"), ("id", "0"), ("receipt", "s"))], "s", CancellationToken.None);
-        await using var device = await MqttTestClient.ConnectAsync(_mqttPort, "dev", MqttProtocolVersion.V500);
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev", MqttProtocolVersion.V500);
 
         await device.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("sensors/line1/hum").WithPayload("55").WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
         await device.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("sensors/line1/temp").WithPayload("{\"c\":21.5}")
@@ -122,7 +110,7 @@ public sealed class StompGatewayTests : IAsyncLifetime
     [Fact]
     public async Task A_STOMP_SEND_reaches_MQTT_subscribers_once_and_is_stored_once()
     {
-        await using var subscriber = await MqttTestClient.ConnectAsync(_mqttPort, "sub", MqttProtocolVersion.V500);
+        await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "sub", MqttProtocolVersion.V500);
         await subscriber.SubscribeAsync("commands/#");
         await using var stomp = await ConnectStompAsync();
         var before = Outbox.LastCommittedSequence;
@@ -148,8 +136,8 @@ public sealed class StompGatewayTests : IAsyncLifetime
     {
         using var socket = new System.Net.WebSockets.ClientWebSocket();
         socket.Options.AddSubProtocol("v12.stomp");
-        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{_httpPort}/stomp"), CancellationToken.None);
-        var metrics = _app.Services.GetRequiredService<Gateway.Core.Diagnostics.GatewayMetrics>();
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{HttpPort}/stomp"), CancellationToken.None);
+        var metrics = App.Services.GetRequiredService<Gateway.Core.Diagnostics.GatewayMetrics>();
         async Task SendTextAsync(string text) =>
             await socket.SendAsync(Encoding.UTF8.GetBytes(text), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
 
@@ -190,6 +178,6 @@ public sealed class StompGatewayTests : IAsyncLifetime
         await streaming.WaitAsync(Patience);
         // The session ended and let go of its subscription: nothing is left open.
         await Poll.UntilAsync(() => metrics.Get("stomp_connections_open") == 0, Patience, "the STOMP session to end");
-        Assert.Equal(0, _app.Services.GetRequiredService<Gateway.Core.Bus.LocalBus>().SubscriberCount);
+        Assert.Equal(0, App.Services.GetRequiredService<Gateway.Core.Bus.LocalBus>().SubscriberCount);
     }
 }
