@@ -142,6 +142,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             foreach (var doc in _cursorDocs.FindAll()) _cursors[doc["_id"].AsString] = doc["through"].AsInt64;
         }
         _count = _messages.LongCount();
+        _toDelete.Clear(); // what they held is at or below a cursor: SweepPassedMessages below removes it
         // Payload bytes are kept in the meta document with every commit; add them up only for a store without it.
         _bytes = _meta.FindById(BytesKey)?["value"].AsInt64 ?? _messages.FindAll().Sum(d => (long)MessageDocuments.PayloadSize(d));
         SweepPassedMessages();
@@ -324,8 +325,17 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             var reader = _queue.Reader;
             var nextSweep = Environment.TickCount64 + (long)_options.ExpirySweepInterval.TotalMilliseconds;
             // Blocking is right here: this thread exists only to wait for work and then for the disk.
-            while (WaitForWork(reader, nextSweep))
+            while (true)
             {
+                if (_toDelete.Count > 0 && reader.Count == 0 && !_reopenNeeded)
+                {
+                    // Nothing waiting: a chunk of confirmed messages goes (an empty group commits deletes only).
+                    group.Clear();
+                    CommitOps(group);
+                    CheckpointWhenDrained(reader);
+                    continue;
+                }
+                if (!WaitForWork(reader, nextSweep)) break;
                 if (Environment.TickCount64 >= nextSweep)
                 {
                     SweepExpired();
@@ -350,6 +360,17 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     }
 
     private readonly List<WriteOp> _appendsFirst = [], _advancesAfter = [];
+
+    /// <summary>
+    /// Confirmed messages not deleted yet, oldest first (writer thread only). Deletes go in chunks
+    /// between append groups and when the writer is idle, so a forwarder's batch of 500 never holds
+    /// up the acks queued behind it. A crash before they are deleted loses nothing: the cursors are
+    /// committed, and the sweep at open removes whatever is at or below them.
+    /// </summary>
+    private readonly Queue<(long Sequence, string Topic, int Size)> _toDelete = new();
+
+    /// <summary>Most deletes in one commit, unless the store is near a limit (then all of them, first).</summary>
+    private const int DeleteChunk = 100;
 
     /// <summary>
     /// Commits a group. When it holds both new messages and confirmed ones to delete, and the store
@@ -411,22 +432,34 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 movedCursors[advance.Upstream] = Math.Max(advance.Through, movedCursors.GetValueOrDefault(advance.Upstream));
             }
 
-            // Deletes first: what upstreams confirmed makes room before any DropOldest has to.
+            long appendCount = 0, appendBytes = 0;
+            foreach (var op in group)
+            {
+                if (op is AppendOp append)
+                {
+                    appendCount++;
+                    appendBytes += append.Message.Payload.Length;
+                }
+                else if (op is AdvanceOp advance)
+                {
+                    foreach (var passed in advance.Passed) _toDelete.Enqueue(passed);
+                }
+            }
             if (movedCursors is not null)
             {
                 foreach (var (upstream, through) in movedCursors)
                     _cursorDocs.Upsert(new BsonDocument { ["_id"] = upstream, ["through"] = through });
-                foreach (var op in group)
-                {
-                    if (op is not AdvanceOp advance) continue;
-                    foreach (var (id, topic, size) in advance.Passed)
-                    {
-                        if (!IsConfirmedEverywhere(topic, id, movedCursors) || !DeleteMessage(id)) continue;
-                        deleted++;
-                        count--;
-                        bytes -= size;
-                    }
-                }
+            }
+
+            // Deletes before appends: near a limit, what upstreams confirmed makes room before any
+            // DropOldest or refusal has to; otherwise a chunk, and none in a group of new messages.
+            var nearLimit = count + appendCount >= _options.MaxMessages || bytes + appendBytes >= _options.MaxBytes;
+            for (var budget = nearLimit ? int.MaxValue : appendCount > 0 ? 0 : DeleteChunk; budget > 0 && _toDelete.TryDequeue(out var doomed); budget--)
+            {
+                if (!IsConfirmedEverywhere(doomed.Topic, doomed.Sequence, movedCursors) || !DeleteMessage(doomed.Sequence)) continue;
+                deleted++;
+                count--;
+                bytes -= doomed.Size;
             }
 
             foreach (var op in group)
