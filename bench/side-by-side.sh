@@ -152,7 +152,12 @@ stop_gateway
 
 # --- the ceiling: RabbitMQ.Client with confirms -----------------------------------------------------
 log "RabbitMQ.Client publishing with confirms"
+# With a consumer draining the queue, as in the gateway's forwarding runs: the broker does the same work in both.
+"$bench" consume --uri "$amqp" --queue bench --expect 200000 --timeout 600 --label rabbitmq-client-confirms-consumer > "$work/direct-consume.out" 2> "$work/direct-consume.log" &
+direct_consume_pid=$!
+for _ in $(seq 1 100); do grep -q READY "$work/direct-consume.out" && break; sleep 0.1; done
 "$bench" amqp-publish --uri "$amqp" --routing-key bench.direct --messages 200000 --batch 500 --label rabbitmq-client-confirms | tee -a "$results" | grep '^RESULT' >&2
+wait "$direct_consume_pid" || log "the direct run's consumer did not see every message (see $work/direct-consume.log)"
 "$bench" queue --uri "$amqp" --queue bench --purge yes
 
 # --- a backlog: stored while the upstream is unreachable, then a restart that drains it -------------
