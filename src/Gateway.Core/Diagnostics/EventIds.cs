@@ -16,6 +16,7 @@ public static class EventIds
     public const int StompFault = 213;
     public const int StompSendRefused = 214;
     public const int StompUnreceiptedStoreFailed = 215;
+    public const int OriginRefused = 216;
 
     // 3xx: outbox
     public const int OutboxOpened = 300;

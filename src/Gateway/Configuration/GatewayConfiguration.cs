@@ -58,6 +58,12 @@ public static class GatewayConfiguration
         Check(o.Http.Port is > 0 and <= 65535, "Http:Port", $"must be 1-65535 (was {o.Http.Port})");
         Check(IPAddress.TryParse(o.Http.BindAddress, out _), "Http:BindAddress", $"must be an IP address (was '{o.Http.BindAddress}')");
         Check(o.Http.Port != o.Mqtt.Port, "Http:Port", $"must differ from Gateway:Mqtt:Port (both {o.Http.Port})");
+        for (var i = 0; i < o.Http.AllowedOrigins.Count; i++)
+        {
+            var origin = o.Http.AllowedOrigins[i];
+            Check(origin == "*" || (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.AbsolutePath == "/" && !origin.EndsWith('/')),
+                $"Http:AllowedOrigins:{i}", $"must be * or an origin such as https://dash.example or http://10.0.0.5:3000 (was '{origin}')");
+        }
         Check(o.Stomp.Port is >= 0 and <= 65535, "Stomp:Port", $"must be 1-65535, or 0 for no TCP listener (was {o.Stomp.Port})");
         Check(IPAddress.TryParse(o.Stomp.BindAddress, out _), "Stomp:BindAddress", $"must be an IP address (was '{o.Stomp.BindAddress}')");
         Check(o.Stomp.Port == 0 || (o.Stomp.Port != o.Mqtt.Port && o.Stomp.Port != o.Http.Port), "Stomp:Port",

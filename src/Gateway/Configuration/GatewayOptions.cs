@@ -91,6 +91,14 @@ public sealed record HttpListenerOptions
     /// <summary>Health, metrics, STOMP over WebSocket (<c>/stomp</c>), MQTT over WebSocket (<c>/mqtt</c>) and the example page.</summary>
     public int Port { get; init; } = 8080;
     public string BindAddress { get; init; } = "0.0.0.0";
+
+    /// <summary>
+    /// Web pages of other origins allowed to open <c>/stomp</c> and <c>/mqtt</c> (<c>https://dash.example</c>,
+    /// or <c>*</c> for any). Pages served by the gateway itself, and clients that send no Origin
+    /// (devices, Node, scripts), are always allowed; any other page a browser opens is refused, so a
+    /// site visited on the plant's network cannot publish through the gateway.
+    /// </summary>
+    public List<string> AllowedOrigins { get; init; } = [];
 }
 
 public sealed record OutboxSettings

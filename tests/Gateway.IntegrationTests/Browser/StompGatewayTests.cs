@@ -180,4 +180,24 @@ public sealed class StompGatewayTests : IAsyncLifetime
         await Poll.UntilAsync(() => metrics.Get("stomp_connections_open") == 0, Patience, "the STOMP session to end");
         Assert.Equal(0, App.Services.GetRequiredService<Gateway.Core.Bus.LocalBus>().SubscriberCount);
     }
+
+    [Theory]
+    [InlineData("/stomp", "v12.stomp")]
+    [InlineData("/mqtt", "mqtt")]
+    public async Task A_page_of_another_origin_is_refused_and_the_gateway_s_own_page_is_not(string path, string subprotocol)
+    {
+        async Task<System.Net.WebSockets.ClientWebSocket> ConnectAsync(string origin)
+        {
+            var socket = new System.Net.WebSockets.ClientWebSocket();
+            socket.Options.AddSubProtocol(subprotocol);
+            socket.Options.SetRequestHeader("Origin", origin);
+            await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{HttpPort}{path}"), CancellationToken.None);
+            return socket;
+        }
+
+        var refused = await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() => ConnectAsync("http://evil.example"));
+        Assert.Contains("403", refused.Message);
+        using var own = await ConnectAsync($"http://127.0.0.1:{HttpPort}");
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, own.State);
+    }
 }

@@ -57,6 +57,10 @@ public sealed class GatewayConfigurationTests
     [InlineData("Gateway:Mqtt:BindAddress", "localhost-ish", "Gateway:Mqtt:BindAddress must be an IP address")]
     [InlineData("Gateway:Outbox:MaxGroupMessages", "0", "Gateway:Outbox:MaxGroupMessages must be")]
     [InlineData("Gateway:Id", "has space", "Gateway:Id must be")]
+    [InlineData("Gateway:Http:AllowedOrigins:0", "dash.example", "Gateway:Http:AllowedOrigins:0 must be * or an origin")]
+    [InlineData("Gateway:Http:AllowedOrigins:0", "https://dash.example/app", "Gateway:Http:AllowedOrigins:0 must be * or an origin")]
+    [InlineData("Gateway:Stomp:Port", "1883", "Gateway:Stomp:Port must differ")]
+    [InlineData("Gateway:Stomp:MaxPendingMessages", "0", "Gateway:Stomp:MaxPendingMessages must be positive")]
     [InlineData("Gateway:Mqt:Port", "1884", "unknown setting Gateway:Mqt")]
     public void A_bad_value_is_refused_with_one_line_naming_its_key(string key, string value, string expected)
     {
