@@ -248,12 +248,16 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 // Cannot tell: keep the last reading rather than refusing everything.
             }
         }
+        // A checkpoint copies the log into the data file and may need that much room at once (LiteDB
+        // checkpoints on its own past 8 MiB of log): that room is spoken for, so it does not count as
+        // free, or the checkpoint itself would hit ENOSPC just above the watermark.
         var free = Interlocked.Read(ref _freeBytes);
-        if (free < _options.MinFreeDiskBytes)
+        var log = FileSizes.Log;
+        if (free - log < _options.MinFreeDiskBytes)
         {
             _metrics.Increment("messages_refused_disk_total");
             throw new OutboxRejectedException(OutboxRejection.QuotaExceeded,
-                $"the disk is almost full ({free >> 20} MiB free; the gateway keeps at least {_options.MinFreeDiskBytes >> 20} MiB)");
+                $"the disk is almost full ({free >> 20} MiB free, {log >> 20} MiB of it kept for the next checkpoint; the gateway keeps at least {_options.MinFreeDiskBytes >> 20} MiB)");
         }
     }
 
