@@ -253,7 +253,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         // free, or the checkpoint itself would hit ENOSPC just above the watermark.
         var free = Interlocked.Read(ref _freeBytes);
         var log = FileSizes.Log;
-        if (free - log < _options.MinFreeDiskBytes)
+        if (_options.MinFreeDiskBytes > 0 && free - log < _options.MinFreeDiskBytes) // 0: no watermark at all
         {
             _metrics.Increment("messages_refused_disk_total");
             throw new OutboxRejectedException(OutboxRejection.QuotaExceeded,
