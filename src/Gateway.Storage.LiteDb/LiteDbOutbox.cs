@@ -46,6 +46,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private bool _writerStarted, _reopenNeeded;
     private long _lastSequence, _lastCommitted, _count, _bytes;
     private long _pendingCount, _pendingBytes; // queued appends, not yet committed: counted against the quota
+    private long _logBytes;
     private long _freeBytes = long.MaxValue, _freeCheckedAt = -1_000_000; // far enough back that the first append asks the disk
     private TaskCompletionSource _committed = NewSignal();
 
@@ -147,6 +148,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _bytes = _meta.FindById(BytesKey)?["value"].AsInt64 ?? _messages.FindAll().Sum(d => (long)MessageDocuments.PayloadSize(d));
         SweepPassedMessages();
         SweepExpired();
+        NoteLogSize();
     }
 
     /// <summary>
@@ -252,7 +254,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         // checkpoints on its own past 8 MiB of log): that room is spoken for, so it does not count as
         // free, or the checkpoint itself would hit ENOSPC just above the watermark.
         var free = Interlocked.Read(ref _freeBytes);
-        var log = FileSizes.Log;
+        var log = Interlocked.Read(ref _logBytes);
         if (_options.MinFreeDiskBytes > 0 && free - log < _options.MinFreeDiskBytes) // 0: no watermark at all
         {
             _metrics.Increment("messages_refused_disk_total");
@@ -732,6 +734,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         try
         {
             _db!.Checkpoint();
+            NoteLogSize();
             _metrics.Increment("outbox_checkpoints_total");
         }
         catch (Exception ex) when (ex is IOException or LiteException)
@@ -746,7 +749,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     {
         var log = _logFile!;
         lock (log) log.Flush();
+        NoteLogSize();
     }
+
+    /// <summary>The log's size as the writer last saw it, for the free-space check on the ingest path (no fstat per append).</summary>
+    private void NoteLogSize() => Interlocked.Exchange(ref _logBytes, _logFile?.Length ?? 0);
 
     /// <summary>Whether every upstream the topic routes to has its cursor at or past the message.</summary>
     private bool IsConfirmedEverywhere(string topic, long sequence, IReadOnlyDictionary<string, long>? moved)

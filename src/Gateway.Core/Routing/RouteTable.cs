@@ -36,6 +36,9 @@ public sealed class RouteTable
     /// <summary>Store-and-forward only: with no upstream configured, everything is kept until one is.</summary>
     public bool HasUpstreams => Upstreams.Count > 0;
 
+    /// <summary>With upstreams configured, no route takes the topic: it is local only or refused (Gateway:Unrouted), MQTT and STOMP alike.</summary>
+    public bool IsUnrouted(string topic) => HasUpstreams && Match(topic).Count == 0;
+
     /// <summary>Every route whose filter matches the topic, in configuration order.</summary>
     public IReadOnlyList<Route> Match(string topic) => Lookup(topic).All;
 

@@ -44,7 +44,7 @@ internal sealed partial class MqttIngest(
         if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish) return; // MQTTnet already refused it (unknown topic alias)
         metrics.Increment("mqtt_publishes_received_total");
 
-        if (routes.HasUpstreams && routes.Match(application.Topic).Count == 0)
+        if (routes.IsUnrouted(application.Topic))
         {
             metrics.Increment("messages_unrouted_total");
             if (options.Unrouted == UnroutedPolicy.Local)

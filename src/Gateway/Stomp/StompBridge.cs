@@ -129,7 +129,7 @@ internal sealed partial class StompBridge(
                 throw Refused(ex.Message);
             }
             var store = true;
-            if (routes.HasUpstreams && routes.Match(topic).Count == 0)
+            if (routes.IsUnrouted(topic))
             {
                 metrics.Increment("messages_unrouted_total");
                 if (options.Unrouted == UnroutedPolicy.Reject) throw Refused($"no route for topic '{topic}' (destination {frame["destination"]})");
