@@ -22,11 +22,11 @@ namespace Gateway.Storage.LiteDb;
 /// </remarks>
 public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 {
-    private const string MessagesCollection = "messages", MetaCollection = "meta", CursorsCollection = "cursors", ExpiringCollection = "expiring";
+    private const string MetaCollection = "meta", CursorsCollection = "cursors", ExpiringCollection = "expiring";
 
     /// <summary>In <see cref="ExpiringCollection"/>: when the message with that <c>_id</c> expires (ms since the epoch), indexed.</summary>
     private const string ExpiringAtField = "e";
-    private const string SequenceKey = "sequence", BytesKey = "bytes";
+    private const string SequenceKey = "sequence", BytesKey = "bytes", CountKey = "count";
 
     private readonly LiteDbOutboxOptions _options;
     private readonly RouteTable _routes;
@@ -38,7 +38,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     private DurableFileStream? _dataFile, _logFile;
     private LiteDatabase? _db;
-    private ILiteCollection<BsonDocument> _messages = null!, _meta = null!, _cursorDocs = null!, _expiring = null!;
+    private ILiteCollection<BsonDocument> _meta = null!, _cursorDocs = null!, _expiring = null!;
 
     /// <summary>About how many entries <see cref="_expiring"/> holds; when 0, deletes skip it. Recounted whenever the store is (re)opened.</summary>
     private long _expiringCount;
@@ -122,19 +122,20 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _dataFile = new DurableFileStream(OpenFile(DataFilePath), _sync);
         _logFile = new DurableFileStream(OpenFile(LogFilePath), _sync);
         _db = new LiteDatabase(_dataFile, new BsonMapper(), _logFile);
-        _messages = _db.GetCollection(MessagesCollection, BsonAutoId.Int64);
+        _chunks = _db.GetCollection(ChunksCollection, BsonAutoId.Int64);
+        _blobs = _db.GetCollection(BlobsCollection, BsonAutoId.Int64);
         _meta = _db.GetCollection(MetaCollection);
         _cursorDocs = _db.GetCollection(CursorsCollection);
-        _messages.EnsureIndex(MessageDocuments.RouteKeyField);
-        // Expiries live in a small collection of their own, holding only the messages that have one:
-        // an index on the messages themselves cost every message an index node (about 12% of QoS 1
-        // ingest, measured), though most never expire.
+        // Expiries live in a small collection of their own, holding only the messages that have one.
         _expiring = _db.GetCollection(ExpiringCollection, BsonAutoId.Int64);
         _expiring.EnsureIndex(ExpiringAtField);
-        MoveExpiriesOutOfTheMessageIndex();
+        ForgetEdits();
+        _dropFrom.Clear();
+        _dropExhausted.Clear();
+        MoveLegacyMessagesIntoChunks();
         _expiringCount = _expiring.LongCount();
 
-        var highestStored = _messages.Query().OrderByDescending("_id").Limit(1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
+        var highestStored = _chunks.Query().OrderByDescending("_id").Limit(1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
         var persisted = _meta.FindById(SequenceKey)?["value"].AsInt64 ?? 0;
         _lastSequence = _lastCommitted = Math.Max(highestStored, persisted);
         lock (_cursors)
@@ -142,10 +143,10 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             _cursors.Clear();
             foreach (var doc in _cursorDocs.FindAll()) _cursors[doc["_id"].AsString] = doc["through"].AsInt64;
         }
-        _count = _messages.LongCount();
         _toDelete.Clear(); // what they held is at or below a cursor: SweepPassedMessages below removes it
-        // Payload bytes are kept in the meta document with every commit; add them up only for a store without it.
-        _bytes = _meta.FindById(BytesKey)?["value"].AsInt64 ?? _messages.FindAll().Sum(d => (long)MessageDocuments.PayloadSize(d));
+        // The totals are kept in the meta collection with every commit; add them up only for a store without them.
+        _count = _meta.FindById(CountKey)?["value"].AsInt64 ?? CountStored();
+        _bytes = _meta.FindById(BytesKey)?["value"].AsInt64 ?? BytesStored();
         SweepPassedMessages();
         SweepExpired();
         NoteLogSize();
@@ -282,15 +283,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     public IReadOnlyList<StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
     {
         var result = new List<StoredMessage>(Math.Min(maxCount, 1024));
-        var bytes = 0;
-        // Query.GT on _id walks the primary-key index, so this reads in sequence order without a sort.
-        foreach (var doc in _messages.Find(Query.GT("_id", afterSequence), 0, maxCount))
-        {
-            var stored = MessageDocuments.FromDocument(doc);
-            bytes += stored.Message.ApproximateSize;
-            if (result.Count > 0 && bytes > maxBytes) break;
-            result.Add(stored);
-        }
+        ReadChunks(afterSequence, maxCount, maxBytes, result);
         return result;
     }
 
@@ -367,6 +360,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     private readonly List<WriteOp> _appendsFirst = [], _advancesAfter = [];
 
+    /// <summary>The group's new messages with their routes, encoded into one chunk at commit (writer thread only).</summary>
+    private readonly List<(IncomingMessage Message, int Route)> _chunkItems = [];
+
     /// <summary>
     /// Confirmed messages not deleted yet, oldest first (writer thread only). Deletes go in chunks
     /// between append groups and when the writer is idle, so a forwarder's batch of 500 never holds
@@ -430,6 +426,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         Dictionary<int, int>? dropped = null;
         try
         {
+            ForgetEdits();
             db.BeginTrans();
             foreach (var op in group)
             {
@@ -462,12 +459,16 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             var nearLimit = count + appendCount >= _options.MaxMessages || bytes + appendBytes >= _options.MaxBytes;
             for (var budget = nearLimit ? int.MaxValue : appendCount > 0 ? 0 : DeleteChunk; budget > 0 && _toDelete.TryDequeue(out var doomed); budget--)
             {
-                if (!IsConfirmedEverywhere(doomed.Topic, doomed.Sequence, movedCursors) || !DeleteMessage(doomed.Sequence)) continue;
+                var size = doomed.Size;
+                if (!IsConfirmedEverywhere(doomed.Topic, doomed.Sequence, movedCursors) || !MarkGone(doomed.Sequence, ref size)) continue;
                 deleted++;
                 count--;
                 bytes -= doomed.Size;
             }
 
+            // The group's new messages become one chunk; a drop may take back one of them (groupDead).
+            _chunkItems.Clear();
+            byte[]? groupDead = null;
             foreach (var op in group)
             {
                 if (op is not AppendOp append) continue;
@@ -476,7 +477,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 {
                     // Full. RejectNew was checked before queueing, but appends queued together can
                     // still overflow; DropOldest makes room from the same route, never from others.
-                    if (PolicyFor(append.Route) != WhenFull.DropOldest || !TryDropOldest(append.Route, ref count, ref bytes))
+                    if (PolicyFor(append.Route) != WhenFull.DropOldest || !TryDropOldest(append.Route, _chunkItems, ref groupDead, ref count, ref bytes))
                     {
                         append.Refused = true;
                         break;
@@ -486,7 +487,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 }
                 if (append.Refused) continue;
                 append.Sequence = ++sequence;
-                _messages.Insert(MessageDocuments.ToDocument(sequence, append.Message, append.Route));
+                _chunkItems.Add((append.Message, append.Route));
                 if (append.Message.ExpiresAt is { } expiresAt)
                 {
                     _expiring.Insert(new BsonDocument { ["_id"] = sequence, [ExpiringAtField] = expiresAt.ToUnixTimeMilliseconds() });
@@ -496,13 +497,22 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 count++;
                 bytes += size;
             }
+            if (_chunkItems.Count > 0)
+            {
+                var groupDeadCount = 0;
+                for (var j = 0; j < _chunkItems.Count; j++) groupDeadCount += IsSet(groupDead, j) ? 1 : 0;
+                if (groupDeadCount < _chunkItems.Count) InsertChunk(sequence - _chunkItems.Count + 1, _chunkItems, groupDead, groupDeadCount);
+            }
+            WriteEdits();
 
             if (appended > 0) _meta.Upsert(new BsonDocument { ["_id"] = SequenceKey, ["value"] = sequence });
             if (bytes != Bytes) _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = bytes });
+            if (count != Count) _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = count });
 
             db.Commit();
             committed = true;
             SyncLog();
+            foreach (var (_, route) in _chunkItems) _dropExhausted.Remove(route);
         }
         catch (Exception ex)
         {
@@ -592,40 +602,20 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         return true;
     }
 
-    /// <summary>Deletes a message and its expiry entry, inside the open transaction.</summary>
-    private bool DeleteMessage(long id)
-    {
-        if (!_messages.Delete(id)) return false;
-        if (_expiringCount > 0 && _expiring.Delete(id)) _expiringCount--;
-        return true;
-    }
+    /// <summary>Messages in the store, added up from the chunk heads (a store without the total in its meta collection).</summary>
+    private long CountStored() => _chunks.FindAll().Sum(h => (long)(h[CountField].AsInt32 - (h.TryGetValue(DeadCountField, out var dn) ? dn.AsInt32 : 0)));
 
-    /// <summary>
-    /// Stores written before expiries had their own collection indexed the messages' expiry field:
-    /// drop that index and copy the expiries over, once.
-    /// </summary>
-    private void MoveExpiriesOutOfTheMessageIndex()
+    /// <summary>Payload bytes in the store, added up from every chunk (a store without the total in its meta collection).</summary>
+    private long BytesStored()
     {
-        if (!_messages.DropIndex(MessageDocuments.ExpiresAtField)) return;
-        _db!.BeginTrans();
-        foreach (var doc in _messages.FindAll())
+        long bytes = 0;
+        foreach (var head in _chunks.FindAll())
         {
-            if (doc.TryGetValue(MessageDocuments.ExpiresAtField, out var expires) && expires.IsInt64)
-                _expiring.Upsert(new BsonDocument { ["_id"] = doc["_id"], [ExpiringAtField] = expires.AsInt64 });
+            var edit = ChunkEdit.FromHead(head);
+            var heads = HeadsOf(edit);
+            for (var i = 0; i < heads.Length; i++) bytes += edit.IsDead(i) ? 0 : heads[i].PayloadSize;
         }
-        _db.Commit();
-    }
-
-    /// <summary>Deletes the oldest stored message of a route, inside the writer's open transaction.</summary>
-    private bool TryDropOldest(int route, ref long count, ref long bytes)
-    {
-        var (from, to) = MessageDocuments.RouteKeyRange(route);
-        // The route-key index lists the route's messages oldest first: the first is the one to go.
-        var oldest = _messages.Find(Query.Between(MessageDocuments.RouteKeyField, from, to), 0, 1).FirstOrDefault();
-        if (oldest is null || !DeleteMessage(oldest["_id"].AsInt64)) return false;
-        count--;
-        bytes -= MessageDocuments.PayloadSize(oldest);
-        return true;
+        return bytes;
     }
 
     /// <summary>The group's appends are no longer pending: committed, refused or failed.</summary>
@@ -668,14 +658,10 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         try
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            // An entry whose message is gone already (a crash between the two deletes cannot leave one,
-            // they share a transaction; but be lenient) is removed with size 0 and not counted.
-            removed = DeleteNow(_expiring.Find(Query.Between(ExpiringAtField, 1, now))
-                .Select(e => e["_id"].AsInt64)
-                .Select(id => (id, _messages.FindById(id) is { } doc ? MessageDocuments.PayloadSize(doc) : -1))
-                .ToList());
+            // An entry whose message is gone already (dropped within its own group commit) is removed and not counted.
+            removed = RemoveNow(_expiring.Find(Query.Between(ExpiringAtField, 1, now)).Select(e => e["_id"].AsInt64).ToList());
         }
-        catch (Exception ex) when (ex is IOException or LiteException)
+        catch (Exception ex) when (ex is IOException or LiteException or InvalidDataException)
         {
             TryRollback(_db!);
             LogSweepFailed(ex.Message);
@@ -687,33 +673,38 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     }
 
     /// <summary>
-    /// Deletes messages in a transaction of their own (sweeps, outside the group commit), keeps the
-    /// stored byte total in step, makes the commit durable, and returns how many went.
+    /// Removes messages in a transaction of their own (sweeps, outside the group commit), keeps the
+    /// stored totals in step, makes the commit durable, and returns how many went. An expiry entry whose
+    /// message is gone already is removed and not counted.
     /// </summary>
-    private int DeleteNow(List<(long Id, int Size)> doomed)
+    private int RemoveNow(List<long> doomed)
     {
         if (doomed.Count == 0) return 0;
         long freed = 0;
-        var deleted = 0;
+        var removed = 0;
+        ForgetEdits();
         _db!.BeginTrans();
-        foreach (var (id, size) in doomed)
+        foreach (var sequence in doomed)
         {
-            if (size >= 0 && DeleteMessage(id))
+            var size = -1;
+            if (MarkGone(sequence, ref size))
             {
-                deleted++;
+                removed++;
                 freed += size;
             }
-            else if (_expiring.Delete(id))
+            else if (_expiring.Delete(sequence))
             {
                 _expiringCount--;
             }
         }
+        WriteEdits();
         _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = Bytes - freed });
+        _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = Count - removed });
         _db.Commit();
         SyncLog();
-        Interlocked.Add(ref _count, -deleted);
+        Interlocked.Add(ref _count, -removed);
         Interlocked.Add(ref _bytes, -freed);
-        return deleted;
+        return removed;
     }
 
     /// <summary>
@@ -776,15 +767,29 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var highest = _routes.Upstreams.Max(GetCursor);
         if (highest == 0) return;
 
-        var swept = DeleteNow(_messages.Find(Query.LTE("_id", highest))
-            .Where(doc => IsConfirmedEverywhere(doc["t"].AsString, doc["_id"].AsInt64, null))
-            .Select(doc => (doc["_id"].AsInt64, MessageDocuments.PayloadSize(doc)))
-            .ToList());
+        var passed = new List<long>();
+        foreach (var head in _chunks.FindAll())
+        {
+            var edit = ChunkEdit.FromHead(head);
+            if (edit.First > highest) break; // heads come in sequence order
+            var chunk = _blobs.FindById(edit.Last)?[BlobField].AsBinary;
+            if (chunk is null) continue;
+            ChunkCodec.Walk(chunk, edit.Count, 0, (i, offset, length) =>
+            {
+                var sequence = edit.First + i;
+                if (sequence > highest) return false;
+                if (!edit.IsDead(i) && IsConfirmedEverywhere(ChunkCodec.ReadMessage(chunk, offset, length, sequence).Message.Topic, sequence, null))
+                    passed.Add(sequence);
+                return true;
+            });
+        }
+        var swept = RemoveNow(passed);
         if (swept > 0) LogSwept(swept);
     }
 
-    private static void TryRollback(LiteDatabase db)
+    private void TryRollback(LiteDatabase db)
     {
+        ForgetEdits();
         try
         {
             db.Rollback();
@@ -857,6 +862,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxReopenFailed, LogLevel.Warning, "Outbox could not be reopened yet, new messages are refused: {Cause}")]
     private partial void LogReopenFailed(string cause);
+
+    [LoggerMessage(EventIds.OutboxMigrated, LogLevel.Information, "Outbox: moved {Count} messages of the earlier one-document-per-message layout into chunks")]
+    private partial void LogMigrated(long count);
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     private partial void LogSwept(int count);

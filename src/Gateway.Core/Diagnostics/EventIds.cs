@@ -30,6 +30,7 @@ public static class EventIds
     public const int OutboxDropped = 308;
     public const int OutboxReopened = 309;
     public const int OutboxReopenFailed = 310;
+    public const int OutboxMigrated = 311;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

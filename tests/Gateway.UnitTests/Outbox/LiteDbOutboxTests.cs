@@ -268,28 +268,50 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_store_from_before_the_expiring_collection_keeps_its_expiries()
+    public async Task A_store_of_the_earlier_one_document_per_message_layout_is_moved_into_chunks_whole()
     {
-        var outbox = _folder.Open();
-        var expires = DateTimeOffset.UtcNow.AddMilliseconds(200);
-        for (var i = 0; i < 3; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}") with { ExpiresAt = expires });
-        await outbox.AppendAsync(OutboxFolder.Message("t/kept"));
-        await outbox.DisposeAsync();
-
-        // Make it look like a store of the earlier layout: the expiry indexed on the messages, no expiring collection.
-        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
-        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
+        // The layout of the first releases, written by hand: a document per message, the expiry indexed on it.
+        var expires = DateTimeOffset.UtcNow.AddMilliseconds(300);
+        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.CreateNew))
+        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.CreateNew))
         using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
         {
-            Assert.True(db.DropCollection("expiring"));
-            db.GetCollection("messages").EnsureIndex("exp");
+            var messages = db.GetCollection("messages");
+            messages.EnsureIndex("exp");
+            foreach (var (id, topic, expiry) in new[] { (7L, "t/a", (long?)null), (8L, "t/b", expires.ToUnixTimeMilliseconds()), (12L, "t/c", null) })
+            {
+                var doc = new LiteDB.BsonDocument
+                {
+                    ["_id"] = id, ["rk"] = $"-0001:{id:D19}", ["t"] = topic, ["p"] = new byte[] { 1, 2, (byte)id }, ["q"] = 1,
+                    ["c"] = "dev-1", ["ts"] = 1_700_000_000_000L, ["ct"] = "application/octet-stream",
+                    ["up"] = new LiteDB.BsonArray(new LiteDB.BsonValue[] { new LiteDB.BsonArray(new LiteDB.BsonValue[] { "k", "v" }) }),
+                };
+                if (expiry is { } e) doc["exp"] = e;
+                messages.Insert(doc);
+            }
+            db.GetCollection("meta").Upsert(new LiteDB.BsonDocument { ["_id"] = "sequence", ["value"] = 12L });
             db.Checkpoint();
         }
+
+        var outbox = _folder.Open();
+        Assert.Empty(Directory.GetFiles(_folder.Path, "*corrupt*"));
+        Assert.Equal(3, outbox.Count);
+        Assert.Equal(9, outbox.Bytes);
+        var read = outbox.ReadAfter(0, 10, 1 << 20);
+        Assert.Equal([7L, 8L, 12L], read.Select(m => m.Sequence));
+        Assert.Equal(["t/a", "t/b", "t/c"], read.Select(m => m.Message.Topic));
+        Assert.Equal(new byte[] { 1, 2, 12 }, read[2].Message.Payload.ToArray());
+        Assert.Equal("application/octet-stream", read[0].Message.ContentType);
+        Assert.Equal([new KeyValuePair<string, string>("k", "v")], read[1].Message.UserProperties);
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000L), read[0].Message.ReceivedAt);
+        Assert.Equal(13, await outbox.AppendAsync(OutboxFolder.Message("t/d")));
+        await outbox.DisposeAsync();
         await Poll(() => DateTimeOffset.UtcNow > expires);
 
+        // The expiry came across too: the message that had one is removed at the next start.
         var reopened = _folder.Open();
-        Assert.Equal(1, reopened.Count);
-        Assert.Equal(3, _folder.Metrics.Get("messages_expired_total"));
+        Assert.Equal([7L, 12L, 13L], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Sequence));
+        Assert.Equal(1, _folder.Metrics.Get("messages_expired_total"));
     }
 
     private static async Task Poll(Func<bool> condition)

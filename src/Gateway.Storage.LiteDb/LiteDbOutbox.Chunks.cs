@@ -1,0 +1,256 @@
+using Gateway.Core.Messages;
+using LiteDB;
+
+namespace Gateway.Storage.LiteDb;
+
+// How messages sit in LiteDB: each group commit writes one chunk, two documents keyed by the chunk's
+// last sequence. "chunks" holds its head (first sequence, count, which messages are gone), "blobs" the
+// messages themselves (ChunkCodec). Removing a message (confirmed everywhere, dropped, expired) sets
+// its bit in the head; the chunk goes once every bit is set. The blob is never rewritten.
+public sealed partial class LiteDbOutbox
+{
+    private const string ChunksCollection = "chunks", BlobsCollection = "blobs";
+    private const string FirstField = "f", CountField = "n", DeadCountField = "dn", DeadField = "d", BlobField = "m";
+
+    private ILiteCollection<BsonDocument> _chunks = null!, _blobs = null!;
+
+    /// <summary>Chunk heads changed by the open transaction, by last sequence (writer thread only); written at its end.</summary>
+    private readonly Dictionary<long, ChunkEdit> _edits = [];
+    private ChunkEdit? _lastEdit;
+
+    /// <summary>
+    /// Per route, the chunk a drop last took from: every message of that route in older chunks is gone,
+    /// so the next drop starts there. Writer thread only; forgotten when the store is reopened.
+    /// </summary>
+    private readonly Dictionary<int, long> _dropFrom = [];
+
+    /// <summary>Routes with nothing stored to drop, until a message of theirs is committed again.</summary>
+    private readonly HashSet<int> _dropExhausted = [];
+
+    /// <summary>A chunk's head as the open transaction sees it.</summary>
+    private sealed class ChunkEdit(long first, long last, int count, int deadCount, byte[] dead)
+    {
+        public long First { get; } = first;
+        public long Last { get; } = last;
+        public int Count { get; } = count;
+        public int DeadCount { get; private set; } = deadCount;
+        public byte[] Dead { get; } = dead;
+        public bool Dirty { get; private set; }
+        public ChunkCodec.RecordHead[]? Heads { get; set; }
+
+        public bool Contains(long sequence) => sequence >= First && sequence <= Last;
+
+        public bool IsDead(int i) => IsSet(Dead, i);
+
+        public bool MarkDead(int i)
+        {
+            if (IsDead(i)) return false;
+            Dead[i >> 3] |= (byte)(1 << (i & 7));
+            DeadCount++;
+            Dirty = true;
+            return true;
+        }
+
+        public static ChunkEdit FromHead(BsonDocument head)
+        {
+            var count = head[CountField].AsInt32;
+            var dead = new byte[(count + 7) >> 3];
+            if (head.TryGetValue(DeadField, out var stored) && stored.IsBinary) stored.AsBinary.AsSpan(0, Math.Min(dead.Length, stored.AsBinary.Length)).CopyTo(dead);
+            return new ChunkEdit(head[FirstField].AsInt64, head["_id"].AsInt64, count, head.TryGetValue(DeadCountField, out var dn) ? dn.AsInt32 : 0, dead);
+        }
+
+        public BsonDocument ToHead()
+        {
+            var head = new BsonDocument { ["_id"] = Last, [FirstField] = First, [CountField] = Count };
+            if (DeadCount > 0)
+            {
+                head[DeadCountField] = DeadCount;
+                head[DeadField] = Dead;
+            }
+            return head;
+        }
+    }
+
+    private static bool IsSet(byte[]? bits, int i) => bits is not null && (i >> 3) < bits.Length && (bits[i >> 3] & (1 << (i & 7))) != 0;
+
+    /// <summary>Writes a new chunk (inside the open transaction). <paramref name="dead"/> marks messages dropped before they were ever stored.</summary>
+    private void InsertChunk(long first, IReadOnlyList<(IncomingMessage Message, int Route)> items, byte[]? dead, int deadCount)
+    {
+        var last = first + items.Count - 1;
+        var head = new BsonDocument { ["_id"] = last, [FirstField] = first, [CountField] = items.Count };
+        if (deadCount > 0)
+        {
+            head[DeadCountField] = deadCount;
+            head[DeadField] = dead;
+        }
+        _chunks.Insert(head);
+        _blobs.Insert(new BsonDocument { ["_id"] = last, [BlobField] = ChunkCodec.Encode(items) });
+    }
+
+    /// <summary>The chunk holding a sequence, as the open transaction sees it; null when that chunk is gone.</summary>
+    private ChunkEdit? ChunkOf(long sequence)
+    {
+        if (_lastEdit is not null && _lastEdit.Contains(sequence)) return _lastEdit;
+        var head = _chunks.Find(Query.GTE("_id", sequence), 0, 1).FirstOrDefault();
+        if (head is null) return null;
+        var edit = EditOf(head);
+        return edit.Contains(sequence) ? _lastEdit = edit : null;
+    }
+
+    private ChunkEdit EditOf(BsonDocument head)
+    {
+        var last = head["_id"].AsInt64;
+        if (!_edits.TryGetValue(last, out var edit)) _edits[last] = edit = ChunkEdit.FromHead(head);
+        return edit;
+    }
+
+    private ChunkCodec.RecordHead[] HeadsOf(ChunkEdit edit) =>
+        edit.Heads ??= ChunkCodec.ReadHeads(_blobs.FindById(edit.Last)?[BlobField].AsBinary
+            ?? throw new InvalidDataException($"chunk {edit.First}..{edit.Last} has no messages stored"), edit.Count);
+
+    /// <summary>
+    /// Marks a message gone, inside the open transaction; false when it was gone already. Its payload
+    /// size comes from <paramref name="size"/> when known (≥ 0), else from the chunk, and is returned there.
+    /// </summary>
+    private bool MarkGone(long sequence, ref int size)
+    {
+        var edit = ChunkOf(sequence);
+        if (edit is null) return false;
+        var index = (int)(sequence - edit.First);
+        if (edit.IsDead(index)) return false;
+        if (size < 0) size = HeadsOf(edit)[index].PayloadSize;
+        edit.MarkDead(index);
+        if (_expiringCount > 0 && _expiring.Delete(sequence)) _expiringCount--;
+        return true;
+    }
+
+    /// <summary>Writes the changed chunk heads; a chunk with every message gone is deleted with its blob.</summary>
+    private void WriteEdits()
+    {
+        foreach (var edit in _edits.Values)
+        {
+            if (!edit.Dirty) continue;
+            if (edit.DeadCount >= edit.Count)
+            {
+                _chunks.Delete(edit.Last);
+                _blobs.Delete(edit.Last);
+            }
+            else
+            {
+                _chunks.Update(edit.ToHead());
+            }
+        }
+        ForgetEdits();
+    }
+
+    private void ForgetEdits()
+    {
+        _edits.Clear();
+        _lastEdit = null;
+    }
+
+    /// <summary>
+    /// Removes the oldest stored message of a route (inside the open transaction), or failing that the
+    /// oldest of this group's own new ones (<paramref name="group"/>, <paramref name="groupDead"/>).
+    /// </summary>
+    private bool TryDropOldest(int route, List<(IncomingMessage Message, int Route)> group, ref byte[]? groupDead, ref long count, ref long bytes)
+    {
+        if (!_dropExhausted.Contains(route))
+        {
+            foreach (var head in _chunks.Find(Query.GTE("_id", _dropFrom.GetValueOrDefault(route)), 0, int.MaxValue))
+            {
+                var edit = EditOf(head);
+                if (edit.DeadCount >= edit.Count) continue;
+                var heads = HeadsOf(edit);
+                for (var i = 0; i < heads.Length; i++)
+                {
+                    if (heads[i].Route != route || edit.IsDead(i)) continue;
+                    edit.MarkDead(i);
+                    if (_expiringCount > 0 && _expiring.Delete(edit.First + i)) _expiringCount--;
+                    _dropFrom[route] = edit.Last;
+                    count--;
+                    bytes -= heads[i].PayloadSize;
+                    return true;
+                }
+            }
+            _dropExhausted.Add(route);
+        }
+        for (var j = 0; j < group.Count; j++)
+        {
+            if (group[j].Route != route || IsSet(groupDead, j)) continue;
+            groupDead ??= new byte[(_options.MaxGroupMessages + 7) >> 3];
+            groupDead[j >> 3] |= (byte)(1 << (j & 7));
+            count--;
+            bytes -= group[j].Message.Payload.Length;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Committed messages after a sequence, oldest first; readers run beside the writer.</summary>
+    private void ReadChunks(long afterSequence, int maxCount, int maxBytes, List<StoredMessage> into)
+    {
+        var bytes = 0;
+        // The head's _id is the chunk's last sequence: the first head above afterSequence holds the next message.
+        foreach (var head in _chunks.Find(Query.GT("_id", afterSequence), 0, int.MaxValue))
+        {
+            var chunk = _blobs.FindById(head["_id"])?[BlobField].AsBinary;
+            if (chunk is null) continue; // every message in it went between the two reads
+            var first = head[FirstField].AsInt64;
+            var dead = head.TryGetValue(DeadField, out var d) && d.IsBinary ? d.AsBinary : null;
+            var full = false;
+            ChunkCodec.Walk(chunk, head[CountField].AsInt32, (int)Math.Max(0, afterSequence + 1 - first), (i, offset, length) =>
+            {
+                if (IsSet(dead, i)) return true;
+                var stored = ChunkCodec.ReadMessage(chunk, offset, length, first + i);
+                bytes += stored.Message.ApproximateSize;
+                if (into.Count > 0 && bytes > maxBytes)
+                {
+                    full = true;
+                    return false;
+                }
+                into.Add(stored);
+                full = into.Count >= maxCount;
+                return !full;
+            });
+            if (full) return;
+        }
+    }
+
+    /// <summary>
+    /// Stores of the earlier layout (a document per message) are moved into chunks at open, in one
+    /// transaction: a crash half way leaves the old layout whole, and the next open starts again.
+    /// </summary>
+    private void MoveLegacyMessagesIntoChunks()
+    {
+        if (!_db!.CollectionExists(LegacyMessageDocuments.Collection)) return;
+        var legacy = _db.GetCollection(LegacyMessageDocuments.Collection);
+        _db.BeginTrans();
+        var group = new List<(IncomingMessage, int)>();
+        long first = 0, moved = 0, bytes = 0;
+        foreach (var doc in legacy.Find(Query.All("_id", Query.Ascending)))
+        {
+            var stored = LegacyMessageDocuments.FromDocument(doc);
+            if (group.Count > 0 && (stored.Sequence != first + group.Count || group.Count >= _options.MaxGroupMessages))
+            {
+                InsertChunk(first, group, null, 0);
+                group.Clear();
+            }
+            if (group.Count == 0) first = stored.Sequence;
+            group.Add((stored.Message, LegacyMessageDocuments.Route(doc)));
+            if (stored.Message.ExpiresAt is { } expires)
+                _expiring.Upsert(new BsonDocument { ["_id"] = stored.Sequence, [ExpiringAtField] = expires.ToUnixTimeMilliseconds() });
+            moved++;
+            bytes += stored.Message.Payload.Length;
+        }
+        if (group.Count > 0) InsertChunk(first, group, null, 0);
+        // Emptied in the same transaction (LiteDB drops a collection only outside one), dropped after it.
+        legacy.DeleteAll();
+        _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = moved });
+        _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = bytes });
+        _db.Commit();
+        SyncLog();
+        _db.DropCollection(LegacyMessageDocuments.Collection);
+        LogMigrated(moved);
+    }
+}
