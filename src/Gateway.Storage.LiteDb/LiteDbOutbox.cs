@@ -554,18 +554,36 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         Interlocked.Exchange(ref _committed, NewSignal()).TrySetResult();
         foreach (var op in group)
         {
-            if (op is not AppendOp append) continue;
-            if (append.Refused)
-            {
-                _metrics.Increment("messages_refused_full_total");
-                append.Completion.TrySetException(new OutboxRejectedException(OutboxRejection.QuotaExceeded,
-                    $"the store is full ({count} messages, {bytes} payload bytes) and route '{RouteName(append.Route)}' has nothing older to drop"));
-            }
-            else if (committed)
-            {
-                append.Completion.TrySetResult(append.Sequence);
-            }
+            if (op is not AppendOp { Refused: true } append) continue;
+            _metrics.Increment("messages_refused_full_total");
+            append.Failure ??= new OutboxRejectedException(OutboxRejection.QuotaExceeded,
+                $"the store is full ({count} messages, {bytes} payload bytes) and route '{RouteName(append.Route)}' has nothing older to drop");
         }
+        Settle(group);
+    }
+
+    /// <summary>
+    /// Completes the group's appends (acks or refusals) on one thread-pool thread, in order. The waiting
+    /// code (MQTTnet's PUBACK, a STOMP RECEIPT) then runs inline there, one after the other, instead of
+    /// each being queued to the pool on its own: measured, those hand-offs and the wake-ups of idle pool
+    /// threads cost more CPU than the store itself. Never inline on the writer, which must get back to the disk.
+    /// </summary>
+    private static void Settle(List<WriteOp> group)
+    {
+        AppendOp[]? appends = null;
+        var n = 0;
+        foreach (var op in group)
+        {
+            if (op is not AppendOp append) continue;
+            appends ??= new AppendOp[group.Count];
+            appends[n++] = append;
+        }
+        if (appends is null) return;
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (ops, count) = state;
+            for (var i = 0; i < count; i++) ops[i].Complete();
+        }, (appends, n), preferLocal: false);
     }
 
     /// <summary>Refuses every append of a group the store could not commit.</summary>
@@ -576,8 +594,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var failure = new OutboxRejectedException(OutboxRejection.StoreFailed, $"the store could not commit: {ex.Message}", ex);
         foreach (var op in group)
         {
-            if (op is AppendOp append) append.Completion.TrySetException(failure);
+            if (op is AppendOp append) append.Failure = failure;
         }
+        Settle(group);
         if (releasePending) ReleasePending(group);
     }
 
@@ -817,10 +836,19 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         /// <summary>Refused inside the writer (the store was full and nothing of its route could make room).</summary>
         public bool Refused { get; set; }
 
-        // Completing runs the waiting ack on the thread pool, never inline on the writer.
-        public TaskCompletionSource<long> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed only by Settle, on a pool thread: the waiting ack runs inline there, never on the writer.
+        public TaskCompletionSource<long> Completion { get; } = new();
 
         public long Sequence { get; set; }
+
+        /// <summary>Why the append was not stored; null once it is committed.</summary>
+        public OutboxRejectedException? Failure { get; set; }
+
+        public void Complete()
+        {
+            if (Failure is { } failure) Completion.TrySetException(failure);
+            else Completion.TrySetResult(Sequence);
+        }
 
         public override int Size => Message.ApproximateSize;
     }

@@ -134,6 +134,60 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Messages_committed_together_leave_one_by_one_as_their_upstreams_confirm_them_and_stay_gone_after_a_restart()
+    {
+        var sync = new GatedDiskSync();
+        var outbox = _folder.Open(TwoUpstreams(), sync: sync);
+        string[] topics = ["only-a/2", "both/3", "only-a/4", "both/5", "only-a/6", "both/7"];
+        var appends = await CommittedTogether(outbox, sync, ["only-a/0", "only-a/1"], topics);
+        Assert.Equal(Enumerable.Range(3, 6).Select(i => (long)i), appends);
+
+        var all = outbox.ReadAfter(0, 100, 1 << 20);
+        await outbox.AdvanceCursorAsync("a", all[^1].Sequence, all);
+        await Poll(() => outbox.Count == 3);
+        var waiting = outbox.ReadAfter(0, 100, 1 << 20);
+        Assert.Equal(["both/3", "both/5", "both/7"], waiting.Select(m => m.Message.Topic));
+        Assert.Equal([4L, 6L, 8L], waiting.Select(m => m.Sequence));
+
+        await outbox.AdvanceCursorAsync("b", 6, waiting.Take(2).ToArray());
+        await Poll(() => outbox.Count == 1);
+        Assert.Equal([8L], outbox.ReadAfter(0, 100, 1 << 20).Select(m => m.Sequence));
+        Assert.Equal([8L], outbox.ReadAfter(5, 100, 1 << 20).Select(m => m.Sequence));
+        await outbox.DisposeAsync();
+
+        var reopened = _folder.Open(TwoUpstreams());
+        Assert.Equal(1, reopened.Count);
+        Assert.Equal(1, reopened.Bytes);
+        Assert.Equal(["both/7"], reopened.ReadAfter(0, 100, 1 << 20).Select(m => m.Message.Topic));
+    }
+
+    /// <summary>
+    /// Appends <paramref name="first"/> one by one, then holds the writer inside the fsync of the last
+    /// of them so that <paramref name="together"/> queue up and are committed as one group.
+    /// </summary>
+    internal static async Task<long[]> CommittedTogether(LiteDbOutbox outbox, GatedDiskSync sync, string[] first, string[] together)
+    {
+        foreach (var topic in first[..^1]) await outbox.AppendAsync(OutboxFolder.Message(topic));
+        var synced = sync.SyncsCompleted;
+        await Poll(() => sync.SyncsCompleted >= synced);
+        sync.Entered.Reset();
+        sync.Close();
+        Task<long>[] appends;
+        try
+        {
+            var held = outbox.AppendAsync(OutboxFolder.Message(first[^1])).AsTask();
+            await Poll(() => sync.Entered.IsSet);
+            appends = together.Select(t => outbox.AppendAsync(OutboxFolder.Message(t)).AsTask()).ToArray();
+            await Poll(() => outbox.ReadAfter(0, 1000, 1 << 30).Count == first.Length); // the held commit is written, the rest queued
+        }
+        finally
+        {
+            sync.Open();
+        }
+        return await Task.WhenAll(appends).WaitAsync(Patience);
+    }
+
+    [Fact]
     public async Task A_message_waiting_for_an_upstream_that_was_removed_is_swept_at_the_next_start()
     {
         var outbox = _folder.Open(TwoUpstreams());
@@ -314,7 +368,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(1, _folder.Metrics.Get("messages_expired_total"));
     }
 
-    private static async Task Poll(Func<bool> condition)
+    internal static async Task Poll(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Patience;
         while (!condition())

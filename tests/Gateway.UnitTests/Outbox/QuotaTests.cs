@@ -1,6 +1,7 @@
 using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using Gateway.Storage.LiteDb;
+using Gateway.TestSupport;
 
 namespace Gateway.UnitTests.Outbox;
 
@@ -58,6 +59,22 @@ public sealed class QuotaTests : IAsyncLifetime
         Assert.Equal(["a/1", "a/2", "a/3", "b/2", "b/3"], outbox.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
         Assert.Equal(1, _folder.Metrics.Get("messages_dropped_total", "b/#"));
         Assert.Equal(0, _folder.Metrics.Get("messages_dropped_total", "a/#"));
+    }
+
+    [Fact]
+    public async Task DropOldest_within_one_group_commit_keeps_the_newest_and_counts_the_rest()
+    {
+        var sync = new GatedDiskSync();
+        var outbox = _folder.Open(TwoRoutes, sync: sync, configure: o => o with { MaxMessages = 3, WhenFull = WhenFull.DropOldest });
+        var sequences = await LiteDbOutboxTests.CommittedTogether(outbox, sync, ["b/0"], ["a/1", "a/2", "a/3", "a/4"]);
+
+        // The store held b/0; a/1 and a/2 were each dropped by a newer message of their route in the same commit.
+        Assert.Equal([2L, 3L, 4L, 5L], sequences);
+        Assert.Equal(["b/0", "a/3", "a/4"], outbox.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
+        Assert.Equal(3, outbox.Count);
+        Assert.Equal(2, _folder.Metrics.Get("messages_dropped_total", "a/#"));
+        await outbox.DisposeAsync();
+        Assert.Equal(["b/0", "a/3", "a/4"], _folder.Open(TwoRoutes).ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
     }
 
     [Fact]
