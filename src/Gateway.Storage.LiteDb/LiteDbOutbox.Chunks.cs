@@ -3,16 +3,27 @@ using LiteDB;
 
 namespace Gateway.Storage.LiteDb;
 
-// How messages sit in LiteDB: each group commit writes one chunk, two documents keyed by the chunk's
-// last sequence. "chunks" holds its head (first sequence, count, which messages are gone), "blobs" the
-// messages themselves (ChunkCodec). Removing a message (confirmed everywhere, dropped, expired) sets
-// its bit in the head; the chunk goes once every bit is set. The blob is never rewritten.
+// How messages sit in LiteDB: each group commit writes one document to "chunks", keyed by its last
+// sequence, holding its first sequence, its count and the messages themselves (ChunkCodec). Removing a
+// message (confirmed everywhere, dropped, expired) sets its bit in the chunk's entry in "gone", a small
+// collection holding only chunks with something removed; the chunk goes once every bit is set. The
+// messages are never rewritten, and a group commit writes one document (measured: the pages a commit
+// writes, each fsynced before the acks, are what bounds QoS 1 ingest on this disk).
 public sealed partial class LiteDbOutbox
 {
-    private const string ChunksCollection = "chunks", BlobsCollection = "blobs";
+    private const string ChunksCollection = "chunks", GoneCollection = "gone";
     private const string FirstField = "f", CountField = "n", DeadCountField = "dn", DeadField = "d", BlobField = "m";
 
-    private ILiteCollection<BsonDocument> _chunks = null!, _blobs = null!;
+    private ILiteCollection<BsonDocument> _chunks = null!, _gone = null!;
+
+    /// <summary>
+    /// Entries in <see cref="_gone"/>, never fewer than there are: while it is 0 a reader skips the
+    /// lookup (the usual case when the forwarder keeps up, as whole chunks go at once).
+    /// </summary>
+    private long _goneCount;
+
+    /// <summary>Entries of <see cref="_gone"/> deleted by the open transaction, counted down from <see cref="_goneCount"/> once it is committed.</summary>
+    private long _goneRemovedPending;
 
     /// <summary>Chunk heads changed by the open transaction, by last sequence (writer thread only); written at its end.</summary>
     private readonly Dictionary<long, ChunkEdit> _edits = [];
@@ -28,8 +39,13 @@ public sealed partial class LiteDbOutbox
     private readonly HashSet<int> _dropExhausted = [];
 
     /// <summary>A chunk's head as the open transaction sees it.</summary>
-    private sealed class ChunkEdit(long first, long last, int count, int deadCount, byte[] dead)
+    private sealed class ChunkEdit(long first, long last, int count, int deadCount, byte[] dead, byte[] blob, bool listedAsGone)
     {
+        public byte[] Blob { get; } = blob;
+
+        /// <summary>Whether <see cref="_gone"/> has an entry for it (then it is updated or deleted, not inserted).</summary>
+        public bool ListedAsGone { get; } = listedAsGone;
+
         public long First { get; } = first;
         public long Last { get; } = last;
         public int Count { get; } = count;
@@ -51,25 +67,23 @@ public sealed partial class LiteDbOutbox
             return true;
         }
 
-        public static ChunkEdit FromHead(BsonDocument head)
+        public static ChunkEdit From(BsonDocument chunk, BsonDocument? gone)
         {
-            var count = head[CountField].AsInt32;
+            var count = chunk[CountField].AsInt32;
             var dead = new byte[(count + 7) >> 3];
-            if (head.TryGetValue(DeadField, out var stored) && stored.IsBinary) stored.AsBinary.AsSpan(0, Math.Min(dead.Length, stored.AsBinary.Length)).CopyTo(dead);
-            return new ChunkEdit(head[FirstField].AsInt64, head["_id"].AsInt64, count, head.TryGetValue(DeadCountField, out var dn) ? dn.AsInt32 : 0, dead);
+            if (gone is not null && gone.TryGetValue(DeadField, out var stored) && stored.IsBinary)
+                stored.AsBinary.AsSpan(0, Math.Min(dead.Length, stored.AsBinary.Length)).CopyTo(dead);
+            var deadCount = gone is not null && gone.TryGetValue(DeadCountField, out var dn) ? dn.AsInt32 : 0;
+            return new ChunkEdit(chunk[FirstField].AsInt64, chunk["_id"].AsInt64, count, deadCount, dead, chunk[BlobField].AsBinary, gone is not null);
         }
 
-        public BsonDocument ToHead()
-        {
-            var head = new BsonDocument { ["_id"] = Last, [FirstField] = First, [CountField] = Count };
-            if (DeadCount > 0)
-            {
-                head[DeadCountField] = DeadCount;
-                head[DeadField] = Dead;
-            }
-            return head;
-        }
+        public BsonDocument ToGone() => new() { ["_id"] = Last, [DeadCountField] = DeadCount, [DeadField] = Dead };
     }
+
+    /// <summary>A chunk's removed messages as stored (null: none), for readers and the writer alike.</summary>
+    private BsonDocument? GoneOf(BsonValue last) => Interlocked.Read(ref _goneCount) > 0 ? _gone.FindOne(IdQuery.Is(last)) : null;
+
+    private ChunkEdit Load(BsonDocument chunk) => ChunkEdit.From(chunk, GoneOf(chunk["_id"]));
 
     /// <summary>
     /// Queries on <c>_id</c> without LiteDB parsing and compiling their text each time: it does so for
@@ -101,14 +115,12 @@ public sealed partial class LiteDbOutbox
     private void InsertChunk(long first, IReadOnlyList<(IncomingMessage Message, int Route)> items, byte[]? dead, int deadCount)
     {
         var last = first + items.Count - 1;
-        var head = new BsonDocument { ["_id"] = last, [FirstField] = first, [CountField] = items.Count };
+        _chunks.Insert(new BsonDocument { ["_id"] = last, [FirstField] = first, [CountField] = items.Count, [BlobField] = ChunkCodec.Encode(items) });
         if (deadCount > 0)
         {
-            head[DeadCountField] = deadCount;
-            head[DeadField] = dead;
+            Interlocked.Increment(ref _goneCount); // before the entry exists, so no reader skips it
+            _gone.Insert(new BsonDocument { ["_id"] = last, [DeadCountField] = deadCount, [DeadField] = dead });
         }
-        _chunks.Insert(head);
-        _blobs.Insert(new BsonDocument { ["_id"] = last, [BlobField] = ChunkCodec.Encode(items) });
     }
 
     /// <summary>The chunk holding a sequence, as the open transaction sees it; null when that chunk is gone.</summary>
@@ -124,13 +136,12 @@ public sealed partial class LiteDbOutbox
     private ChunkEdit EditOf(BsonDocument head)
     {
         var last = head["_id"].AsInt64;
-        if (!_edits.TryGetValue(last, out var edit)) _edits[last] = edit = ChunkEdit.FromHead(head);
+        if (!_edits.TryGetValue(last, out var edit)) _edits[last] = edit = Load(head);
         return edit;
     }
 
     private ChunkCodec.RecordHead[] HeadsOf(ChunkEdit edit) =>
-        edit.Heads ??= ChunkCodec.ReadHeads(_blobs.FindOne(IdQuery.Is(edit.Last))?[BlobField].AsBinary
-            ?? throw new InvalidDataException($"chunk {edit.First}..{edit.Last} has no messages stored"), edit.Count);
+        edit.Heads ??= ChunkCodec.ReadHeads(edit.Blob, edit.Count);
 
     /// <summary>
     /// Marks a message gone, inside the open transaction; false when it was gone already. Its payload
@@ -157,14 +168,26 @@ public sealed partial class LiteDbOutbox
             if (edit.DeadCount >= edit.Count)
             {
                 _chunks.Delete(edit.Last);
-                _blobs.Delete(edit.Last);
+                if (edit.ListedAsGone && _gone.Delete(edit.Last)) _goneRemovedPending++;
+            }
+            else if (edit.ListedAsGone)
+            {
+                _gone.Update(edit.ToGone());
             }
             else
             {
-                _chunks.Update(edit.ToHead());
+                Interlocked.Increment(ref _goneCount);
+                _gone.Insert(edit.ToGone());
             }
         }
         ForgetEdits();
+    }
+
+    /// <summary>After a commit: the gone entries it deleted no longer need looking up.</summary>
+    private void NoteCommitted()
+    {
+        Interlocked.Add(ref _goneCount, -_goneRemovedPending);
+        _goneRemovedPending = 0;
     }
 
     private void ForgetEdits()
@@ -218,10 +241,9 @@ public sealed partial class LiteDbOutbox
         // The head's _id is the chunk's last sequence: the first head above afterSequence holds the next message.
         foreach (var head in _chunks.Find(IdQuery.Above(afterSequence), 0, int.MaxValue))
         {
-            var chunk = _blobs.FindOne(IdQuery.Is(head["_id"]))?[BlobField].AsBinary;
-            if (chunk is null) continue; // every message in it went between the two reads
+            var chunk = head[BlobField].AsBinary;
             var first = head[FirstField].AsInt64;
-            var dead = head.TryGetValue(DeadField, out var d) && d.IsBinary ? d.AsBinary : null;
+            var dead = GoneOf(head["_id"]) is { } gone && gone.TryGetValue(DeadField, out var d) && d.IsBinary ? d.AsBinary : null;
             var full = false;
             ChunkCodec.Walk(chunk, head[CountField].AsInt32, (int)Math.Max(0, afterSequence + 1 - first), (i, offset, length) =>
             {

@@ -123,7 +123,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _logFile = new DurableFileStream(OpenFile(LogFilePath), _sync);
         _db = new LiteDatabase(_dataFile, new BsonMapper(), _logFile);
         _chunks = _db.GetCollection(ChunksCollection, BsonAutoId.Int64);
-        _blobs = _db.GetCollection(BlobsCollection, BsonAutoId.Int64);
+        _gone = _db.GetCollection(GoneCollection, BsonAutoId.Int64);
         _meta = _db.GetCollection(MetaCollection);
         _cursorDocs = _db.GetCollection(CursorsCollection);
         // Expiries live in a small collection of their own, holding only the messages that have one.
@@ -134,6 +134,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _dropExhausted.Clear();
         MoveLegacyMessagesIntoChunks();
         _expiringCount = _expiring.LongCount();
+        _goneCount = _gone.LongCount();
+        _goneRemovedPending = 0;
 
         var highestStored = _chunks.Query().OrderByDescending("_id").Limit(1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
         var persisted = _meta.FindById(SequenceKey)?["value"].AsInt64 ?? 0;
@@ -510,6 +512,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             if (count != Count) _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = count });
 
             db.Commit();
+            NoteCommitted();
             committed = true;
             SyncLog();
             foreach (var (_, route) in _chunkItems) _dropExhausted.Remove(route);
@@ -622,15 +625,15 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     }
 
     /// <summary>Messages in the store, added up from the chunk heads (a store without the total in its meta collection).</summary>
-    private long CountStored() => _chunks.FindAll().Sum(h => (long)(h[CountField].AsInt32 - (h.TryGetValue(DeadCountField, out var dn) ? dn.AsInt32 : 0)));
+    private long CountStored() => _chunks.FindAll().Sum(c => (long)c[CountField].AsInt32) - _gone.FindAll().Sum(g => (long)g[DeadCountField].AsInt32);
 
     /// <summary>Payload bytes in the store, added up from every chunk (a store without the total in its meta collection).</summary>
     private long BytesStored()
     {
         long bytes = 0;
-        foreach (var head in _chunks.FindAll())
+        foreach (var chunk in _chunks.FindAll())
         {
-            var edit = ChunkEdit.FromHead(head);
+            var edit = Load(chunk);
             var heads = HeadsOf(edit);
             for (var i = 0; i < heads.Length; i++) bytes += edit.IsDead(i) ? 0 : heads[i].PayloadSize;
         }
@@ -720,6 +723,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = Bytes - freed });
         _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = Count - removed });
         _db.Commit();
+        NoteCommitted();
         SyncLog();
         Interlocked.Add(ref _count, -removed);
         Interlocked.Add(ref _bytes, -freed);
@@ -787,12 +791,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         if (highest == 0) return;
 
         var passed = new List<long>();
-        foreach (var head in _chunks.FindAll())
+        foreach (var doc in _chunks.FindAll())
         {
-            var edit = ChunkEdit.FromHead(head);
-            if (edit.First > highest) break; // heads come in sequence order
-            var chunk = _blobs.FindById(edit.Last)?[BlobField].AsBinary;
-            if (chunk is null) continue;
+            var edit = Load(doc);
+            if (edit.First > highest) break; // chunks come in sequence order
+            var chunk = edit.Blob;
             ChunkCodec.Walk(chunk, edit.Count, 0, (i, offset, length) =>
             {
                 var sequence = edit.First + i;
@@ -809,6 +812,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private void TryRollback(LiteDatabase db)
     {
         ForgetEdits();
+        _goneRemovedPending = 0; // not deleted after all
         try
         {
             db.Rollback();
