@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark: in one run on one machine, Mosquitto (persistence off), a bare MQTTnet
-# server, and the gateway forwarding to a private RabbitMQ node, driven by the same loads; plus
+# server, and the gateway (storing only, then forwarding to a private RabbitMQ node), driven by the same loads; plus
 # RabbitMQ.Client publishing with confirms straight to the same node (the ceiling of forwarding).
 # Writes docs/benchmarks.md. Takes about 15 minutes.
 #
@@ -42,7 +42,7 @@ cleanup() {
   [ -n "${rabbit_node:-}" ] && rabbitmqctl -n "$rabbit_node" stop >/dev/null 2>&1 || true
   wait 2>/dev/null || true
   # Keep the logs and results; the stores and the broker's data hold a million messages.
-  rm -rf "$work/gateway-data" "$work/backlog-data" "$work/rabbit/mnesia"
+  rm -rf "$work/store-data" "$work/gateway-data" "$work/backlog-data" "$work/rabbit/mnesia"
 }
 trap cleanup EXIT
 
@@ -119,8 +119,18 @@ wait_port "$bare_port" 20
 reference_loads mqttnet "$bare_port"
 kill "$bare_pid"
 
-# --- the gateway, forwarding to RabbitMQ ------------------------------------------------------------
+# --- the gateway storing only (upstream unreachable): ingest alone, as the references do it ----------
+# Every message is still committed and fsynced before its ack; nothing competes with it for the cores.
 gw_port=$(free_port); http_port=$(free_port)
+start_gateway "$work/store-data" "amqp://guest:guest@127.0.0.1:$(free_port)/"
+wait_port "$gw_port" 60
+reference_loads gateway-store "$gw_port"
+max_store=$(awk '/label=gateway-store-qos1-x100 / { for (i = 1; i <= NF; i++) if ($i ~ /^msgs_per_s=/) { split($i, kv, "="); print int(kv[2]) } }' "$results")
+load gateway-store-half-rate "$gw_port" --connections 100 --qos 1 --duration "$DURATION" --rate $(( max_store / 2 ))
+stop_gateway
+rm -rf "$work/store-data"
+
+# --- the gateway, forwarding to RabbitMQ ------------------------------------------------------------
 start_gateway "$work/gateway-data" "$amqp"
 wait_port "$gw_port" 60
 sleep 3

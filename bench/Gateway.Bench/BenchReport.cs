@@ -39,24 +39,30 @@ internal static class BenchReport
         md.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         md.AppendLine("- The load tool (`bench/Gateway.Bench`, `gateway-bench mqtt`) runs on the same 2 cores as the broker under test.");
         md.AppendLine("  Mosquitto runs with persistence off (it acknowledges before anything is written); the gateway");
-        md.AppendLine("  acknowledges QoS 1 only after the commit is fsynced, and forwards to a local RabbitMQ node meanwhile.");
+        md.AppendLine("  acknowledges QoS 1 only after the commit is fsynced. It is measured twice: storing only (its upstream");
+        md.AppendLine("  unreachable, so ingest has the cores to itself, as the references do), and forwarding to a local");
+        md.AppendLine("  RabbitMQ node on the same 2 cores while it ingests.");
         md.AppendLine();
         md.AppendLine("## Ingest (256-byte payloads, flat out)");
         md.AppendLine();
-        md.AppendLine("| load | Mosquitto | bare MQTTnet | gateway | gateway / MQTTnet | gateway / Mosquitto | gateway ack p50 / p99 / p99.9 (ms) |");
-        md.AppendLine("|---|---|---|---|---|---|---|");
+        md.AppendLine("| load | gateway mode | Mosquitto | bare MQTTnet | gateway | gateway / MQTTnet | gateway / Mosquitto | gateway ack p50 / p99 / p99.9 (ms) |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var (name, suffix) in new[] { ("QoS 1, 100 connections", "qos1-x100"), ("QoS 0, 100 connections", "qos0-x100"), ("QoS 1, 1 connection", "qos1-x1") })
         {
             var m = Get("mosquitto-" + suffix, "msgs_per_s");
             var b = Get("mqttnet-" + suffix, "msgs_per_s");
-            var g = Get("gateway-" + suffix, "msgs_per_s");
-            md.AppendLine($"| {name} | {F(m)} | {F(b)} | {F(g)} | {Ratio(g, b)} | {Ratio(g, m)} | {F(Get("gateway-" + suffix, "ack_p50_ms"), "0.00")} / {F(Get("gateway-" + suffix, "ack_p99_ms"), "0.00")} / {F(Get("gateway-" + suffix, "ack_p999_ms"), "0.00")} |");
+            foreach (var (mode, prefix) in new[] { ("storing only", "gateway-store-"), ("forwarding to RabbitMQ", "gateway-") })
+            {
+                var g = Get(prefix + suffix, "msgs_per_s");
+                md.AppendLine($"| {name} | {mode} | {F(m)} | {F(b)} | {F(g)} | {Ratio(g, b)} | {Ratio(g, m)} | {F(Get(prefix + suffix, "ack_p50_ms"), "0.00")} / {F(Get(prefix + suffix, "ack_p99_ms"), "0.00")} / {F(Get(prefix + suffix, "ack_p999_ms"), "0.00")} |");
+            }
         }
         var storeOnly = Get("gateway-backlog-fill", "msgs_per_s");
-        md.AppendLine($"| QoS 1, 100 connections, upstream unreachable (storing only: the backlog fill) | | | {F(storeOnly)} | {Ratio(storeOnly, Get("mqttnet-qos1-x100", "msgs_per_s"))} | {Ratio(storeOnly, Get("mosquitto-qos1-x100", "msgs_per_s"))} | {F(Get("gateway-backlog-fill", "ack_p50_ms"), "0.00")} / {F(Get("gateway-backlog-fill", "ack_p99_ms"), "0.00")} / {F(Get("gateway-backlog-fill", "ack_p999_ms"), "0.00")} |");
+        md.AppendLine($"| QoS 1, 100 connections, filling the backlog | storing only | | | {F(storeOnly)} | {Ratio(storeOnly, Get("mqttnet-qos1-x100", "msgs_per_s"))} | {Ratio(storeOnly, Get("mosquitto-qos1-x100", "msgs_per_s"))} | {F(Get("gateway-backlog-fill", "ack_p50_ms"), "0.00")} / {F(Get("gateway-backlog-fill", "ack_p99_ms"), "0.00")} / {F(Get("gateway-backlog-fill", "ack_p999_ms"), "0.00")} |");
         md.AppendLine();
-        md.AppendLine("The gateway rows above the last forward to RabbitMQ while they ingest, and that RabbitMQ node runs on the");
-        md.AppendLine("same 2 cores; Mosquitto and the bare MQTTnet server forward nothing. The last row is the gateway storing only.");
+        md.AppendLine("\"Forwarding to RabbitMQ\" rows run with the gateway's forwarder and the RabbitMQ node taking their share of");
+        md.AppendLine("the same 2 cores; Mosquitto and the bare MQTTnet server forward nothing. \"Storing only\" is the like-for-like");
+        md.AppendLine("comparison: every message still committed and fsynced before its ack.");
         md.AppendLine();
         md.AppendLine("## Forwarding to RabbitMQ");
         md.AppendLine();
@@ -73,8 +79,15 @@ internal static class BenchReport
         md.AppendLine();
 
         var max = Get("gateway-qos1-x100", "msgs_per_s");
+        var maxStore = Get("gateway-store-qos1-x100", "msgs_per_s");
         var half = Get("gateway-half-rate", "msgs_per_s");
         var halfP99 = Get("gateway-half-rate", "ack_p99_ms");
+        var halfStore = Get("gateway-store-half-rate", "msgs_per_s");
+        var halfStoreP99 = Get("gateway-store-half-rate", "ack_p99_ms");
+        var bareQos1 = Get("mqttnet-qos1-x100", "msgs_per_s");
+        var bareQos0 = Get("mqttnet-qos0-x100", "msgs_per_s");
+        var storeQos0 = Get("gateway-store-qos0-x100", "msgs_per_s");
+        var fwdQos0 = Get("gateway-qos0-x100", "msgs_per_s");
         var idleRss = Get("gateway-rss-idle", "rss_mb");
         var connRss = Get("gateway-rss-10k", "rss_mb");
         var withIdle = Get("gateway-qos1-x100-with-10k-idle", "msgs_per_s");
@@ -83,13 +96,19 @@ internal static class BenchReport
 
         md.AppendLine("## Targets");
         md.AppendLine();
+        md.AppendLine("Ingest targets are judged on the storing-only run (the like-for-like one); the same figure while forwarding");
+        md.AppendLine("to a RabbitMQ node on the same cores is given beside it and judged too.");
+        md.AppendLine();
+        md.AppendLine("| target | measured | | while forwarding to RabbitMQ on the same cores | |");
+        md.AppendLine("|---|---|---|---|---|");
+        md.AppendLine($"| QoS 1 ingest, 100 connections ≥ 0.8× bare MQTTnet | {Ratio(maxStore, bareQos1)} ({Ratio(maxStore, Get("mosquitto-qos1-x100", "msgs_per_s"))} of Mosquitto) | {Verdict(AtLeast(maxStore, bareQos1, 0.8))} | {Ratio(max, bareQos1)} | {Verdict(AtLeast(max, bareQos1, 0.8))} |");
+        md.AppendLine($"| QoS 0 ingest ≥ 0.9× bare MQTTnet | {Ratio(storeQos0, bareQos0)} | {Verdict(AtLeast(storeQos0, bareQos0, 0.9))} | {Ratio(fwdQos0, bareQos0)} | {Verdict(AtLeast(fwdQos0, bareQos0, 0.9))} |");
+        md.AppendLine($"| p99 PUBACK at half the maximum rate < 10 ms | {F(halfStoreP99, "0.00")} ms at {F(halfStore)} msgs/s | {Verdict(Below(halfStoreP99, 10))} | {F(halfP99, "0.00")} ms at {F(half)} msgs/s | {Verdict(Below(halfP99, 10))} |");
+        md.AppendLine();
         md.AppendLine("| target | measured | |");
         md.AppendLine("|---|---|---|");
-        md.AppendLine($"| QoS 1 ingest, 100 connections ≥ 0.8× bare MQTTnet | {Ratio(max, Get("mqttnet-qos1-x100", "msgs_per_s"))} ({Ratio(max, Get("mosquitto-qos1-x100", "msgs_per_s"))} of Mosquitto) | {Verdict(AtLeast(max, Get("mqttnet-qos1-x100", "msgs_per_s"), 0.8))} |");
-        md.AppendLine($"| QoS 0 ingest ≥ 0.9× bare MQTTnet | {Ratio(Get("gateway-qos0-x100", "msgs_per_s"), Get("mqttnet-qos0-x100", "msgs_per_s"))} | {Verdict(AtLeast(Get("gateway-qos0-x100", "msgs_per_s"), Get("mqttnet-qos0-x100", "msgs_per_s"), 0.9))} |");
         md.AppendLine($"| forwarding, sustained ≥ 0.8× direct confirms | {Ratio(sustained, direct)} | {Verdict(AtLeast(sustained, direct, 0.8))} |");
         md.AppendLine($"| forwarding, draining the backlog ≥ 0.8× direct confirms | {Ratio(drain, direct)} | {Verdict(AtLeast(drain, direct, 0.8))} |");
-        md.AppendLine($"| p99 PUBACK at half the maximum rate ({F(half)} msgs/s) < 10 ms | {F(halfP99, "0.00")} ms | {Verdict(Below(halfP99, 10))} |");
         md.AppendLine($"| RSS idle < 80 MB | {F(idleRss, "0.0")} MB | {Verdict(Below(idleRss, 80))} |");
         md.AppendLine($"| RSS with 10,000 idle MQTT connections < 400 MB | {F(connRss, "0.0")} MB | {Verdict(Below(connRss, 400))} |");
         md.AppendLine($"| rate with 10,000 idle connections ≥ 0.8× without | {Ratio(withIdle, max)} ({F(withIdle)} msgs/s) | {Verdict(AtLeast(withIdle, max, 0.8))} |");

@@ -47,6 +47,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private long _lastSequence, _lastCommitted, _count, _bytes;
     private long _pendingCount, _pendingBytes; // queued appends, not yet committed: counted against the quota
     private long _logBytes;
+    private long _bytesSinceFreeCheck; // payload bytes taken in since the disk was last asked
     private long _freeBytes = long.MaxValue, _freeCheckedAt = -1_000_000; // far enough back that the first append asks the disk
     private TaskCompletionSource _committed = NewSignal();
 
@@ -202,7 +203,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
 
         var route = _routes.FirstRouteIndex(message.Topic);
-        CheckDiskSpace();
+        CheckDiskSpace(message.Payload.Length);
         if (PolicyFor(route) == WhenFull.RejectNew && WouldOverflow(message.Payload.Length))
         {
             _metrics.Increment("messages_refused_full_total");
@@ -236,14 +237,19 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         || Bytes + Interlocked.Read(ref _pendingBytes) + size > _options.MaxBytes;
 
     /// <summary>Refuses new messages below the free-space watermark.</summary>
-    private void CheckDiskSpace()
+    private void CheckDiskSpace(int size)
     {
         var now = Environment.TickCount64;
         // Once a second is plenty with room to spare; close to the watermark a burst can fill the
-        // rest within that second, so then every append asks (a statfs: microseconds).
-        if (now - Interlocked.Read(ref _freeCheckedAt) >= 1000 || Interlocked.Read(ref _freeBytes) < 2 * _options.MinFreeDiskBytes)
+        // rest within that second, so then every append asks (a statfs: microseconds). "Close" counts
+        // what the next checkpoint needs and what was taken in since the last reading (twice over: the
+        // log and the data file both receive it).
+        var sinceReading = Interlocked.Add(ref _bytesSinceFreeCheck, size);
+        var estimate = Interlocked.Read(ref _freeBytes) - Interlocked.Read(ref _logBytes) - 2 * sinceReading;
+        if (now - Interlocked.Read(ref _freeCheckedAt) >= 1000 || estimate < 2 * _options.MinFreeDiskBytes)
         {
             Interlocked.Exchange(ref _freeCheckedAt, now);
+            Interlocked.Exchange(ref _bytesSinceFreeCheck, 0);
             try
             {
                 Interlocked.Exchange(ref _freeBytes, _options.FreeSpace(_options.DataPath));
