@@ -350,7 +350,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 }
                 group.Clear();
                 var bytes = 0;
-                while (group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes && reader.TryRead(out var op))
+                // A group becomes one LiteDB document (16 MiB at most): a message that would take it past
+                // MaxChunkBytes waits for the next group, whatever MaxGroupBytes says.
+                while (group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes
+                       && reader.TryPeek(out var next) && (group.Count == 0 || bytes + next.Size <= MaxChunkBytes)
+                       && reader.TryRead(out var op))
                 {
                     group.Add(op);
                     bytes += op.Size;
@@ -365,6 +369,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             _writerDone.TrySetException(ex);
         }
     }
+
+    /// <summary>Most bytes (as <see cref="WriteOp.Size"/> counts them) in one chunk of more than one message: LiteDB's document limit is 16 MiB.</summary>
+    private const int MaxChunkBytes = 14 << 20;
 
     private readonly List<WriteOp> _appendsFirst = [], _advancesAfter = [];
 

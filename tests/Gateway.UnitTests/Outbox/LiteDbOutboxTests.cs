@@ -188,6 +188,33 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Large_messages_queued_together_never_make_a_chunk_past_LiteDBs_document_limit()
+    {
+        var sync = new GatedDiskSync();
+        var outbox = _folder.Open(sync: sync, configure: o => o with { MaxMessageBytes = 6 << 20, MaxGroupBytes = 15 << 20 });
+        await outbox.AppendAsync(OutboxFolder.Message("t/0"));
+        sync.Entered.Reset();
+        sync.Close();
+        Task<long>[] appends;
+        try
+        {
+            var held = outbox.AppendAsync(OutboxFolder.Message("t/1")).AsTask();
+            await Poll(() => sync.Entered.IsSet);
+            // Three of 6 MiB queue while the writer is held: one group of them would be an 18 MiB document.
+            appends = Enumerable.Range(0, 3).Select(i => outbox.AppendAsync(OutboxFolder.Message($"t/big{i}") with { Payload = new byte[6 << 20] }).AsTask()).ToArray();
+        }
+        finally
+        {
+            sync.Open();
+        }
+
+        var sequences = await Task.WhenAll(appends).WaitAsync(Patience);
+        Assert.Equal([3L, 4L, 5L], sequences);
+        Assert.Equal(0, _folder.Metrics.Get("outbox_commit_failures_total"));
+        Assert.Equal(3 * (6 << 20) + 2, outbox.Bytes);
+    }
+
+    [Fact]
     public async Task A_message_waiting_for_an_upstream_that_was_removed_is_swept_at_the_next_start()
     {
         var outbox = _folder.Open(TwoUpstreams());
