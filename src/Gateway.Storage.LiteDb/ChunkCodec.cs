@@ -157,6 +157,13 @@ internal static class ChunkCodec
         return flags;
     }
 
+    /// <summary>Bytes a message takes in a chunk, its length prefix included.</summary>
+    public static int EncodedSize(IncomingMessage m, int route)
+    {
+        var size = RecordSize(m, route);
+        return VarintSize((uint)size) + size;
+    }
+
     private static int RecordSize(IncomingMessage m, int route)
     {
         var size = 1 + VarintSize((uint)(route + 1)) + 8 + VarintSize((uint)m.Payload.Length) + StringSize(m.Topic) + StringSize(m.ClientId);

@@ -263,40 +263,63 @@ public sealed partial class LiteDbOutbox
         }
     }
 
+    /// <summary>Old documents moved per transaction when a store of the earlier layout is migrated.</summary>
+    private const int MigrationBatch = 10_000;
+
     /// <summary>
-    /// Stores of the earlier layout (a document per message) are moved into chunks at open, in one
-    /// transaction: a crash half way leaves the old layout whole, and the next open starts again.
+    /// Stores of the earlier layout (a document per message) are moved into chunks at open, a batch
+    /// per transaction: each batch inserts its chunks and deletes the documents it moved, so a crash
+    /// in between leaves every message in exactly one place and the next open carries on. The totals
+    /// are recounted from the chunks once the old collection is empty. A failure is reported as such
+    /// (an <see cref="IOException"/>, not corruption): the store is left where it is, never moved aside.
     /// </summary>
     private void MoveLegacyMessagesIntoChunks()
     {
         if (!_db!.CollectionExists(LegacyMessageDocuments.Collection)) return;
         var legacy = _db.GetCollection(LegacyMessageDocuments.Collection);
-        _db.BeginTrans();
-        var group = new List<(IncomingMessage, int)>();
-        long first = 0, moved = 0, bytes = 0;
-        foreach (var doc in legacy.Find(Query.All("_id", Query.Ascending)))
+        long moved = 0;
+        try
         {
-            var stored = LegacyMessageDocuments.FromDocument(doc);
-            if (group.Count > 0 && (stored.Sequence != first + group.Count || group.Count >= _options.MaxGroupMessages))
+            while (true)
             {
-                InsertChunk(first, group, null, 0);
-                group.Clear();
+                var batch = legacy.Find(Query.All("_id", Query.Ascending), 0, MigrationBatch).ToList();
+                if (batch.Count == 0) break;
+                _db.BeginTrans();
+                var group = new List<(IncomingMessage, int)>();
+                long first = 0;
+                var groupBytes = 0;
+                foreach (var doc in batch)
+                {
+                    var stored = LegacyMessageDocuments.FromDocument(doc);
+                    var route = LegacyMessageDocuments.Route(doc);
+                    var size = ChunkCodec.EncodedSize(stored.Message, route);
+                    if (group.Count > 0 && (stored.Sequence != first + group.Count || group.Count >= _options.MaxGroupMessages || groupBytes + size > MaxChunkBytes))
+                    {
+                        InsertChunk(first, group, null, 0);
+                        group.Clear();
+                        groupBytes = 0;
+                    }
+                    if (group.Count == 0) first = stored.Sequence;
+                    group.Add((stored.Message, route));
+                    groupBytes += size;
+                    if (stored.Message.ExpiresAt is { } expires)
+                        _expiring.Upsert(new BsonDocument { ["_id"] = stored.Sequence, [ExpiringAtField] = expires.ToUnixTimeMilliseconds() });
+                    legacy.Delete(doc["_id"]);
+                    moved++;
+                }
+                if (group.Count > 0) InsertChunk(first, group, null, 0);
+                _meta.Delete(CountKey); // recounted from the chunks at the end of the open
+                _meta.Delete(BytesKey);
+                _db.Commit();
+                SyncLog();
             }
-            if (group.Count == 0) first = stored.Sequence;
-            group.Add((stored.Message, LegacyMessageDocuments.Route(doc)));
-            if (stored.Message.ExpiresAt is { } expires)
-                _expiring.Upsert(new BsonDocument { ["_id"] = stored.Sequence, [ExpiringAtField] = expires.ToUnixTimeMilliseconds() });
-            moved++;
-            bytes += stored.Message.Payload.Length;
+            _db.DropCollection(LegacyMessageDocuments.Collection);
         }
-        if (group.Count > 0) InsertChunk(first, group, null, 0);
-        // Emptied in the same transaction (LiteDB drops a collection only outside one), dropped after it.
-        legacy.DeleteAll();
-        _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = moved });
-        _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = bytes });
-        _db.Commit();
-        SyncLog();
-        _db.DropCollection(LegacyMessageDocuments.Collection);
-        LogMigrated(moved);
+        catch (Exception ex) when (ex is not IOException)
+        {
+            TryRollback(_db);
+            throw new IOException($"moving the store's messages into the chunk layout failed after {moved} of them, the store is left as it is: {ex.Message}", ex);
+        }
+        if (moved > 0) LogMigrated(moved);
     }
 }

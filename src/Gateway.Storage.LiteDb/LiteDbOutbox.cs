@@ -44,6 +44,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private long _expiringCount;
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _writerStarted, _reopenNeeded;
+
+    /// <summary>Set when a commit failed on a chunk that cannot be decoded: the reopen then moves the store aside, as at start.</summary>
+    private string? _corruptionSeen;
     private long _lastSequence, _lastCommitted, _count, _bytes;
     private long _pendingCount, _pendingBytes; // queued appends, not yet committed: counted against the quota
     private long _logBytes;
@@ -93,14 +96,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
         catch (Exception ex) when (IsCorruption(ex))
         {
-            CloseFiles();
-            var aside = MoveAside();
-            _metrics.Increment("outbox_corrupt_stores_total");
-            LogCorrupt(DataFilePath, aside, ex.Message);
-            OpenFiles();
-            // The old high-water mark is lost with the file: continue far above anything it can have
-            // reached, so no new message reuses an id a consumer has already seen.
-            _lastSequence = _lastCommitted = Math.Max(_lastSequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+            ReplaceCorruptStore(ex.Message);
         }
 
         _metrics.Gauge("outbox_messages", "", () => Count);
@@ -155,6 +151,20 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         NoteLogSize();
     }
 
+    /// <summary>Moves a store that cannot be used aside (kept for inspection), reports it, and opens a new one.</summary>
+    private void ReplaceCorruptStore(string cause)
+    {
+        CloseFiles();
+        var aside = MoveAside();
+        _metrics.Increment("outbox_corrupt_stores_total");
+        LogCorrupt(DataFilePath, aside, cause);
+        OpenFiles();
+        // The old high-water mark is lost with the file: continue far above anything it can have
+        // reached, so no new message reuses an id a consumer has already seen.
+        _lastSequence = _lastCommitted = Math.Max(_lastSequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+        _corruptionSeen = null;
+    }
+
     /// <summary>
     /// What LiteDB throws for a file that is not a sound database. Not a file held by another process
     /// (an <see cref="IOException"/> from opening it): that store is fine and must not be moved.
@@ -162,6 +172,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private static bool IsCorruption(Exception ex) =>
         ex is LiteException or InvalidCastException or ArgumentOutOfRangeException or IndexOutOfRangeException
             or InvalidOperationException or EndOfStreamException or OverflowException or KeyNotFoundException
+            or InvalidDataException // a chunk whose records do not add up (ChunkCodec)
             || (ex is not IOException && ex.InnerException is not null && IsCorruption(ex.InnerException));
 
     private void CloseFiles()
@@ -203,6 +214,12 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
 
         var route = _routes.FirstRouteIndex(message.Topic);
+        var op = new AppendOp(message, route);
+        if (op.Size > MaxChunkBytes)
+        {
+            throw new OutboxRejectedException(OutboxRejection.TooLarge,
+                $"the message with its topic and properties takes {op.Size} bytes, over the store's limit of {MaxChunkBytes}");
+        }
         CheckDiskSpace(message.Payload.Length);
         if (PolicyFor(route) == WhenFull.RejectNew && WouldOverflow(message.Payload.Length))
         {
@@ -211,7 +228,6 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 $"the store is full ({Count} messages, {Bytes} payload bytes; limits {_options.MaxMessages} and {_options.MaxBytes})");
         }
 
-        var op = new AppendOp(message, route);
         Interlocked.Increment(ref _pendingCount);
         Interlocked.Add(ref _pendingBytes, message.Payload.Length);
         try
@@ -527,18 +543,19 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             db.Commit();
             NoteCommitted();
             committed = true;
+            foreach (var (_, route) in _chunkItems) _dropExhausted.Remove(route);
             // Only new messages need the fsync before their acks. A commit of cursor moves and removals
             // alone is made durable by the next commit that syncs (or the checkpoint); lost in a power
             // cut, it only means a batch is forwarded again (at-least-once). While forwarding, that
             // halves the fsyncs: every confirmed batch used to cost one.
             if (appended > 0) SyncLog();
             else NoteLogSize();
-            foreach (var (_, route) in _chunkItems) _dropExhausted.Remove(route);
         }
         catch (Exception ex)
         {
             if (!committed)
             {
+                if (ex is InvalidDataException) _corruptionSeen = ex.Message; // reopening would meet the same chunk again
                 TryRollback(db);
                 // A commit that failed half way (ENOSPC, EIO) can leave LiteDB's memory disagreeing with
                 // its files: never reuse the sequence numbers it saw, and read the store afresh.
@@ -600,12 +617,20 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             appends[n++] = append;
         }
         if (appends is null) return;
-        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        // In slices, so a continuation that runs long (MQTTnet's receive loop going on inline through a
+        // client's buffered QoS 0 publishes) holds up only its slice, and both cores can take part.
+        for (var start = 0; start < n; start += SettleSlice)
         {
-            var (ops, count) = state;
-            for (var i = 0; i < count; i++) ops[i].Complete();
-        }, (appends, n), preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static state =>
+            {
+                var (ops, from, to) = state;
+                for (var i = from; i < to; i++) ops[i].Complete();
+            }, (appends, start, Math.Min(n, start + SettleSlice)), preferLocal: false);
+        }
     }
+
+    /// <summary>Acks completed by one pool work item.</summary>
+    private const int SettleSlice = 16;
 
     /// <summary>Refuses every append of a group the store could not commit.</summary>
     private void FailGroup(List<WriteOp> group, Exception ex, bool releasePending)
@@ -627,8 +652,15 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var sequence = _lastSequence;
         try
         {
-            CloseFiles();
-            OpenFiles();
+            if (_corruptionSeen is { } cause)
+            {
+                ReplaceCorruptStore(cause);
+            }
+            else
+            {
+                CloseFiles();
+                OpenFiles();
+            }
         }
         catch (Exception ex)
         {
@@ -872,7 +904,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             else Completion.TrySetResult(Sequence);
         }
 
-        public override int Size => Message.ApproximateSize;
+        /// <summary>Its encoded size in a chunk: what the group and chunk limits count.</summary>
+        public override int Size { get; } = ChunkCodec.EncodedSize(message, route);
     }
 
     private sealed class AdvanceOp(string upstream, long through, (long Sequence, string Topic, int Size)[] passed) : WriteOp

@@ -395,6 +395,107 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(1, _folder.Metrics.Get("messages_expired_total"));
     }
 
+    [Fact]
+    public async Task A_migration_interrupted_between_batches_carries_on_and_counts_every_message_once()
+    {
+        // A crash between two migration batches leaves chunks (the batches done) beside old documents
+        // (the rest), and no totals: every message is in exactly one of the two places.
+        var outbox = _folder.Open();
+        foreach (var topic in new[] { "t/1", "t/2", "t/3" }) await outbox.AppendAsync(OutboxFolder.Message(topic, "abc"));
+        await outbox.DisposeAsync();
+        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
+        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
+        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        {
+            foreach (var id in new[] { 4L, 5L, 6L })
+            {
+                db.GetCollection("messages").Insert(new LiteDB.BsonDocument
+                {
+                    ["_id"] = id, ["rk"] = $"-0001:{id:D19}", ["t"] = $"t/{id}", ["p"] = new byte[] { 1, 2 }, ["q"] = 1, ["c"] = "dev-1", ["ts"] = 1_700_000_000_000L,
+                });
+            }
+            db.GetCollection("meta").Delete("count");
+            db.GetCollection("meta").Delete("bytes");
+            db.Checkpoint();
+        }
+
+        var reopened = _folder.Open();
+        Assert.Equal(6, reopened.Count);
+        Assert.Equal(3 * 3 + 3 * 2, reopened.Bytes);
+        Assert.Equal(["t/1", "t/2", "t/3", "t/4", "t/5", "t/6"], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
+        Assert.Equal(7, await reopened.AppendAsync(OutboxFolder.Message("t/7")));
+    }
+
+    [Fact]
+    public async Task Old_documents_too_large_for_one_chunk_together_are_migrated_into_several()
+    {
+        const int messages = 1000, payload = 20 << 10; // 20 MB: more than one LiteDB document can hold (about 16.7 MB)
+        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.CreateNew))
+        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.CreateNew))
+        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        {
+            var old = db.GetCollection("messages");
+            for (long id = 1; id <= messages; id++)
+            {
+                var body = new byte[payload];
+                body[0] = (byte)id;
+                old.Insert(new LiteDB.BsonDocument
+                {
+                    ["_id"] = id, ["rk"] = $"-0001:{id:D19}", ["t"] = "t/big", ["p"] = body, ["q"] = 1, ["c"] = "dev-1", ["ts"] = 1_700_000_000_000L,
+                });
+            }
+            db.Checkpoint();
+        }
+
+        var outbox = _folder.Open(configure: o => o with { MaxMessageBytes = payload });
+        Assert.Equal(messages, outbox.Count);
+        Assert.Equal((long)messages * payload, outbox.Bytes);
+        Assert.Equal(0, _folder.Metrics.Get("outbox_corrupt_stores_total"));
+        var read = outbox.ReadAfter(0, 2 * messages, int.MaxValue);
+        Assert.Equal(Enumerable.Range(1, messages).Select(i => (long)i), read.Select(m => m.Sequence));
+        Assert.Equal((byte)77, read[76].Message.Payload.Span[0]);
+    }
+
+    [Fact]
+    public async Task A_chunk_that_cannot_be_decoded_met_by_a_commit_gets_the_store_moved_aside_and_a_new_one_takes_messages()
+    {
+        var routes = new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]);
+        var outbox = _folder.Open(routes);
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        await outbox.DisposeAsync();
+        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
+        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
+        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        {
+            var chunk = db.GetCollection("chunks").FindById(1L);
+            chunk["m"] = new byte[] { 1, 200, 3 }; // a record longer than the chunk
+            db.GetCollection("chunks").Update(chunk);
+            db.Checkpoint();
+        }
+
+        // Full, DropOldest: the next message has to read the damaged chunk to drop from it.
+        var reopened = _folder.Open(routes, configure: o => o with { MaxMessages = 1, WhenFull = WhenFull.DropOldest });
+        await Assert.ThrowsAsync<OutboxRejectedException>(() => reopened.AppendAsync(OutboxFolder.Message("t/2")).AsTask());
+        await Poll(async () =>
+        {
+            try { await reopened.AppendAsync(OutboxFolder.Message("t/3")); return true; }
+            catch (OutboxRejectedException) { return false; }
+        });
+        Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_stores_total"));
+        Assert.Single(Directory.GetFiles(_folder.Path, "outbox.db.corrupt-*"));
+        Assert.Equal(["t/3"], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
+    }
+
+    internal static async Task Poll(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
+            await Task.Delay(PollInterval);
+        }
+    }
+
     internal static async Task Poll(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Patience;
