@@ -2,7 +2,7 @@
 # The side-by-side benchmark: in one run on one machine, Mosquitto (persistence off), a bare MQTTnet
 # server, and the gateway (storing only, then forwarding to a private RabbitMQ node), driven by the same loads; plus
 # RabbitMQ.Client publishing with confirms straight to the same node (the ceiling of forwarding).
-# Writes docs/benchmarks.md. Takes about 15 minutes.
+# Writes docs/benchmarks.md. Takes about 10 minutes.
 #
 #   bench/side-by-side.sh                     # DURATION=10 BACKLOG=1000000 by default
 #   DURATION=5 BACKLOG=200000 bench/side-by-side.sh    # a quicker look
