@@ -12,7 +12,8 @@ namespace Gateway.Storage.LiteDb;
 public sealed partial class LiteDbOutbox
 {
     private const string ChunksCollection = "chunks", GoneCollection = "gone";
-    private const string FirstField = "f", CountField = "n", DeadCountField = "dn", DeadField = "d", BlobField = "m";
+    private const string FirstField = "f", CountField = "n", DeadCountField = "dn", DeadField = "d", BlobField = "m",
+        PayloadBytesField = "b", DeadBytesField = "db";
 
     private ILiteCollection<BsonDocument> _chunks = null!, _gone = null!;
 
@@ -39,8 +40,13 @@ public sealed partial class LiteDbOutbox
     private readonly HashSet<int> _dropExhausted = [];
 
     /// <summary>A chunk's head as the open transaction sees it.</summary>
-    private sealed class ChunkEdit(long first, long last, int count, int deadCount, byte[] dead, byte[] blob, bool listedAsGone)
+    private sealed class ChunkEdit(long first, long last, int count, int deadCount, byte[] dead, byte[] blob, bool listedAsGone,
+        long payloadBytes, long deadBytes)
     {
+        /// <summary>Payload bytes of all its messages, and of those gone: what a quarantine takes off the total without decoding.</summary>
+        public long PayloadBytes { get; } = payloadBytes;
+        public long DeadBytes { get; private set; } = deadBytes;
+
         public byte[] Blob { get; } = blob;
 
         /// <summary>Whether <see cref="_gone"/> has an entry for it (then it is updated or deleted, not inserted).</summary>
@@ -58,11 +64,12 @@ public sealed partial class LiteDbOutbox
 
         public bool IsDead(int i) => IsSet(Dead, i);
 
-        public bool MarkDead(int i)
+        public bool MarkDead(int i, int payloadSize)
         {
             if (IsDead(i)) return false;
             Dead[i >> 3] |= (byte)(1 << (i & 7));
             DeadCount++;
+            DeadBytes += payloadSize;
             Dirty = true;
             return true;
         }
@@ -74,10 +81,13 @@ public sealed partial class LiteDbOutbox
             if (gone is not null && gone.TryGetValue(DeadField, out var stored) && stored.IsBinary)
                 stored.AsBinary.AsSpan(0, Math.Min(dead.Length, stored.AsBinary.Length)).CopyTo(dead);
             var deadCount = gone is not null && gone.TryGetValue(DeadCountField, out var dn) ? dn.AsInt32 : 0;
-            return new ChunkEdit(chunk[FirstField].AsInt64, chunk["_id"].AsInt64, count, deadCount, dead, chunk[BlobField].AsBinary, gone is not null);
+            var deadBytes = gone is not null && gone.TryGetValue(DeadBytesField, out var db) ? db.AsInt64 : 0;
+            var payloadBytes = chunk.TryGetValue(PayloadBytesField, out var b) ? b.AsInt64 : -1;
+            return new ChunkEdit(chunk[FirstField].AsInt64, chunk["_id"].AsInt64, count, deadCount, dead, chunk[BlobField].AsBinary, gone is not null,
+                payloadBytes, deadBytes);
         }
 
-        public BsonDocument ToGone() => new() { ["_id"] = Last, [DeadCountField] = DeadCount, [DeadField] = Dead };
+        public BsonDocument ToGone() => new() { ["_id"] = Last, [DeadCountField] = DeadCount, [DeadField] = Dead, [DeadBytesField] = DeadBytes };
     }
 
     /// <summary>A chunk's removed messages as stored (null: none), for readers and the writer alike.</summary>
@@ -115,11 +125,20 @@ public sealed partial class LiteDbOutbox
     private void InsertChunk(long first, IReadOnlyList<(IncomingMessage Message, int Route)> items, byte[]? dead, int deadCount)
     {
         var last = first + items.Count - 1;
-        _chunks.Insert(new BsonDocument { ["_id"] = last, [FirstField] = first, [CountField] = items.Count, [BlobField] = ChunkCodec.Encode(items) });
+        long payloadBytes = 0, deadBytes = 0;
+        for (var i = 0; i < items.Count; i++)
+        {
+            payloadBytes += items[i].Message.Payload.Length;
+            if (IsSet(dead, i)) deadBytes += items[i].Message.Payload.Length;
+        }
+        _chunks.Insert(new BsonDocument
+        {
+            ["_id"] = last, [FirstField] = first, [CountField] = items.Count, [PayloadBytesField] = payloadBytes, [BlobField] = ChunkCodec.Encode(items),
+        });
         if (deadCount > 0)
         {
             Interlocked.Increment(ref _goneCount); // before the entry exists, so no reader skips it
-            _gone.Insert(new BsonDocument { ["_id"] = last, [DeadCountField] = deadCount, [DeadField] = dead });
+            _gone.Insert(new BsonDocument { ["_id"] = last, [DeadCountField] = deadCount, [DeadField] = dead, [DeadBytesField] = deadBytes });
         }
     }
 
@@ -154,7 +173,7 @@ public sealed partial class LiteDbOutbox
         var index = (int)(sequence - edit.First);
         if (edit.IsDead(index)) return false;
         if (size < 0) size = HeadsOf(edit)[index].PayloadSize;
-        edit.MarkDead(index);
+        edit.MarkDead(index, size);
         if (_expiringCount > 0 && _expiring.Delete(sequence)) _expiringCount--;
         return true;
     }
@@ -212,7 +231,7 @@ public sealed partial class LiteDbOutbox
                 for (var i = 0; i < heads.Length; i++)
                 {
                     if (heads[i].Route != route || edit.IsDead(i)) continue;
-                    edit.MarkDead(i);
+                    edit.MarkDead(i, heads[i].PayloadSize);
                     if (_expiringCount > 0 && _expiring.Delete(edit.First + i)) _expiringCount--;
                     _dropFrom[route] = edit.Last;
                     count--;
@@ -245,22 +264,66 @@ public sealed partial class LiteDbOutbox
             var first = head[FirstField].AsInt64;
             var dead = GoneOf(head["_id"]) is { } gone && gone.TryGetValue(DeadField, out var d) && d.IsBinary ? d.AsBinary : null;
             var full = false;
-            ChunkCodec.Walk(chunk, head[CountField].AsInt32, (int)Math.Max(0, afterSequence + 1 - first), (i, offset, length) =>
+            try
             {
-                if (IsSet(dead, i)) return true;
-                var stored = ChunkCodec.ReadMessage(chunk, offset, length, first + i);
-                bytes += stored.Message.ApproximateSize;
-                if (into.Count > 0 && bytes > maxBytes)
+                ChunkCodec.Walk(chunk, head[CountField].AsInt32, (int)Math.Max(0, afterSequence + 1 - first), (i, offset, length) =>
                 {
-                    full = true;
-                    return false;
-                }
-                into.Add(stored);
-                full = into.Count >= maxCount;
-                return !full;
-            });
+                    if (IsSet(dead, i)) return true;
+                    var stored = ChunkCodec.ReadMessage(chunk, offset, length, first + i);
+                    bytes += stored.Message.ApproximateSize;
+                    if (into.Count > 0 && bytes > maxBytes)
+                    {
+                        full = true;
+                        return false;
+                    }
+                    into.Add(stored);
+                    full = into.Count >= maxCount;
+                    return !full;
+                });
+            }
+            catch (InvalidDataException ex)
+            {
+                // Skip it, so one damaged chunk cannot hold an upstream back for ever; the writer removes it.
+                ReportCorruptChunk(first, head["_id"].AsInt64, ex.Message);
+                continue;
+            }
             if (full) return;
         }
+    }
+
+    /// <summary>Chunks a reader found damaged and handed to the writer to remove (each reported once).</summary>
+    private readonly HashSet<long> _corruptChunks = [];
+
+    private void ReportCorruptChunk(long first, long last, string cause)
+    {
+        lock (_corruptChunks)
+        {
+            if (!_corruptChunks.Add(last)) return;
+        }
+        _metrics.Increment("outbox_corrupt_chunks_total");
+        LogCorruptChunk(first, last, cause);
+        if (!_queue.Writer.TryWrite(new QuarantineOp(last)))
+        {
+            lock (_corruptChunks) _corruptChunks.Remove(last); // queue full or closing: the next read reports it again
+        }
+    }
+
+    /// <summary>
+    /// Removes a damaged chunk inside the open transaction: its messages that were still stored are
+    /// lost (counted and logged by the caller); their payload bytes come off the total from the chunk's
+    /// own sum, as the messages cannot be decoded.
+    /// </summary>
+    private (int Messages, long Bytes) Quarantine(long last)
+    {
+        var edit = ChunkOf(last);
+        if (edit is null) return (0, 0);
+        var lost = edit.Count - edit.DeadCount;
+        var lostBytes = edit.PayloadBytes >= 0 ? Math.Max(0, edit.PayloadBytes - edit.DeadBytes) : 0;
+        for (var i = 0; i < edit.Count; i++)
+        {
+            if (edit.MarkDead(i, 0) && _expiringCount > 0 && _expiring.Delete(edit.First + i)) _expiringCount--;
+        }
+        return (lost, lostBytes);
     }
 
     /// <summary>Old documents moved per transaction when a store of the earlier layout is migrated.</summary>

@@ -453,7 +453,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var committed = false;
         Dictionary<string, long>? movedCursors = null;
         long count = Count, bytes = Bytes;
-        int appended = 0, deleted = 0;
+        int appended = 0, deleted = 0, quarantined = 0;
         Dictionary<int, int>? dropped = null;
         try
         {
@@ -483,6 +483,14 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             {
                 foreach (var (upstream, through) in movedCursors)
                     _cursorDocs.Upsert(new BsonDocument { ["_id"] = upstream, ["through"] = through });
+            }
+            foreach (var op in group)
+            {
+                if (op is not QuarantineOp quarantine) continue;
+                var (lost, lostBytes) = Quarantine(quarantine.Last);
+                count -= lost;
+                bytes -= lostBytes;
+                quarantined += lost;
             }
 
             // Deletes before appends: near a limit, what upstreams confirmed makes room before any
@@ -581,6 +589,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         ReleasePending(group);
         _metrics.Increment("outbox_appended_total", "", appended);
         _metrics.Increment("outbox_deleted_total", "", deleted);
+        if (quarantined > 0)
+        {
+            _metrics.Increment("messages_lost_corrupt_total", "", quarantined);
+            LogChunkRemoved(quarantined);
+        }
         _metrics.Increment("outbox_group_commits_total");
         foreach (var (route, n) in dropped ?? [])
         {
@@ -908,6 +921,13 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         public override int Size { get; } = ChunkCodec.EncodedSize(message, route);
     }
 
+    /// <summary>A damaged chunk a reader met, for the writer to remove.</summary>
+    private sealed class QuarantineOp(long last) : WriteOp
+    {
+        public long Last { get; } = last;
+        public override int Size => 0;
+    }
+
     private sealed class AdvanceOp(string upstream, long through, (long Sequence, string Topic, int Size)[] passed) : WriteOp
     {
         public string Upstream { get; } = upstream;
@@ -945,6 +965,12 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxReopenFailed, LogLevel.Warning, "Outbox could not be reopened yet, new messages are refused: {Cause}")]
     private partial void LogReopenFailed(string cause);
+
+    [LoggerMessage(EventIds.OutboxCorruptChunk, LogLevel.Critical, "Outbox: messages {First}..{Last} cannot be read ({Cause}); skipped, and the chunk is removed")]
+    private partial void LogCorruptChunk(long first, long last, string cause);
+
+    [LoggerMessage(EventIds.OutboxChunkRemoved, LogLevel.Critical, "Outbox: removed a damaged chunk; {Count} messages in it are lost (gateway_messages_lost_corrupt_total)")]
+    private partial void LogChunkRemoved(int count);
 
     [LoggerMessage(EventIds.OutboxMigrated, LogLevel.Information, "Outbox: moved {Count} messages of the earlier one-document-per-message layout into chunks")]
     private partial void LogMigrated(long count);

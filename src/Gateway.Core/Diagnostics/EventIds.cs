@@ -31,6 +31,8 @@ public static class EventIds
     public const int OutboxReopened = 309;
     public const int OutboxReopenFailed = 310;
     public const int OutboxMigrated = 311;
+    public const int OutboxCorruptChunk = 312;
+    public const int OutboxChunkRemoved = 313;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

@@ -486,6 +486,39 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(["t/3"], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
     }
 
+    [Fact]
+    public async Task A_damaged_chunk_met_by_a_reader_is_skipped_counted_and_removed_and_the_rest_still_flows()
+    {
+        var routes = new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]);
+        var outbox = _folder.Open(routes);
+        foreach (var topic in new[] { "t/1", "t/2", "t/3" }) await outbox.AppendAsync(OutboxFolder.Message(topic, "abcd")); // one chunk each
+        await outbox.DisposeAsync();
+        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
+        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
+        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        {
+            var chunk = db.GetCollection("chunks").FindById(2L);
+            chunk["m"] = new byte[] { 1, 200, 3 }; // a record longer than the chunk
+            db.GetCollection("chunks").Update(chunk);
+            db.Checkpoint();
+        }
+
+        var reopened = _folder.Open(routes);
+        Assert.Equal(3, reopened.Count);
+        Assert.Equal(["t/1", "t/3"], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
+        Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_chunks_total"));
+        await Poll(() => reopened.Count == 2);
+        Assert.Equal(8, reopened.Bytes);
+        Assert.Equal(1, _folder.Metrics.Get("messages_lost_corrupt_total"));
+        await reopened.DisposeAsync();
+
+        var again = _folder.Open(routes);
+        Assert.Equal(2, again.Count);
+        Assert.Equal(["t/1", "t/3"], again.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
+        Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_chunks_total"));
+        Assert.Equal(0, _folder.Metrics.Get("outbox_corrupt_stores_total"));
+    }
+
     internal static async Task Poll(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow + Patience;
