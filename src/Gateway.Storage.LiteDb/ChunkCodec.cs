@@ -49,6 +49,22 @@ internal static class ChunkCodec
         return buffer;
     }
 
+    /// <summary>One chunk holding the records of several, in the order given (their sequences must follow on).</summary>
+    public static byte[] Concatenate(IReadOnlyList<byte[]> chunks)
+    {
+        var length = 1;
+        foreach (var chunk in chunks) length += chunk.Length - CheckVersion(chunk);
+        var joined = new byte[length];
+        joined[0] = Version;
+        var pos = 1;
+        foreach (var chunk in chunks)
+        {
+            chunk.AsSpan(1).CopyTo(joined.AsSpan(pos));
+            pos += chunk.Length - 1;
+        }
+        return joined;
+    }
+
     /// <summary>The heads of every record, in order (record i holds the chunk's i-th sequence).</summary>
     public static RecordHead[] ReadHeads(byte[] chunk, int count)
     {

@@ -326,6 +326,108 @@ public sealed partial class LiteDbOutbox
         return (lost, lostBytes);
     }
 
+    // Compaction. At a trickle every message is a commit and so a chunk of its own, which costs about
+    // three times the file space of messages that share a chunk (measured: about 620 against 190 bytes
+    // for a 128-byte payload). When the writer is idle, runs of such small chunks that sit well behind
+    // the newest message (a backlog: the upstream is down or slow) are joined into one. The writer
+    // notes each small chunk it commits, so finding them reads no other chunk. Chunks with removed
+    // messages are left alone, and so are the newest, which a forwarder that keeps up removes anyway.
+    // (Small chunks written before a restart are not joined.)
+    private const int SmallChunk = 16, CompactMaxMessages = 1000, CompactMaxBytes = 256 << 10;
+
+    /// <summary>Only chunks this many sequences behind the newest are joined.</summary>
+    public const int CompactBehind = 1000;
+
+    /// <summary>
+    /// Fewest small chunks joined at once (fewer only when what follows cannot join them), so each
+    /// message is rewritten once and the joined chunk is worth having.
+    /// </summary>
+    public const int CompactMinRun = 64;
+
+    /// <summary>Small chunks committed since the store was opened, oldest first (writer thread only).</summary>
+    private readonly Queue<(long First, long Last, int Count, int Bytes)> _smallChunks = new();
+
+    /// <summary>Set by each commit of new messages, cleared when there is nothing more to join for now.</summary>
+    private bool _compactPending;
+
+    private void NoteSmallChunk(long first, long last, int count, int bytes)
+    {
+        if (count < SmallChunk) _smallChunks.Enqueue((first, last, count, bytes));
+    }
+
+    /// <summary>Joins the oldest run of small chunks, if one is ready; true when there may be more to do now.</summary>
+    private bool TryCompactSmallChunks()
+    {
+        var limit = LastCommittedSequence - CompactBehind;
+        // The run from the front, by what the writer noted: consecutive sequences, within the limits.
+        int take = 0, messages = 0, bytes = 0;
+        long end = 0;
+        var blocked = false; // the entry after the run exists but cannot join it
+        foreach (var (first, last, count, size) in _smallChunks)
+        {
+            if (last > limit) break;
+            if (take > 0 && (first != end + 1 || messages + count > CompactMaxMessages || bytes + size > CompactMaxBytes))
+            {
+                blocked = true;
+                break;
+            }
+            take++;
+            messages += count;
+            bytes += size;
+            end = last;
+        }
+        if (take == 0 || (take < CompactMinRun && !blocked))
+        {
+            _compactPending = false; // wait for more to fall behind the newest
+            return false;
+        }
+        var run = new List<BsonDocument>(take);
+        for (var i = 0; i < take; i++)
+        {
+            var (_, last, _, _) = _smallChunks.Dequeue();
+            // One that went meanwhile (forwarded, or emptied by removals) or has removals ends what joins.
+            if (_chunks.FindOne(IdQuery.Is(last)) is { } doc && GoneOf(last) is null)
+            {
+                run.Add(doc);
+            }
+            else
+            {
+                if (run.Count >= 2) JoinChunks(run);
+                run.Clear();
+            }
+        }
+        if (run.Count >= 2) JoinChunks(run);
+        return true;
+    }
+
+    private void JoinChunks(List<BsonDocument> run)
+    {
+        var first = run[0][FirstField].AsInt64;
+        var last = run[^1]["_id"].AsInt64;
+        var count = run.Sum(c => c[CountField].AsInt32);
+        var payloadBytes = run.All(c => c.ContainsKey(PayloadBytesField)) ? run.Sum(c => c[PayloadBytesField].AsInt64) : -1;
+        ForgetEdits();
+        try
+        {
+            var blob = ChunkCodec.Concatenate(run.Select(c => c[BlobField].AsBinary).ToList());
+            ChunkCodec.ReadHeads(blob, count); // every part decodes, or nothing is joined (a reader deals with a damaged one)
+            _db!.BeginTrans();
+            for (var i = 0; i < run.Count - 1; i++) _chunks.Delete(run[i]["_id"]);
+            var joined = new BsonDocument { ["_id"] = last, [FirstField] = first, [CountField] = count, [BlobField] = blob };
+            if (payloadBytes >= 0) joined[PayloadBytesField] = payloadBytes;
+            _chunks.Update(joined);
+            _db.Commit();
+            SyncLog();
+            _metrics.Increment("outbox_chunks_joined_total", "", run.Count);
+        }
+        catch (Exception ex) when (ex is IOException or LiteException or InvalidDataException)
+        {
+            TryRollback(_db!);
+            _compactPending = false; // tried again after the next commit of new messages
+            LogCompactionFailed(first, last, ex.Message);
+        }
+    }
+
     /// <summary>Old documents moved per transaction when a store of the earlier layout is migrated.</summary>
     private const int MigrationBatch = 10_000;
 

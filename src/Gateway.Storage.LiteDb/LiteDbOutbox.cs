@@ -127,6 +127,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _expiring = _db.GetCollection(ExpiringCollection, BsonAutoId.Int64);
         _expiring.EnsureIndex(ExpiringAtField);
         ForgetEdits();
+        _smallChunks.Clear();
+        _compactPending = false;
         _dropFrom.Clear();
         _dropExhausted.Clear();
         MoveLegacyMessagesIntoChunks();
@@ -358,6 +360,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                     CheckpointWhenDrained(reader);
                     continue;
                 }
+                if (_compactPending && reader.Count == 0 && !_reopenNeeded && TryCompactSmallChunks()) continue;
                 if (!WaitForWork(reader, nextSweep)) break;
                 if (Environment.TickCount64 >= nextSweep)
                 {
@@ -453,7 +456,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var committed = false;
         Dictionary<string, long>? movedCursors = null;
         long count = Count, bytes = Bytes;
-        int appended = 0, deleted = 0, quarantined = 0;
+        int appended = 0, deleted = 0, quarantined = 0, appendedBytes = 0;
+        (long First, long Last, int Count, int Bytes)? newChunk = null;
         Dictionary<int, int>? dropped = null;
         try
         {
@@ -533,6 +537,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                     _expiringCount++;
                 }
                 appended++;
+                appendedBytes += append.Size;
                 count++;
                 bytes += size;
             }
@@ -541,6 +546,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 var groupDeadCount = 0;
                 for (var j = 0; j < _chunkItems.Count; j++) groupDeadCount += IsSet(groupDead, j) ? 1 : 0;
                 if (groupDeadCount < _chunkItems.Count) InsertChunk(sequence - _chunkItems.Count + 1, _chunkItems, groupDead, groupDeadCount);
+                if (groupDeadCount == 0) newChunk = (sequence - _chunkItems.Count + 1, sequence, _chunkItems.Count, appendedBytes);
             }
             WriteEdits();
 
@@ -558,6 +564,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             // halves the fsyncs: every confirmed batch used to cost one.
             if (appended > 0) SyncLog();
             else NoteLogSize();
+            if (newChunk is { } small)
+            {
+                NoteSmallChunk(small.First, small.Last, small.Count, small.Bytes);
+                _compactPending = true;
+            }
         }
         catch (Exception ex)
         {
@@ -971,6 +982,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxChunkRemoved, LogLevel.Critical, "Outbox: removed a damaged chunk; {Count} messages in it are lost (gateway_messages_lost_corrupt_total)")]
     private partial void LogChunkRemoved(int count);
+
+    [LoggerMessage(EventIds.OutboxCompactionFailed, LogLevel.Warning, "Outbox: joining the small chunks {First}..{Last} failed, left as they are: {Cause}")]
+    private partial void LogCompactionFailed(long first, long last, string cause);
 
     [LoggerMessage(EventIds.OutboxMigrated, LogLevel.Information, "Outbox: moved {Count} messages of the earlier one-document-per-message layout into chunks")]
     private partial void LogMigrated(long count);

@@ -28,9 +28,9 @@ public sealed record LiteDbOutboxOptions
 
     /// <summary>
     /// Most messages stored. Measured with 128-byte payloads: about 190 bytes of file per message when
-    /// they come in groups (any load above a few hundred a second), about 620 when each is committed
-    /// alone (a slow trickle). Five million take 1 to 3 GB: a day or more of a busy site's data, well
-    /// inside a 16 GB SD card.
+    /// they come in groups, and about 210 at a trickle (one commit each) once the small chunks of a
+    /// backlog are joined (620 before that). Five million take about 1 GB: a day or more of a busy
+    /// site's data, well inside a 16 GB SD card.
     /// </summary>
     public long MaxMessages { get; init; } = 5_000_000;
 

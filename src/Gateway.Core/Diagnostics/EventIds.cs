@@ -33,6 +33,7 @@ public static class EventIds
     public const int OutboxMigrated = 311;
     public const int OutboxCorruptChunk = 312;
     public const int OutboxChunkRemoved = 313;
+    public const int OutboxCompactionFailed = 314;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

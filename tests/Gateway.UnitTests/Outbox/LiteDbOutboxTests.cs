@@ -519,6 +519,34 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(0, _folder.Metrics.Get("outbox_corrupt_stores_total"));
     }
 
+    [Fact]
+    public async Task At_a_trickle_the_chunks_of_a_backlog_are_joined_and_every_message_stays_in_order()
+    {
+        const int messages = 1200; // 200 of them more than CompactBehind behind the newest
+        var outbox = _folder.Open();
+        for (var i = 1; i <= messages; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}", "abcd")); // a commit each
+
+        const int joinable = (messages - LiteDbOutbox.CompactBehind) / LiteDbOutbox.CompactMinRun * LiteDbOutbox.CompactMinRun;
+        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= joinable);
+        var read = outbox.ReadAfter(0, 2 * messages, int.MaxValue);
+        Assert.Equal(Enumerable.Range(1, messages).Select(i => $"t/{i}"), read.Select(m => m.Message.Topic));
+        Assert.Equal(Enumerable.Range(1, messages).Select(i => (long)i), read.Select(m => m.Sequence));
+        Assert.Equal(messages, outbox.Count);
+        Assert.Equal(4 * messages, outbox.Bytes);
+        await outbox.DisposeAsync();
+
+        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
+        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
+        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        {
+            var chunks = db.GetCollection("chunks").Count();
+            Assert.True(chunks <= messages - joinable + joinable / LiteDbOutbox.CompactMinRun, $"{chunks} chunks for {messages} messages");
+        }
+        var reopened = _folder.Open();
+        Assert.Equal(messages, reopened.Count);
+        Assert.Equal(messages, reopened.ReadAfter(0, 2 * messages, int.MaxValue).Count);
+    }
+
     internal static async Task Poll(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow + Patience;
