@@ -102,7 +102,20 @@ internal static class ChunkCodec
     }
 
     /// <summary>Decodes one record. The payload and correlation data are slices of <paramref name="chunk"/>, not copies.</summary>
+    /// <exception cref="InvalidDataException">The record is damaged (whatever part of it does not add up).</exception>
     public static StoredMessage ReadMessage(byte[] chunk, int offset, int length, long sequence)
+    {
+        try
+        {
+            return DecodeRecord(chunk, offset, length, sequence);
+        }
+        catch (Exception ex) when (ex is ArgumentException or IndexOutOfRangeException or OverflowException)
+        {
+            throw new InvalidDataException($"record of message {sequence} is damaged: {ex.Message}", ex);
+        }
+    }
+
+    private static StoredMessage DecodeRecord(byte[] chunk, int offset, int length, long sequence)
     {
         var end = offset + length;
         var pos = offset;

@@ -87,7 +87,7 @@ public sealed partial class LiteDbOutbox
                 payloadBytes, deadBytes);
         }
 
-        public BsonDocument ToGone() => new() { ["_id"] = Last, [DeadCountField] = DeadCount, [DeadField] = Dead, [DeadBytesField] = DeadBytes };
+        public BsonDocument ToGone() => new() { ["_id"] = Last, [FirstField] = First, [DeadCountField] = DeadCount, [DeadField] = Dead, [DeadBytesField] = DeadBytes };
     }
 
     /// <summary>A chunk's removed messages as stored (null: none), for readers and the writer alike.</summary>
@@ -138,7 +138,7 @@ public sealed partial class LiteDbOutbox
         if (deadCount > 0)
         {
             Interlocked.Increment(ref _goneCount); // before the entry exists, so no reader skips it
-            _gone.Insert(new BsonDocument { ["_id"] = last, [DeadCountField] = deadCount, [DeadField] = dead, [DeadBytesField] = deadBytes });
+            _gone.Insert(new BsonDocument { ["_id"] = last, [FirstField] = first, [DeadCountField] = deadCount, [DeadField] = dead, [DeadBytesField] = deadBytes });
         }
     }
 
@@ -162,6 +162,20 @@ public sealed partial class LiteDbOutbox
     private ChunkCodec.RecordHead[] HeadsOf(ChunkEdit edit) =>
         edit.Heads ??= ChunkCodec.ReadHeads(edit.Blob, edit.Count);
 
+    /// <summary>The record heads, or null (reported for quarantine) when the chunk is damaged.</summary>
+    private ChunkCodec.RecordHead[]? TryHeadsOf(ChunkEdit edit)
+    {
+        try
+        {
+            return HeadsOf(edit);
+        }
+        catch (InvalidDataException ex)
+        {
+            ReportCorruptChunk(edit.First, edit.Last, ex.Message);
+            return null;
+        }
+    }
+
     /// <summary>
     /// Marks a message gone, inside the open transaction; false when it was gone already. Its payload
     /// size comes from <paramref name="size"/> when known (≥ 0), else from the chunk, and is returned there.
@@ -172,7 +186,11 @@ public sealed partial class LiteDbOutbox
         if (edit is null) return false;
         var index = (int)(sequence - edit.First);
         if (edit.IsDead(index)) return false;
-        if (size < 0) size = HeadsOf(edit)[index].PayloadSize;
+        if (size < 0)
+        {
+            if (TryHeadsOf(edit) is not { } heads) return false; // damaged: removed whole by its quarantine
+            size = heads[index].PayloadSize;
+        }
         edit.MarkDead(index, size);
         if (_expiringCount > 0 && _expiring.Delete(sequence)) _expiringCount--;
         return true;
@@ -226,8 +244,7 @@ public sealed partial class LiteDbOutbox
             foreach (var head in _chunks.Find(IdQuery.AtLeast(_dropFrom.GetValueOrDefault(route)), 0, int.MaxValue))
             {
                 var edit = EditOf(head);
-                if (edit.DeadCount >= edit.Count) continue;
-                var heads = HeadsOf(edit);
+                if (edit.DeadCount >= edit.Count || TryHeadsOf(edit) is not { } heads) continue;
                 for (var i = 0; i < heads.Length; i++)
                 {
                     if (heads[i].Route != route || edit.IsDead(i)) continue;
@@ -262,7 +279,11 @@ public sealed partial class LiteDbOutbox
         {
             var chunk = head[BlobField].AsBinary;
             var first = head[FirstField].AsInt64;
-            var dead = GoneOf(head["_id"]) is { } gone && gone.TryGetValue(DeadField, out var d) && d.IsBinary ? d.AsBinary : null;
+            // The chunks and gone collections are read in snapshots of their own: an entry made for a
+            // chunk joined since (same last sequence, another first) is not this chunk's, and is ignored
+            // (at worst a removed message is sent once more).
+            var dead = GoneOf(head["_id"]) is { } gone && gone.TryGetValue(FirstField, out var goneFirst) && goneFirst.AsInt64 == first
+                && gone.TryGetValue(DeadField, out var d) && d.IsBinary ? d.AsBinary : null;
             var full = false;
             try
             {
@@ -302,7 +323,7 @@ public sealed partial class LiteDbOutbox
         }
         _metrics.Increment("outbox_corrupt_chunks_total");
         LogCorruptChunk(first, last, cause);
-        if (!_queue.Writer.TryWrite(new QuarantineOp(last)))
+        if (!_queue.Writer.TryWrite(new QuarantineOp(first, last)))
         {
             lock (_corruptChunks) _corruptChunks.Remove(last); // queue full or closing: the next read reports it again
         }
@@ -313,10 +334,10 @@ public sealed partial class LiteDbOutbox
     /// lost (counted and logged by the caller); their payload bytes come off the total from the chunk's
     /// own sum, as the messages cannot be decoded.
     /// </summary>
-    private (int Messages, long Bytes) Quarantine(long last)
+    private (int Messages, long Bytes) Quarantine(long first, long last)
     {
         var edit = ChunkOf(last);
-        if (edit is null) return (0, 0);
+        if (edit is null || edit.First != first) return (0, 0); // gone meanwhile, or joined into another (which is checked when read)
         var lost = edit.Count - edit.DeadCount;
         var lostBytes = edit.PayloadBytes >= 0 ? Math.Max(0, edit.PayloadBytes - edit.DeadBytes) : 0;
         for (var i = 0; i < edit.Count; i++)
@@ -350,14 +371,46 @@ public sealed partial class LiteDbOutbox
     /// <summary>Set by each commit of new messages, cleared when there is nothing more to join for now.</summary>
     private bool _compactPending;
 
+    /// <summary>Most small chunks remembered; older ones are forgotten (never joined) past it.</summary>
+    private const int SmallChunksNoted = 65_536;
+
     private void NoteSmallChunk(long first, long last, int count, int bytes)
     {
-        if (count < SmallChunk) _smallChunks.Enqueue((first, last, count, bytes));
+        if (count >= SmallChunk) return;
+        if (_smallChunks.Count >= SmallChunksNoted) _smallChunks.Dequeue();
+        _smallChunks.Enqueue((first, last, count, bytes));
+    }
+
+    /// <summary>Whether every configured upstream's cursor is at or past a sequence (the chunk is leaving anyway).</summary>
+    private bool PassedByEveryUpstream(long sequence)
+    {
+        if (!_routes.HasUpstreams) return false;
+        foreach (var upstream in _routes.Upstreams)
+        {
+            if (GetCursor(upstream) < sequence) return false;
+        }
+        return true;
+    }
+
+    /// <summary>A compaction step that never takes the writer down: whatever fails, the chunks stay as they are.</summary>
+    private bool TryCompact()
+    {
+        try
+        {
+            return TryCompactSmallChunks();
+        }
+        catch (Exception ex)
+        {
+            _compactPending = false;
+            LogCompactionFailed(0, 0, ex.Message);
+            return false;
+        }
     }
 
     /// <summary>Joins the oldest run of small chunks, if one is ready; true when there may be more to do now.</summary>
     private bool TryCompactSmallChunks()
     {
+        while (_smallChunks.TryPeek(out var front) && PassedByEveryUpstream(front.Last)) _smallChunks.Dequeue();
         var limit = LastCommittedSequence - CompactBehind;
         // The run from the front, by what the writer noted: consecutive sequences, within the limits.
         int take = 0, messages = 0, bytes = 0;
@@ -381,6 +434,7 @@ public sealed partial class LiteDbOutbox
             _compactPending = false; // wait for more to fall behind the newest
             return false;
         }
+        // One join per call, so the writer looks at its queue between two (each ends with an fsync).
         var run = new List<BsonDocument>(take);
         for (var i = 0; i < take; i++)
         {
@@ -389,12 +443,10 @@ public sealed partial class LiteDbOutbox
             if (_chunks.FindOne(IdQuery.Is(last)) is { } doc && GoneOf(last) is null)
             {
                 run.Add(doc);
+                continue;
             }
-            else
-            {
-                if (run.Count >= 2) JoinChunks(run);
-                run.Clear();
-            }
+            if (run.Count >= 2) break;
+            run.Clear();
         }
         if (run.Count >= 2) JoinChunks(run);
         return true;
@@ -407,22 +459,32 @@ public sealed partial class LiteDbOutbox
         var count = run.Sum(c => c[CountField].AsInt32);
         var payloadBytes = run.All(c => c.ContainsKey(PayloadBytesField)) ? run.Sum(c => c[PayloadBytesField].AsInt64) : -1;
         ForgetEdits();
+        var inTransaction = false;
         try
         {
             var blob = ChunkCodec.Concatenate(run.Select(c => c[BlobField].AsBinary).ToList());
-            ChunkCodec.ReadHeads(blob, count); // every part decodes, or nothing is joined (a reader deals with a damaged one)
+            // Every message decodes, or nothing is joined: a damaged one stays in its own small chunk,
+            // which a reader quarantines alone, instead of taking a whole joined run with it.
+            ChunkCodec.Walk(blob, count, 0, (i, offset, length) => ChunkCodec.ReadMessage(blob, offset, length, first + i) is not null);
             _db!.BeginTrans();
+            inTransaction = true;
             for (var i = 0; i < run.Count - 1; i++) _chunks.Delete(run[i]["_id"]);
             var joined = new BsonDocument { ["_id"] = last, [FirstField] = first, [CountField] = count, [BlobField] = blob };
             if (payloadBytes >= 0) joined[PayloadBytesField] = payloadBytes;
             _chunks.Update(joined);
             _db.Commit();
+            inTransaction = false;
             SyncLog();
             _metrics.Increment("outbox_chunks_joined_total", "", run.Count);
         }
-        catch (Exception ex) when (ex is IOException or LiteException or InvalidDataException)
+        catch (Exception ex)
         {
-            TryRollback(_db!);
+            // Whatever it is, the writer lives on; the chunks stay as they were.
+            if (inTransaction)
+            {
+                TryRollback(_db!);
+                _reopenNeeded = true; // as after any failed commit: LiteDB's memory may disagree with its files
+            }
             _compactPending = false; // tried again after the next commit of new messages
             LogCompactionFailed(first, last, ex.Message);
         }

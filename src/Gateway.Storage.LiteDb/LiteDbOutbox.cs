@@ -45,8 +45,6 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _writerStarted, _reopenNeeded;
 
-    /// <summary>Set when a commit failed on a chunk that cannot be decoded: the reopen then moves the store aside, as at start.</summary>
-    private string? _corruptionSeen;
     private long _lastSequence, _lastCommitted, _count, _bytes;
     private long _pendingCount, _pendingBytes; // queued appends, not yet committed: counted against the quota
     private long _logBytes;
@@ -164,7 +162,6 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         // The old high-water mark is lost with the file: continue far above anything it can have
         // reached, so no new message reuses an id a consumer has already seen.
         _lastSequence = _lastCommitted = Math.Max(_lastSequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
-        _corruptionSeen = null;
     }
 
     /// <summary>
@@ -360,7 +357,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                     CheckpointWhenDrained(reader);
                     continue;
                 }
-                if (_compactPending && reader.Count == 0 && !_reopenNeeded && TryCompactSmallChunks()) continue;
+                if (_compactPending && reader.Count == 0 && !_reopenNeeded && TryCompact()) continue;
                 if (!WaitForWork(reader, nextSweep)) break;
                 if (Environment.TickCount64 >= nextSweep)
                 {
@@ -491,7 +488,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             foreach (var op in group)
             {
                 if (op is not QuarantineOp quarantine) continue;
-                var (lost, lostBytes) = Quarantine(quarantine.Last);
+                var (lost, lostBytes) = Quarantine(quarantine.First, quarantine.Last);
                 count -= lost;
                 bytes -= lostBytes;
                 quarantined += lost;
@@ -574,7 +571,6 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         {
             if (!committed)
             {
-                if (ex is InvalidDataException) _corruptionSeen = ex.Message; // reopening would meet the same chunk again
                 TryRollback(db);
                 // A commit that failed half way (ENOSPC, EIO) can leave LiteDB's memory disagreeing with
                 // its files: never reuse the sequence numbers it saw, and read the store afresh.
@@ -676,15 +672,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var sequence = _lastSequence;
         try
         {
-            if (_corruptionSeen is { } cause)
-            {
-                ReplaceCorruptStore(cause);
-            }
-            else
-            {
-                CloseFiles();
-                OpenFiles();
-            }
+            CloseFiles();
+            OpenFiles();
         }
         catch (Exception ex)
         {
@@ -708,7 +697,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         foreach (var chunk in _chunks.FindAll())
         {
             var edit = Load(chunk);
-            var heads = HeadsOf(edit);
+            if (TryHeadsOf(edit) is not { } heads) continue; // damaged: its quarantine takes its bytes off
             for (var i = 0; i < heads.Length; i++) bytes += edit.IsDead(i) ? 0 : heads[i].PayloadSize;
         }
         return bytes;
@@ -870,14 +859,24 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             var edit = Load(doc);
             if (edit.First > highest) break; // chunks come in sequence order
             var chunk = edit.Blob;
-            ChunkCodec.Walk(chunk, edit.Count, 0, (i, offset, length) =>
+            var found = new List<long>();
+            try
             {
-                var sequence = edit.First + i;
-                if (sequence > highest) return false;
-                if (!edit.IsDead(i) && IsConfirmedEverywhere(ChunkCodec.ReadMessage(chunk, offset, length, sequence).Message.Topic, sequence, null))
-                    passed.Add(sequence);
-                return true;
-            });
+                ChunkCodec.Walk(chunk, edit.Count, 0, (i, offset, length) =>
+                {
+                    var sequence = edit.First + i;
+                    if (sequence > highest) return false;
+                    if (!edit.IsDead(i) && IsConfirmedEverywhere(ChunkCodec.ReadMessage(chunk, offset, length, sequence).Message.Topic, sequence, null))
+                        found.Add(sequence);
+                    return true;
+                });
+            }
+            catch (InvalidDataException ex)
+            {
+                ReportCorruptChunk(edit.First, edit.Last, ex.Message); // removed whole by its quarantine
+                continue;
+            }
+            passed.AddRange(found);
         }
         var swept = RemoveNow(passed);
         if (swept > 0) LogSwept(swept);
@@ -933,8 +932,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     }
 
     /// <summary>A damaged chunk a reader met, for the writer to remove.</summary>
-    private sealed class QuarantineOp(long last) : WriteOp
+    private sealed class QuarantineOp(long first, long last) : WriteOp
     {
+        public long First { get; } = first;
         public long Last { get; } = last;
         public override int Size => 0;
     }

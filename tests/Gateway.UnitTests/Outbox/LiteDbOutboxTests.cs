@@ -457,7 +457,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_chunk_that_cannot_be_decoded_met_by_a_commit_gets_the_store_moved_aside_and_a_new_one_takes_messages()
+    public async Task A_chunk_that_cannot_be_decoded_met_by_a_drop_is_removed_alone_and_new_messages_are_taken_again()
     {
         var routes = new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]);
         var outbox = _folder.Open(routes);
@@ -481,9 +481,12 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
             try { await reopened.AppendAsync(OutboxFolder.Message("t/3")); return true; }
             catch (OutboxRejectedException) { return false; }
         });
-        Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_stores_total"));
-        Assert.Single(Directory.GetFiles(_folder.Path, "outbox.db.corrupt-*"));
+        Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_chunks_total"));
+        Assert.Equal(1, _folder.Metrics.Get("messages_lost_corrupt_total"));
+        Assert.Equal(0, _folder.Metrics.Get("outbox_corrupt_stores_total"));
+        Assert.Empty(Directory.GetFiles(_folder.Path, "outbox.db.corrupt-*"));
         Assert.Equal(["t/3"], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
+        Assert.Equal(1, reopened.Count);
     }
 
     [Fact]
