@@ -350,14 +350,12 @@ public sealed partial class LiteDbOutbox
     // Compaction. At a trickle every message is a commit and so a chunk of its own, which costs about
     // three times the file space of messages that share a chunk (measured: about 620 against 190 bytes
     // for a 128-byte payload). When the writer is idle, runs of such small chunks that sit well behind
-    // the newest message (a backlog: the upstream is down or slow) are joined into one. The writer
+    // the newest message (LiteDbOutboxOptions.CompactBehind: a real backlog, the upstream down for a
+    // while, not a burst about to be forwarded) are joined into one. The writer
     // notes each small chunk it commits, so finding them reads no other chunk. Chunks with removed
     // messages are left alone, and so are the newest, which a forwarder that keeps up removes anyway.
     // (Small chunks written before a restart are not joined.)
     private const int SmallChunk = 16, CompactMaxMessages = 1000, CompactMaxBytes = 256 << 10;
-
-    /// <summary>Only chunks this many sequences behind the newest are joined.</summary>
-    public const int CompactBehind = 1000;
 
     /// <summary>
     /// Fewest small chunks joined at once (fewer only when what follows cannot join them), so each
@@ -411,7 +409,7 @@ public sealed partial class LiteDbOutbox
     private bool TryCompactSmallChunks()
     {
         while (_smallChunks.TryPeek(out var front) && PassedByEveryUpstream(front.Last)) _smallChunks.Dequeue();
-        var limit = LastCommittedSequence - CompactBehind;
+        var limit = LastCommittedSequence - _options.CompactBehind;
         // The run from the front, by what the writer noted: consecutive sequences, within the limits.
         int take = 0, messages = 0, bytes = 0;
         long end = 0;

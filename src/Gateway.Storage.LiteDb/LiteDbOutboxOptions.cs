@@ -48,6 +48,13 @@ public sealed record LiteDbOutboxOptions
     /// <summary>Free bytes on the file system holding a path; replaceable so tests can fake a full disk.</summary>
     public Func<string, long> FreeSpace { get; init; } = path => new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace;
 
+    /// <summary>
+    /// Small chunks (a commit of a few messages, as at a trickle) this many sequences behind the newest
+    /// are joined when the writer is idle. Joining rewrites them once, so only a real backlog is worth
+    /// it; a burst the forwarder is about to remove is not.
+    /// </summary>
+    public int CompactBehind { get; init; } = 10_000;
+
     /// <summary>How often expired messages are looked for and removed (also once at start).</summary>
     public TimeSpan ExpirySweepInterval { get; init; } = TimeSpan.FromSeconds(10);
 }
