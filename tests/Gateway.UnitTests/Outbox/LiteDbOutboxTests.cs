@@ -353,9 +353,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     {
         // The layout of the first releases, written by hand: a document per message, the expiry indexed on it.
         var expires = DateTimeOffset.UtcNow.AddMilliseconds(300);
-        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.CreateNew))
-        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.CreateNew))
-        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        _folder.WithStore(db =>
         {
             var messages = db.GetCollection("messages");
             messages.EnsureIndex("exp");
@@ -371,8 +369,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
                 messages.Insert(doc);
             }
             db.GetCollection("meta").Upsert(new LiteDB.BsonDocument { ["_id"] = "sequence", ["value"] = 12L });
-            db.Checkpoint();
-        }
+        });
 
         var outbox = _folder.Open();
         Assert.Empty(Directory.GetFiles(_folder.Path, "*corrupt*"));
@@ -403,9 +400,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var outbox = _folder.Open();
         foreach (var topic in new[] { "t/1", "t/2", "t/3" }) await outbox.AppendAsync(OutboxFolder.Message(topic, "abc"));
         await outbox.DisposeAsync();
-        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
-        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
-        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        _folder.WithStore(db =>
         {
             foreach (var id in new[] { 4L, 5L, 6L })
             {
@@ -416,8 +411,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
             }
             db.GetCollection("meta").Delete("count");
             db.GetCollection("meta").Delete("bytes");
-            db.Checkpoint();
-        }
+        });
 
         var reopened = _folder.Open();
         Assert.Equal(6, reopened.Count);
@@ -430,9 +424,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     public async Task Old_documents_too_large_for_one_chunk_together_are_migrated_into_several()
     {
         const int messages = 1000, payload = 20 << 10; // 20 MB: more than one LiteDB document can hold (about 16.7 MB)
-        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.CreateNew))
-        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.CreateNew))
-        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        _folder.WithStore(db =>
         {
             var old = db.GetCollection("messages");
             for (long id = 1; id <= messages; id++)
@@ -444,8 +436,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
                     ["_id"] = id, ["rk"] = $"-0001:{id:D19}", ["t"] = "t/big", ["p"] = body, ["q"] = 1, ["c"] = "dev-1", ["ts"] = 1_700_000_000_000L,
                 });
             }
-            db.Checkpoint();
-        }
+        });
 
         var outbox = _folder.Open(configure: o => o with { MaxMessageBytes = payload });
         Assert.Equal(messages, outbox.Count);
@@ -463,15 +454,10 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var outbox = _folder.Open(routes);
         await outbox.AppendAsync(OutboxFolder.Message("t/1"));
         await outbox.DisposeAsync();
-        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
-        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
-        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        _folder.WithStore(db =>
         {
-            var chunk = db.GetCollection("chunks").FindById(1L);
-            chunk["m"] = new byte[] { 1, 200, 3 }; // a record longer than the chunk
-            db.GetCollection("chunks").Update(chunk);
-            db.Checkpoint();
-        }
+            DamageChunk(db, 1);
+        });
 
         // Full, DropOldest: the next message has to read the damaged chunk to drop from it.
         var reopened = _folder.Open(routes, configure: o => o with { MaxMessages = 1, WhenFull = WhenFull.DropOldest });
@@ -496,15 +482,10 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var outbox = _folder.Open(routes);
         foreach (var topic in new[] { "t/1", "t/2", "t/3" }) await outbox.AppendAsync(OutboxFolder.Message(topic, "abcd")); // one chunk each
         await outbox.DisposeAsync();
-        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
-        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
-        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        _folder.WithStore(db =>
         {
-            var chunk = db.GetCollection("chunks").FindById(2L);
-            chunk["m"] = new byte[] { 1, 200, 3 }; // a record longer than the chunk
-            db.GetCollection("chunks").Update(chunk);
-            db.Checkpoint();
-        }
+            DamageChunk(db, 2);
+        });
 
         var reopened = _folder.Open(routes);
         Assert.Equal(3, reopened.Count);
@@ -538,16 +519,22 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(4 * messages, outbox.Bytes);
         await outbox.DisposeAsync();
 
-        using (var data = new FileStream(Path.Combine(_folder.Path, "outbox.db"), FileMode.Open))
-        using (var log = new FileStream(Path.Combine(_folder.Path, "outbox-log.db"), FileMode.OpenOrCreate))
-        using (var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log))
+        _folder.WithStore(db =>
         {
             var chunks = db.GetCollection("chunks").Count();
             Assert.True(chunks <= messages - joinable + joinable / LiteDbOutbox.CompactMinRun, $"{chunks} chunks for {messages} messages");
-        }
+        });
         var reopened = _folder.Open();
         Assert.Equal(messages, reopened.Count);
         Assert.Equal(messages, reopened.ReadAfter(0, 2 * messages, int.MaxValue).Count);
+    }
+
+    /// <summary>Overwrites a chunk's messages with a record longer than the chunk (what damage on disk can look like).</summary>
+    private static void DamageChunk(LiteDB.LiteDatabase db, long last)
+    {
+        var chunk = db.GetCollection("chunks").FindById(last);
+        chunk["m"] = new byte[] { 1, 200, 3 };
+        db.GetCollection("chunks").Update(chunk);
     }
 
     internal static async Task Poll(Func<Task<bool>> condition)

@@ -30,6 +30,16 @@ public sealed class OutboxFolder : IAsyncDisposable
         return outbox;
     }
 
+    /// <summary>Opens the folder's LiteDB files directly (no outbox open on them), lets <paramref name="edit"/> change them, and checkpoints.</summary>
+    public void WithStore(Action<LiteDB.LiteDatabase> edit)
+    {
+        using var data = new FileStream(System.IO.Path.Combine(Path, "outbox.db"), FileMode.OpenOrCreate);
+        using var log = new FileStream(System.IO.Path.Combine(Path, "outbox-log.db"), FileMode.OpenOrCreate);
+        using var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log);
+        edit(db);
+        db.Checkpoint();
+    }
+
     public static IncomingMessage Message(string topic, string payload = "x", string client = "c1") => new()
     {
         Topic = topic,
