@@ -10,8 +10,10 @@ namespace Gateway.Storage.LiteDb;
 /// most of the writer's time (measured: 61 % of it in LiteDB's index inserts).
 /// </summary>
 /// <remarks>
-/// Layout: a version byte, then one record per message in sequence order, each prefixed by its length
-/// so a reader can skip to the record it wants without decoding the ones before it.
+/// Layout: a version byte, the CRC-32 of everything after it (little-endian; LiteDB checks nothing of
+/// a document's bytes, so this is what finds a bit flipped on the card), then one record per message in
+/// sequence order, each prefixed by its length so a reader can skip to the record it wants without
+/// decoding the ones before it.
 /// A record: flags (QoS, retain, which optional fields follow), route index + 1, received-at
 /// (ms since the epoch, little-endian), payload length, topic, client id, the optional fields, and
 /// the payload last. Lengths are unsigned LEB128 varints, strings UTF-8.
@@ -19,6 +21,9 @@ namespace Gateway.Storage.LiteDb;
 internal static class ChunkCodec
 {
     public const byte Version = 1;
+
+    /// <summary>Bytes before the first record: the version and the CRC-32.</summary>
+    private const int HeaderSize = 5;
 
     private const byte QosMask = 0b11, RetainFlag = 1 << 2, ContentTypeFlag = 1 << 3, CorrelationFlag = 1 << 4,
         ResponseTopicFlag = 1 << 5, ExpiresFlag = 1 << 6, UserPropertiesFlag = 1 << 7;
@@ -29,7 +34,7 @@ internal static class ChunkCodec
     /// <summary>Encodes messages (with the index of their first route, -1 for none) into one chunk.</summary>
     public static byte[] Encode(IReadOnlyList<(IncomingMessage Message, int Route)> items)
     {
-        var total = 1;
+        var total = HeaderSize;
         var sizes = new int[items.Count];
         for (var i = 0; i < items.Count; i++)
         {
@@ -37,8 +42,7 @@ internal static class ChunkCodec
             total += VarintSize((uint)sizes[i]) + sizes[i];
         }
         var buffer = new byte[total];
-        buffer[0] = Version;
-        var pos = 1;
+        var pos = HeaderSize;
         for (var i = 0; i < items.Count; i++)
         {
             pos += WriteVarint(buffer.AsSpan(pos), (uint)sizes[i]);
@@ -46,22 +50,23 @@ internal static class ChunkCodec
             WriteRecord(buffer.AsSpan(pos, sizes[i]), items[i].Message, items[i].Route);
             pos = end;
         }
+        Seal(buffer);
         return buffer;
     }
 
     /// <summary>One chunk holding the records of several, in the order given (their sequences must follow on).</summary>
     public static byte[] Concatenate(IReadOnlyList<byte[]> chunks)
     {
-        var length = 1;
-        foreach (var chunk in chunks) length += chunk.Length - CheckVersion(chunk);
+        var length = HeaderSize;
+        foreach (var chunk in chunks) length += chunk.Length - CheckHeader(chunk); // a damaged part is never joined in
         var joined = new byte[length];
-        joined[0] = Version;
-        var pos = 1;
+        var pos = HeaderSize;
         foreach (var chunk in chunks)
         {
-            chunk.AsSpan(1).CopyTo(joined.AsSpan(pos));
-            pos += chunk.Length - 1;
+            chunk.AsSpan(HeaderSize).CopyTo(joined.AsSpan(pos));
+            pos += chunk.Length - HeaderSize;
         }
+        Seal(joined);
         return joined;
     }
 
@@ -69,7 +74,7 @@ internal static class ChunkCodec
     public static RecordHead[] ReadHeads(byte[] chunk, int count)
     {
         var heads = new RecordHead[count];
-        var pos = CheckVersion(chunk);
+        var pos = CheckHeader(chunk);
         for (var i = 0; i < count; i++)
         {
             var length = (int)ReadVarint(chunk, ref pos);
@@ -91,7 +96,7 @@ internal static class ChunkCodec
     /// </summary>
     public static void Walk(byte[] chunk, int count, int from, Func<int, int, int, bool> visit)
     {
-        var pos = CheckVersion(chunk);
+        var pos = CheckHeader(chunk);
         for (var i = 0; i < count; i++)
         {
             var length = (int)ReadVarint(chunk, ref pos);
@@ -171,8 +176,23 @@ internal static class ChunkCodec
         return new StoredMessage(sequence, message);
     }
 
-    private static int CheckVersion(byte[] chunk) =>
-        chunk.Length > 0 && chunk[0] == Version ? 1 : throw new InvalidDataException($"chunk of unknown format {(chunk.Length > 0 ? chunk[0] : -1)}");
+    /// <summary>Writes the version and the checksum of the records.</summary>
+    private static void Seal(byte[] chunk)
+    {
+        chunk[0] = Version;
+        BinaryPrimitives.WriteUInt32LittleEndian(chunk.AsSpan(1), System.IO.Hashing.Crc32.HashToUInt32(chunk.AsSpan(HeaderSize)));
+    }
+
+    /// <summary>Checks the version and the checksum; returns where the records start.</summary>
+    private static int CheckHeader(byte[] chunk)
+    {
+        if (chunk.Length < HeaderSize || chunk[0] != Version)
+            throw new InvalidDataException($"chunk of unknown format {(chunk.Length > 0 ? chunk[0] : -1)} ({chunk.Length} bytes)");
+        var expected = BinaryPrimitives.ReadUInt32LittleEndian(chunk.AsSpan(1));
+        var actual = System.IO.Hashing.Crc32.HashToUInt32(chunk.AsSpan(HeaderSize));
+        if (expected != actual) throw new InvalidDataException($"chunk checksum is {actual:x8}, {expected:x8} was written");
+        return HeaderSize;
+    }
 
     private static byte Flags(IncomingMessage m)
     {

@@ -529,6 +529,28 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(messages, reopened.ReadAfter(0, 2 * messages, int.MaxValue).Count);
     }
 
+    [Fact]
+    public async Task A_byte_changed_inside_a_payload_is_caught_by_the_chunk_checksum_and_not_forwarded()
+    {
+        var routes = new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]);
+        var outbox = _folder.Open(routes);
+        foreach (var topic in new[] { "t/1", "t/2", "t/3" }) await outbox.AppendAsync(OutboxFolder.Message(topic, "abcd"));
+        await outbox.DisposeAsync();
+        _folder.WithStore(db =>
+        {
+            var chunk = db.GetCollection("chunks").FindById(2L);
+            var blob = chunk["m"].AsBinary;
+            blob[^1] ^= 0x01; // the last payload byte: every length still adds up
+            chunk["m"] = blob;
+            db.GetCollection("chunks").Update(chunk);
+        });
+
+        var reopened = _folder.Open(routes);
+        Assert.Equal(["t/1", "t/3"], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
+        Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_chunks_total"));
+        await Poll(() => reopened.Count == 2);
+    }
+
     /// <summary>Overwrites a chunk's messages with a record longer than the chunk (what damage on disk can look like).</summary>
     private static void DamageChunk(LiteDB.LiteDatabase db, long last)
     {
