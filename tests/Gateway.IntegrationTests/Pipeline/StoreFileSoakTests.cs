@@ -7,8 +7,9 @@ namespace Gateway.IntegrationTests.Pipeline;
 
 /// <summary>
 /// Outage after outage: the broker is down while the store fills with the same backlog, then back up
-/// while it drains. The store's files must not keep growing (a short soak; longer runs by hand with
-/// GATEWAY_SOAK_CYCLES, figures in docs/reliability.md).
+/// while it drains. The store's files must not keep growing: the second half of the cycles stays
+/// within what the first half needed (a short soak; longer runs by hand with GATEWAY_SOAK_CYCLES,
+/// figures in docs/reliability.md).
 /// </summary>
 [Collection(PipelineCollection.Name)]
 public sealed class StoreFileSoakTests(PipelineFixture fixture, ITestOutputHelper output)
@@ -19,7 +20,7 @@ public sealed class StoreFileSoakTests(PipelineFixture fixture, ITestOutputHelpe
     public async Task Store_files_stay_flat_across_fill_and_drain_cycles()
     {
         var node = fixture.Node;
-        var cycles = int.TryParse(Environment.GetEnvironmentVariable("GATEWAY_SOAK_CYCLES"), out var n) ? n : 3;
+        var cycles = int.TryParse(Environment.GetEnvironmentVariable("GATEWAY_SOAK_CYCLES"), out var n) ? Math.Max(n, 2) : 6;
         const int perCycle = 5000;
         await node.DeclareQueueBoundAsync("soak-q", "amq.topic", "soak.#");
         await using var gateway = new GatewayProcess(new GatewaySettings().Upstream("cloud", node.AmqpUri).Route("soak/#", "cloud").Build());
@@ -44,8 +45,12 @@ public sealed class StoreFileSoakTests(PipelineFixture fixture, ITestOutputHelpe
         }
         foreach (var client in clients) await client.DisposeAsync();
 
-        // The first backlog sized the data file; the same backlog again reuses its freed pages.
-        Assert.All(sizes.Skip(1), s => Assert.InRange(s.Data, 0, sizes[0].Data * 1.10 + 64 * 1024));
+        // The first outages size the data file; later ones reuse its freed pages. How much room a backlog
+        // takes depends on how its messages fell into group commits (a chunk each), which varies with
+        // timing, so the bound is the largest of the first half of the cycles, not the first alone:
+        // no growth from one half to the next.
+        var firstHalf = sizes.Take(cycles / 2).Max(s => s.Data);
+        Assert.All(sizes.Skip(cycles / 2), s => Assert.InRange(s.Data, 0, firstHalf * 1.10 + 64 * 1024));
         Assert.All(sizes, s => Assert.Equal(0, s.Log));
     }
 }
