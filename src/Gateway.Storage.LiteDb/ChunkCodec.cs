@@ -31,24 +31,21 @@ internal static class ChunkCodec
     /// <summary>What a scan of a record's head gives without decoding the message: for drops and sweeps.</summary>
     public readonly record struct RecordHead(int Offset, int Length, int Route, int PayloadSize);
 
-    /// <summary>Encodes messages (with the index of their first route, -1 for none) into one chunk.</summary>
-    public static byte[] Encode(IReadOnlyList<(IncomingMessage Message, int Route)> items)
+    /// <summary>
+    /// Encodes messages (with the index of their first route, -1 for none, and their
+    /// <see cref="RecordSize"/>, worked out once when they were queued) into one chunk.
+    /// </summary>
+    public static byte[] Encode(IReadOnlyList<(IncomingMessage Message, int Route, int RecordSize)> items)
     {
         var total = HeaderSize;
-        var sizes = new int[items.Count];
-        for (var i = 0; i < items.Count; i++)
-        {
-            sizes[i] = RecordSize(items[i].Message, items[i].Route);
-            total += VarintSize((uint)sizes[i]) + sizes[i];
-        }
+        foreach (var item in items) total += Framed(item.RecordSize);
         var buffer = new byte[total];
         var pos = HeaderSize;
-        for (var i = 0; i < items.Count; i++)
+        foreach (var (message, route, size) in items)
         {
-            pos += WriteVarint(buffer.AsSpan(pos), (uint)sizes[i]);
-            var end = pos + sizes[i];
-            WriteRecord(buffer.AsSpan(pos, sizes[i]), items[i].Message, items[i].Route);
-            pos = end;
+            pos += WriteVarint(buffer.AsSpan(pos), (uint)size);
+            WriteRecord(buffer.AsSpan(pos, size), message, route);
+            pos += size;
         }
         Seal(buffer);
         return buffer;
@@ -206,14 +203,11 @@ internal static class ChunkCodec
         return flags;
     }
 
-    /// <summary>Bytes a message takes in a chunk, its length prefix included.</summary>
-    public static int EncodedSize(IncomingMessage m, int route)
-    {
-        var size = RecordSize(m, route);
-        return VarintSize((uint)size) + size;
-    }
+    /// <summary>Bytes a record of <paramref name="recordSize"/> takes in a chunk, its length prefix included.</summary>
+    public static int Framed(int recordSize) => VarintSize((uint)recordSize) + recordSize;
 
-    private static int RecordSize(IncomingMessage m, int route)
+    /// <summary>Bytes a message's record takes, without its length prefix.</summary>
+    public static int RecordSize(IncomingMessage m, int route)
     {
         var size = 1 + VarintSize((uint)(route + 1)) + 8 + VarintSize((uint)m.Payload.Length) + StringSize(m.Topic) + StringSize(m.ClientId);
         if (m.ContentType is { } ct) size += StringSize(ct);

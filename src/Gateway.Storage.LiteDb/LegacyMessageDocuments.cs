@@ -11,9 +11,6 @@ internal static class LegacyMessageDocuments
 {
     public const string Collection = "messages";
 
-    /// <summary>The message's expiry (ms since the epoch), when it has one.</summary>
-    public const string ExpiresAtField = ExpiresAt;
-
     /// <summary>The route index the message was stored under: the "route key" was <c>route:sequence</c>, zero-padded.</summary>
     public static int Route(BsonDocument doc) =>
         doc.TryGetValue("rk", out var rk) && rk.IsString && int.TryParse(rk.AsString.AsSpan(0, Math.Max(0, rk.AsString.IndexOf(':'))),

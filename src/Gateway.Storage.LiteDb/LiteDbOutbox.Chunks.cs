@@ -122,7 +122,7 @@ public sealed partial class LiteDbOutbox
     private static bool IsSet(byte[]? bits, int i) => bits is not null && (i >> 3) < bits.Length && (bits[i >> 3] & (1 << (i & 7))) != 0;
 
     /// <summary>Writes a new chunk (inside the open transaction). <paramref name="dead"/> marks messages dropped before they were ever stored.</summary>
-    private void InsertChunk(long first, IReadOnlyList<(IncomingMessage Message, int Route)> items, byte[]? dead, int deadCount)
+    private void InsertChunk(long first, IReadOnlyList<(IncomingMessage Message, int Route, int RecordSize)> items, byte[]? dead, int deadCount)
     {
         var last = first + items.Count - 1;
         long payloadBytes = 0, deadBytes = 0;
@@ -237,7 +237,7 @@ public sealed partial class LiteDbOutbox
     /// Removes the oldest stored message of a route (inside the open transaction), or failing that the
     /// oldest of this group's own new ones (<paramref name="group"/>, <paramref name="groupDead"/>).
     /// </summary>
-    private bool TryDropOldest(int route, List<(IncomingMessage Message, int Route)> group, ref byte[]? groupDead, ref long count, ref long bytes)
+    private bool TryDropOldest(int route, List<(IncomingMessage Message, int Route, int RecordSize)> group, ref byte[]? groupDead, ref long count, ref long bytes)
     {
         if (!_dropExhausted.Contains(route))
         {
@@ -510,14 +510,15 @@ public sealed partial class LiteDbOutbox
                 var batch = legacy.Find(Query.All("_id", Query.Ascending), 0, MigrationBatch).ToList();
                 if (batch.Count == 0) break;
                 _db.BeginTrans();
-                var group = new List<(IncomingMessage, int)>();
+                var group = new List<(IncomingMessage, int, int)>();
                 long first = 0;
                 var groupBytes = 0;
                 foreach (var doc in batch)
                 {
                     var stored = LegacyMessageDocuments.FromDocument(doc);
                     var route = LegacyMessageDocuments.Route(doc);
-                    var size = ChunkCodec.EncodedSize(stored.Message, route);
+                    var recordSize = ChunkCodec.RecordSize(stored.Message, route);
+                    var size = ChunkCodec.Framed(recordSize);
                     if (group.Count > 0 && (stored.Sequence != first + group.Count || group.Count >= _options.MaxGroupMessages || groupBytes + size > MaxChunkBytes))
                     {
                         InsertChunk(first, group, null, 0);
@@ -525,7 +526,7 @@ public sealed partial class LiteDbOutbox
                         groupBytes = 0;
                     }
                     if (group.Count == 0) first = stored.Sequence;
-                    group.Add((stored.Message, route));
+                    group.Add((stored.Message, route, recordSize));
                     groupBytes += size;
                     if (stored.Message.ExpiresAt is { } expires)
                         _expiring.Upsert(new BsonDocument { ["_id"] = stored.Sequence, [ExpiringAtField] = expires.ToUnixTimeMilliseconds() });

@@ -392,7 +392,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private readonly List<WriteOp> _appendsFirst = [], _advancesAfter = [];
 
     /// <summary>The group's new messages with their routes, encoded into one chunk at commit (writer thread only).</summary>
-    private readonly List<(IncomingMessage Message, int Route)> _chunkItems = [];
+    private readonly List<(IncomingMessage Message, int Route, int RecordSize)> _chunkItems = [];
 
     /// <summary>
     /// Confirmed messages not deleted yet, oldest first (writer thread only). Deletes go in chunks
@@ -527,7 +527,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 }
                 if (append.Refused) continue;
                 append.Sequence = ++sequence;
-                _chunkItems.Add((append.Message, append.Route));
+                _chunkItems.Add((append.Message, append.Route, append.RecordSize));
                 if (append.Message.ExpiresAt is { } expiresAt)
                 {
                     _expiring.Insert(new BsonDocument { ["_id"] = sequence, [ExpiringAtField] = expiresAt.ToUnixTimeMilliseconds() });
@@ -554,7 +554,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             db.Commit();
             NoteCommitted();
             committed = true;
-            foreach (var (_, route) in _chunkItems) _dropExhausted.Remove(route);
+            foreach (var (_, route, _) in _chunkItems) _dropExhausted.Remove(route);
             // Only new messages need the fsync before their acks. A commit of cursor moves and removals
             // alone is made durable by the next commit that syncs (or the checkpoint); lost in a power
             // cut, it only means a batch is forwarded again (at-least-once). While forwarding, that
@@ -928,7 +928,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
 
         /// <summary>Its encoded size in a chunk: what the group and chunk limits count.</summary>
-        public override int Size { get; } = ChunkCodec.EncodedSize(message, route);
+        public int RecordSize { get; } = ChunkCodec.RecordSize(message, route);
+
+        public override int Size => ChunkCodec.Framed(RecordSize);
     }
 
     /// <summary>A damaged chunk a reader met, for the writer to remove.</summary>

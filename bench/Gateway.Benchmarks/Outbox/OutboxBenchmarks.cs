@@ -97,8 +97,9 @@ public class OutboxSingleAppendBenchmarks
 
 /// <summary>
 /// The forwarder's path for one batch of 500 (its default batch size): <c>ReadAfter</c> (LiteDB reads
-/// and documents turned back into messages), then <c>AdvanceCursorAsync</c> and, unlike the forwarder,
-/// waiting for that move to be committed: the cursor upsert, 500 deletes, and the fsync.
+/// and chunks decoded back into messages), then <c>AdvanceCursorAsync</c> and, unlike the forwarder,
+/// waiting for that move to be committed: the cursor upsert and the removal of 500 messages (bits in
+/// chunk heads, whole chunks deleted).
 /// </summary>
 [MemoryDiagnoser]
 [InvocationCount(16)]
