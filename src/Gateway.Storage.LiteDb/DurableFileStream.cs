@@ -1,17 +1,17 @@
 namespace Gateway.Storage.LiteDb;
 
 /// <summary>
-/// The file stream LiteDB writes through, with every <see cref="Flush"/> made an fsync.
+/// The file stream LiteDB writes its data file through, with every <see cref="Flush"/> made an fsync.
 /// </summary>
 /// <remarks>
-/// LiteDB 5 writes a commit into its log file before <c>Commit()</c> returns but leaves it in the OS
-/// page cache (measured: about 20 flushes per 1,000 commits), and when it is handed streams it
-/// "flushes" them without fsync, even at checkpoint, just before it truncates the log. Routing every
-/// flush through <see cref="IDiskSync"/> makes the checkpoint durable, and lets the outbox fsync the
-/// log itself after each group commit, before any ack. LiteDB serialises its own access by locking
-/// on this object; the outbox takes the same lock for its explicit sync.
+/// LiteDB 5 writes a commit before <c>Commit()</c> returns but leaves it in the OS page cache
+/// (measured: about 20 flushes per 1,000 commits), and when it is handed streams it "flushes" them
+/// without fsync, even at checkpoint. Routing every flush through <see cref="IDiskSync"/> makes the
+/// checkpoint durable. The log has a stream of its own (<see cref="PreallocatedLogStream"/>); this one
+/// also reads a log of the earlier layout once, to checkpoint it. LiteDB serialises its own access by
+/// locking on this object.
 /// </remarks>
-internal sealed class DurableFileStream(FileStream file, IDiskSync sync) : Stream
+internal sealed class DurableFileStream(FileStream file, IDiskSync sync, bool disposeFile = true) : Stream
 {
     public string Path => file.Name;
 
@@ -38,7 +38,7 @@ internal sealed class DurableFileStream(FileStream file, IDiskSync sync) : Strea
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) file.Dispose();
+        if (disposing && disposeFile) file.Dispose();
         base.Dispose(disposing);
     }
 }

@@ -36,7 +36,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private readonly Channel<WriteOp> _queue;
     private readonly Dictionary<string, long> _cursors = new(StringComparer.Ordinal);
 
-    private DurableFileStream? _dataFile, _logFile;
+    private DurableFileStream? _dataFile;
+    private PreallocatedLogStream? _logFile;
     private LiteDatabase? _db;
     private ILiteCollection<BsonDocument> _meta = null!, _cursorDocs = null!, _expiring = null!;
 
@@ -77,7 +78,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Payload bytes stored.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    /// <summary>Bytes of the data and log files, for metrics and the soak test.</summary>
+    /// <summary>Bytes of the data file and of the log's content (its file keeps its preallocated size), for metrics and the soak test.</summary>
     public (long Data, long Log) FileSizes => (_dataFile?.Length ?? 0, _logFile?.Length ?? 0);
 
     /// <summary>Opens (or creates) the store, restores the sequence and cursors, and starts the writer.</summary>
@@ -115,7 +116,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     {
         // FileShare.None: a second gateway on the same folder fails here, loudly, instead of corrupting the store.
         _dataFile = new DurableFileStream(OpenFile(DataFilePath), _sync);
-        _logFile = new DurableFileStream(OpenFile(LogFilePath), _sync);
+        _logFile = OpenLog(_dataFile, LogFilePath, _sync, _options.LogPreallocateBytes, note => LogLogMended(LogFilePath, note));
         _db = new LiteDatabase(_dataFile, new BsonMapper(), _logFile);
         _chunks = _db.GetCollection(ChunksCollection, BsonAutoId.Int64);
         _gone = _db.GetCollection(GoneCollection, BsonAutoId.Int64);
@@ -196,6 +197,35 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         File.Move(DataFilePath, aside);
         if (File.Exists(LogFilePath)) File.Move(LogFilePath, $"{LogFilePath}.corrupt-{stamp}");
         return aside;
+    }
+
+    /// <summary>
+    /// Opens LiteDB's log in its preallocated layout (<see cref="PreallocatedLogStream"/>). A log of
+    /// the earlier layout (plain LiteDB pages in a file that grows) is first checkpointed into the data
+    /// file by LiteDB itself, which empties it; the file is then laid out afresh.
+    /// </summary>
+    internal static PreallocatedLogStream OpenLog(DurableFileStream data, string path, IDiskSync sync, long preallocateBytes, Action<string>? note = null)
+    {
+        var file = OpenFile(path);
+        try
+        {
+            if (PreallocatedLogStream.Open(file, sync, preallocateBytes, note) is { } log) return log;
+            using (var earlier = new DurableFileStream(file, sync, disposeFile: false))
+            using (var db = new LiteDatabase(data, new BsonMapper(), earlier))
+            {
+                db.Checkpoint();
+            }
+            if (RandomAccess.GetLength(file.SafeFileHandle) != 0)
+                throw new IOException($"the log {path} of the earlier layout was not emptied by its checkpoint");
+            note?.Invoke("the log of the earlier layout was checkpointed into the data file and laid out afresh");
+            return PreallocatedLogStream.Open(file, sync, preallocateBytes, note)
+                ?? throw new IOException($"the log {path} could not be laid out afresh");
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     private static FileStream OpenFile(string path) =>
@@ -990,6 +1020,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxMigrated, LogLevel.Information, "Outbox: moved {Count} messages of the earlier one-document-per-message layout into chunks")]
     private partial void LogMigrated(long count);
+
+    [LoggerMessage(EventIds.OutboxLogMended, LogLevel.Warning, "Outbox log {Path}: {What}")]
+    private partial void LogLogMended(string path, string what);
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     private partial void LogSwept(int count);

@@ -55,6 +55,13 @@ public sealed record LiteDbOutboxOptions
     /// </summary>
     public int CompactBehind { get; init; } = 10_000;
 
+    /// <summary>
+    /// LiteDB's log file is written to this size once and then only overwritten, so a commit's fsync
+    /// flushes its pages alone (<see cref="PreallocatedLogStream"/>). LiteDB checkpoints the log at
+    /// about 8 MB; a larger transaction (a migration, a 14 MiB chunk) grows the file past this.
+    /// </summary>
+    public long LogPreallocateBytes { get; init; } = 9L << 20;
+
     /// <summary>How often expired messages are looked for and removed (also once at start).</summary>
     public TimeSpan ExpirySweepInterval { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -34,6 +34,7 @@ public static class EventIds
     public const int OutboxCorruptChunk = 312;
     public const int OutboxChunkRemoved = 313;
     public const int OutboxCompactionFailed = 314;
+    public const int OutboxLogMended = 315;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

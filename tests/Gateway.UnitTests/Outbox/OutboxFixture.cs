@@ -33,8 +33,8 @@ public sealed class OutboxFolder : IAsyncDisposable
     /// <summary>Opens the folder's LiteDB files directly (no outbox open on them), lets <paramref name="edit"/> change them, and checkpoints.</summary>
     public void WithStore(Action<LiteDB.LiteDatabase> edit)
     {
-        using var data = new FileStream(System.IO.Path.Combine(Path, "outbox.db"), FileMode.OpenOrCreate);
-        using var log = new FileStream(System.IO.Path.Combine(Path, "outbox-log.db"), FileMode.OpenOrCreate);
+        using var data = new DurableFileStream(new FileStream(System.IO.Path.Combine(Path, "outbox.db"), FileMode.OpenOrCreate), FsyncDiskSync.Instance);
+        using var log = LiteDbOutbox.OpenLog(data, System.IO.Path.Combine(Path, "outbox-log.db"), FsyncDiskSync.Instance, 1 << 20);
         using var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log);
         edit(db);
         db.Checkpoint();
