@@ -744,13 +744,13 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for queued writes or the next sweep; false once the queue is closed and empty.</summary>
     /// <summary>Past this the log is checkpointed at the next drained moment even if work keeps coming (LiteDB's own default is 1000 pages, 8 MiB).</summary>
     private const long CheckpointLogBytes = 8L << 20;
 
     /// <summary>How long the store must stay drained and quiet before a smaller log is checkpointed.</summary>
     private static readonly TimeSpan QuietBeforeCheckpoint = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>Waits for queued writes or the next sweep; false once the queue is closed and empty.</summary>
     private static bool WaitForWork(ChannelReader<WriteOp> reader, long nextSweep)
     {
         var wait = nextSweep - Environment.TickCount64;
