@@ -429,8 +429,16 @@ public sealed class StompServerSessionTests
         var options = new StompServerOptions { MaxPendingMessages = 1000, MaxPendingBytes = 100_000, HeartbeatSend = TimeSpan.Zero, HeartbeatReceive = TimeSpan.Zero };
         var s = await SessionUnderTest.ConnectedAsync(options: options);
         var subscription = await SubscribeAsync(s, "client");
+        // The bytes count while a MESSAGE waits to be written (what the gateway holds for a slow
+        // client). First the connection is stalled: this test reads nothing, so a 70,000-byte MESSAGE
+        // fills the transport past its pause threshold and the writer waits there.
+        var sends = s.Transport.Sends;
+        Assert.True(subscription.Deliver("/topic/a", NoHeaders, new byte[70_000]));
+        var deadline = Environment.TickCount64 + 10_000;
+        while (Volatile.Read(ref s.Transport.Sends) == sends && Environment.TickCount64 < deadline) await Task.Delay(5);
+        Assert.True(Volatile.Read(ref s.Transport.Sends) > sends, "the writer never took the first MESSAGE");
         Assert.True(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000]));
-        Assert.False(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000])); // 120,000 bytes unacknowledged
+        Assert.False(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000])); // 120,000 bytes queued
         Assert.Equal(StompCloseKind.SlowConsumer, s.Session.CloseKind);
         Assert.Contains("bytes", s.Session.CloseReason);
     }
@@ -546,9 +554,11 @@ public sealed class StompServerSessionTests
     {
         await using var s = new SessionUnderTest(Heartbeats(100));
         s.Backend.OnSend = async (_, _) => await Task.Delay(TimeSpan.FromMilliseconds(600));
+        // The SEND goes right behind the CONNECT: a wait between them (a cold JIT, a busy machine) would
+        // be real silence from a client that promised a heart-beat every 100 ms.
         await s.SendAsync(StompCommand.Connect, ("accept-version", "1.2"), ("heart-beat", "100,0"));
-        await s.ReadAsync();
         await s.SendAsync(StompFrame.Create(StompCommand.Send, Text("x"), ("destination", "/topic/a"), ("receipt", "slow-disk")));
+        Assert.Equal(StompCommand.Connected, (await s.ReadAsync()).Command);
         Assert.Equal("slow-disk", (await s.ReadAsync())["receipt-id"]);
         Assert.Null(s.Session.CloseKind);
     }
