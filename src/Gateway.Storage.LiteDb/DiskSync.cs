@@ -20,12 +20,27 @@ public sealed class FsyncDiskSync : IDiskSync
 
     public void Sync(FileStream file)
     {
-        if (!OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux() || !_dataSyncAvailable)
         {
             file.Flush(flushToDisk: true);
             return;
         }
         file.Flush(flushToDisk: false); // nothing is buffered (the outbox's files have no buffer), but be sure
+        try
+        {
+            DataSync(file);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            _dataSyncAvailable = false; // a C library without it: fsync does the same and a little more
+            file.Flush(flushToDisk: true);
+        }
+    }
+
+    private static bool _dataSyncAvailable = true;
+
+    private static void DataSync(FileStream file)
+    {
         var handle = file.SafeFileHandle;
         var added = false;
         try
