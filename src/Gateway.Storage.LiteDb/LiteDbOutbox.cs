@@ -69,7 +69,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     public string DataFilePath => Path.Combine(_options.DataPath, "outbox.db");
 
-    public string LogFilePath => Path.Combine(_options.DataPath, "outbox-log.db");
+    /// <summary>LiteDB's log, in the preallocated layout (<see cref="PreallocatedLogStream"/>).</summary>
+    public string LogFilePath => Path.Combine(_options.DataPath, "outbox-wal.db");
+
+    /// <summary>LiteDB's log as releases before 2026-11-25 kept it (plain pages); converted at the first start.</summary>
+    public string EarlierLogFilePath => Path.Combine(_options.DataPath, "outbox-log.db");
 
     public long LastCommittedSequence => Volatile.Read(ref _lastCommitted);
 
@@ -78,8 +82,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Payload bytes stored.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    /// <summary>Bytes of the data file and of the log's content (its file keeps its preallocated size), for metrics and the soak test.</summary>
-    public (long Data, long Log) FileSizes => (_dataFile?.Length ?? 0, _logFile?.Length ?? 0);
+    /// <summary>Bytes of the data and log files, for metrics and the soak test. The log's file keeps its preallocated size; <see cref="LogBytes"/> is what it holds.</summary>
+    public (long Data, long Log) FileSizes => (_dataFile?.Length ?? 0, _logFile?.FileBytes ?? 0);
+
+    /// <summary>Bytes of log not yet checkpointed into the data file.</summary>
+    public long LogBytes => _logFile?.Length ?? 0;
 
     /// <summary>Opens (or creates) the store, restores the sequence and cursors, and starts the writer.</summary>
     /// <remarks>
@@ -104,6 +111,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         _metrics.Gauge("outbox_last_sequence", "", () => LastCommittedSequence);
         _metrics.Gauge("outbox_data_file_bytes", "", () => FileSizes.Data);
         _metrics.Gauge("outbox_log_file_bytes", "", () => FileSizes.Log);
+        _metrics.Gauge("outbox_log_bytes", "", () => LogBytes);
         LogOpened(DataFilePath, _count, _lastSequence);
         // A thread of its own: LiteDB and fsync block, and on an SD card an fsync can take tens of
         // milliseconds; the thread pool (two threads on a 2-core board) must not wait on them.
@@ -116,7 +124,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     {
         // FileShare.None: a second gateway on the same folder fails here, loudly, instead of corrupting the store.
         _dataFile = new DurableFileStream(OpenFile(DataFilePath), _sync);
-        _logFile = OpenLog(_dataFile, LogFilePath, _sync, _options.LogPreallocateBytes, note => LogLogMended(LogFilePath, note));
+        _logFile = OpenLog(_dataFile, LogFilePath, EarlierLogFilePath, _sync, _options.LogPreallocateBytes, note =>
+        {
+            _metrics.Increment("outbox_log_mended_total");
+            LogLogMended(LogFilePath, note);
+        }, earlier => LogLogConverted(earlier, LogFilePath));
         _db = new LiteDatabase(_dataFile, new BsonMapper(), _logFile);
         _chunks = _db.GetCollection(ChunksCollection, BsonAutoId.Int64);
         _gone = _db.GetCollection(GoneCollection, BsonAutoId.Int64);
@@ -196,30 +208,38 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var aside = $"{DataFilePath}.corrupt-{stamp}";
         File.Move(DataFilePath, aside);
         if (File.Exists(LogFilePath)) File.Move(LogFilePath, $"{LogFilePath}.corrupt-{stamp}");
+        if (File.Exists(EarlierLogFilePath)) File.Move(EarlierLogFilePath, $"{EarlierLogFilePath}.corrupt-{stamp}");
         return aside;
     }
 
     /// <summary>
-    /// Opens LiteDB's log in its preallocated layout (<see cref="PreallocatedLogStream"/>). A log of
-    /// the earlier layout (plain LiteDB pages in a file that grows) is first checkpointed into the data
-    /// file by LiteDB itself, which empties it; the file is then laid out afresh.
+    /// Opens LiteDB's log in its preallocated layout (<see cref="PreallocatedLogStream"/>). A log of the
+    /// earlier layout (plain LiteDB pages in a file that grows, under another name) is first
+    /// checkpointed into the data file by LiteDB itself; its file is then emptied, synced and deleted,
+    /// so it can never be replayed over newer data. Pages of a commit that never completed (a crash
+    /// mid-commit) are not replayed by LiteDB either, and go with it.
     /// </summary>
-    internal static PreallocatedLogStream OpenLog(DurableFileStream data, string path, IDiskSync sync, long preallocateBytes, Action<string>? note = null)
+    internal static PreallocatedLogStream OpenLog(DurableFileStream data, string path, string earlierPath, IDiskSync sync, long preallocateBytes, Action<string>? note = null, Action<string>? converted = null)
     {
+        if (File.Exists(earlierPath))
+        {
+            using (var earlierFile = OpenFile(earlierPath))
+            {
+                if (earlierFile.Length > 0)
+                {
+                    using var earlier = new DurableFileStream(earlierFile, sync, disposeFile: false);
+                    using (var db = new LiteDatabase(data, new BsonMapper(), earlier)) db.Checkpoint();
+                    converted?.Invoke(earlierPath);
+                }
+                earlierFile.SetLength(0);
+                sync.Sync(earlierFile);
+            }
+            File.Delete(earlierPath);
+        }
         var file = OpenFile(path);
         try
         {
-            if (PreallocatedLogStream.Open(file, sync, preallocateBytes, note) is { } log) return log;
-            using (var earlier = new DurableFileStream(file, sync, disposeFile: false))
-            using (var db = new LiteDatabase(data, new BsonMapper(), earlier))
-            {
-                db.Checkpoint();
-            }
-            if (RandomAccess.GetLength(file.SafeFileHandle) != 0)
-                throw new IOException($"the log {path} of the earlier layout was not emptied by its checkpoint");
-            note?.Invoke("the log of the earlier layout was checkpointed into the data file and laid out afresh");
-            return PreallocatedLogStream.Open(file, sync, preallocateBytes, note)
-                ?? throw new IOException($"the log {path} could not be laid out afresh");
+            return PreallocatedLogStream.Open(file, sync, preallocateBytes, note);
         }
         catch
         {
@@ -1023,6 +1043,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     [LoggerMessage(EventIds.OutboxLogMended, LogLevel.Warning, "Outbox log {Path}: {What}")]
     private partial void LogLogMended(string path, string what);
+
+    [LoggerMessage(EventIds.OutboxLogConverted, LogLevel.Information, "Outbox: the log of the earlier layout {Earlier} was checkpointed into the data file and removed; the log is now {Path}")]
+    private partial void LogLogConverted(string earlier, string path);
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     private partial void LogSwept(int count);

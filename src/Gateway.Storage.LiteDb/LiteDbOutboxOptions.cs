@@ -4,7 +4,7 @@ namespace Gateway.Storage.LiteDb;
 
 public sealed record LiteDbOutboxOptions
 {
-    /// <summary>The folder holding <c>outbox.db</c> and its log <c>outbox-log.db</c>.</summary>
+    /// <summary>The folder holding <c>outbox.db</c> and its log <c>outbox-wal.db</c>.</summary>
     public required string DataPath { get; init; }
 
     /// <summary>
@@ -56,9 +56,10 @@ public sealed record LiteDbOutboxOptions
     public int CompactBehind { get; init; } = 10_000;
 
     /// <summary>
-    /// LiteDB's log file is written to this size once and then only overwritten, so a commit's fsync
-    /// flushes its pages alone (<see cref="PreallocatedLogStream"/>). LiteDB checkpoints the log at
-    /// about 8 MB; a larger transaction (a migration, a 14 MiB chunk) grows the file past this.
+    /// Bytes of log (LiteDB pages) the log file is laid out for once, then only overwritten, so a
+    /// commit's fsync flushes its pages alone (<see cref="PreallocatedLogStream"/>; the file is half as
+    /// large again, about 14 MiB for the default). LiteDB checkpoints the log at about 8 MB; a larger
+    /// transaction (a migration, a 14 MiB chunk) grows the file past this, once.
     /// </summary>
     public long LogPreallocateBytes { get; init; } = 9L << 20;
 

@@ -26,6 +26,12 @@ namespace Gateway.Storage.LiteDb;
 /// synced, so never acknowledged.
 /// </para>
 /// <para>
+/// A slot is a 4 KiB header block followed by the page, so every slot starts on a 4 KiB boundary:
+/// writing the next commit's slots never rewrites a block of a slot already synced (and acknowledged),
+/// which a device that tears writes at power loss could otherwise damage. It costs half a page of
+/// file per page of log.
+/// </para>
+/// <para>
 /// LiteDB writes its log a whole page at a time, at page boundaries, and only ever empties it; any
 /// other write or length is refused loudly rather than stored in a way this class cannot read back.
 /// LiteDB serialises access by locking on this object.
@@ -35,8 +41,8 @@ internal sealed class PreallocatedLogStream : Stream
 {
     public const int PageSize = 8192;
 
-    /// <summary>Generation (8 bytes), CRC-32 of generation and page (4), reserved (4).</summary>
-    private const int SlotHeaderSize = 16;
+    /// <summary>Generation (8 bytes), CRC-32 of generation and page (4); the rest of the block is zeros.</summary>
+    private const int SlotHeaderSize = 4096;
     private const int SlotSize = SlotHeaderSize + PageSize;
 
     /// <summary>Magic (8 bytes), generation (8), CRC-32 of both (4); the rest of the block is zeros.</summary>
@@ -64,45 +70,71 @@ internal sealed class PreallocatedLogStream : Stream
     public long FileBytes => RandomAccess.GetLength(_file.SafeFileHandle);
 
     /// <summary>
-    /// Opens a log in this layout, or makes one of an empty file. Null when the file holds a log of
-    /// the layout used before (LiteDB's plain pages): the caller lets LiteDB checkpoint it first.
+    /// Opens a log in this layout, or lays one out in an empty file. (Logs of the layout used before,
+    /// LiteDB's plain pages, live in a file of another name: <see cref="LiteDbOutbox.OpenLog"/>.)
     /// </summary>
     /// <param name="preallocateBytes">Log bytes (LiteDB pages) the file holds before it has to grow.</param>
     /// <param name="note">Told of anything opening had to mend (a damaged header, stale slots cleared).</param>
-    public static PreallocatedLogStream? Open(FileStream file, IDiskSync sync, long preallocateBytes, Action<string>? note = null)
+    public static PreallocatedLogStream Open(FileStream file, IDiskSync sync, long preallocateBytes, Action<string>? note = null)
     {
         var log = new PreallocatedLogStream(file, sync);
-        if (RandomAccess.GetLength(file.SafeFileHandle) == 0)
+        var length = log.FileBytes;
+        if (length < FileHeaderSize)
         {
+            // New, or its creation was cut short before anything was logged.
+            if (length > 0) note?.Invoke("the log file was shorter than its header (its creation was cut short); it starts empty");
             log.StartGeneration();
+        }
+        else if (ReadHeader(file) is { } generation)
+        {
+            log._generation = generation;
+            log.FindEnd(note);
         }
         else
         {
-            var header = new byte[FileHeaderSize];
-            var read = RandomAccess.Read(file.SafeFileHandle, header, 0);
-            if (read < 20 || !header.AsSpan(0, Magic.Length).SequenceEqual(Magic)) return null;
-            if (Crc32.HashToUInt32(header.AsSpan(0, 16)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(16)))
-            {
-                // Only emptying the log rewrites the header, and it does so after LiteDB's checkpoint has
-                // put every logged page into the data file and synced it: a header torn by a power cut
-                // belongs to a log with nothing left in it.
-                note?.Invoke("the log's header was damaged (a power cut while the log was being emptied, after its pages had reached the data file); the log starts empty");
-                log.StartGeneration();
-            }
-            else
-            {
-                log._generation = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8));
-                log.FindEnd(note);
-            }
+            log.MendHeader(note);
         }
         log.Preallocate(preallocateBytes);
         return log;
     }
 
+    /// <summary>The generation the file's header names; null when the header does not check out.</summary>
+    private static long? ReadHeader(FileStream file)
+    {
+        var header = new byte[20];
+        if (RandomAccess.Read(file.SafeFileHandle, header, 0) < header.Length) return null;
+        if (!header.AsSpan(0, Magic.Length).SequenceEqual(Magic)) return null;
+        if (Crc32.HashToUInt32(header.AsSpan(0, 16)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(16))) return null;
+        return BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8));
+    }
+
+    /// <summary>
+    /// A header that does not check out. The header is only written when the log is emptied, after
+    /// LiteDB's checkpoint has put every page into the data file and synced it, so the likely cause is
+    /// a power cut during that write. Then the first slot, if whole, holds the first page of the log
+    /// just checkpointed, and reading that generation again replays pages the data file already holds,
+    /// which changes nothing. If the header was damaged some other way while the log held commits, the
+    /// same reading recovers them. Without a whole first slot there is nothing to read: the log starts empty.
+    /// </summary>
+    private void MendHeader(Action<string>? note)
+    {
+        if (Capacity > 0 && RandomAccess.Read(_file.SafeFileHandle, _slot, SlotOffset(0)) == SlotSize
+            && BinaryPrimitives.ReadUInt32LittleEndian(_slot.AsSpan(8)) == SlotChecksum(_slot))
+        {
+            _generation = BinaryPrimitives.ReadInt64LittleEndian(_slot);
+            WriteHeader(_generation);
+            FindEnd(note);
+            note?.Invoke($"the log's header was damaged; it was rewritten from the log's first page, and {_length / PageSize} page(s) of log were read back");
+            return;
+        }
+        note?.Invoke("the log's header was damaged and its first page is not whole; the log starts empty (a power cut while the log was being emptied leaves it so, with every page already in the data file)");
+        StartGeneration();
+    }
+
     public override bool CanRead => true;
     public override bool CanSeek => true;
     public override bool CanWrite => true;
-    public override long Length => _length;
+    public override long Length => Interlocked.Read(ref _length); // the writer and the metrics read it too
 
     public override long Position
     {
@@ -146,10 +178,10 @@ internal sealed class PreallocatedLogStream : Stream
         BinaryPrimitives.WriteInt64LittleEndian(slot, _generation);
         buffer.AsSpan(offset, PageSize).CopyTo(slot[SlotHeaderSize..]);
         BinaryPrimitives.WriteUInt32LittleEndian(slot[8..], SlotChecksum(slot));
-        BinaryPrimitives.WriteUInt32LittleEndian(slot[12..], 0);
+        slot[12..SlotHeaderSize].Clear(); // the buffer also serves reads of slots that may be damaged
         RandomAccess.Write(_file.SafeFileHandle, slot, SlotOffset(_position / PageSize));
         _position += PageSize;
-        _length = Math.Max(_length, _position);
+        if (_position > _length) Interlocked.Exchange(ref _length, _position);
     }
 
     /// <summary>LiteDB empties its log after each checkpoint: a new generation makes every slot stale at once.</summary>
@@ -184,15 +216,20 @@ internal sealed class PreallocatedLogStream : Stream
         long generation;
         do generation = Random.Shared.NextInt64(1, long.MaxValue);
         while (generation == _generation);
+        WriteHeader(generation);
+        _generation = generation;
+        Interlocked.Exchange(ref _length, 0);
+        _position = 0;
+    }
+
+    private void WriteHeader(long generation)
+    {
         var header = new byte[FileHeaderSize];
         Magic.CopyTo(header);
         BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(8), generation);
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(16), Crc32.HashToUInt32(header.AsSpan(0, 16)));
         RandomAccess.Write(_file.SafeFileHandle, header, 0);
         Flush();
-        _generation = generation;
-        _length = 0;
-        _position = 0;
     }
 
     /// <summary>
@@ -205,7 +242,7 @@ internal sealed class PreallocatedLogStream : Stream
         var capacity = Capacity;
         long page = 0;
         while (page < capacity && IsValid(page)) page++;
-        _length = page * PageSize;
+        Interlocked.Exchange(ref _length, page * PageSize);
         var cleared = 0;
         for (var later = page + 1; later < capacity; later++)
         {

@@ -35,6 +35,7 @@ public static class EventIds
     public const int OutboxChunkRemoved = 313;
     public const int OutboxCompactionFailed = 314;
     public const int OutboxLogMended = 315;
+    public const int OutboxLogConverted = 316;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

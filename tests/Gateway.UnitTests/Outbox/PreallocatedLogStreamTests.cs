@@ -12,10 +12,14 @@ public sealed class PreallocatedLogStreamTests : IDisposable
     private const int Page = PreallocatedLogStream.PageSize;
     private const long Preallocate = 2 << 20;
     private readonly string _folder = Directory.CreateTempSubdirectory("gateway-log-").FullName;
-    private readonly List<string> _notes = [];
+    private readonly List<string> _notes = [], _converted = [];
 
     private string DataPath => Path.Combine(_folder, "outbox.db");
-    private string LogPath => Path.Combine(_folder, "outbox-log.db");
+    private string LogPath => Path.Combine(_folder, "outbox-wal.db");
+    private string EarlierLogPath => Path.Combine(_folder, "outbox-log.db");
+    private const int Slot = 4096 + Page;
+
+    private static long SlotOffset(long page) => 4096 + page * Slot;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
@@ -25,7 +29,7 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         public Store(PreallocatedLogStreamTests test, bool checkpointOnClose)
         {
             Data = new DurableFileStream(new FileStream(test.DataPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0), FsyncDiskSync.Instance);
-            Log = LiteDbOutbox.OpenLog(Data, test.LogPath, FsyncDiskSync.Instance, Preallocate, test._notes.Add);
+            Log = LiteDbOutbox.OpenLog(Data, test.LogPath, test.EarlierLogPath, FsyncDiskSync.Instance, Preallocate, test._notes.Add, test._converted.Add);
             Db = new LiteDatabase(Data, new BsonMapper(), Log);
             if (!checkpointOnClose) Db.Pragma("CHECKPOINT", 0); // stays in the file: later opens do not checkpoint on close either
         }
@@ -104,12 +108,12 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         }
         Assert.True(after > before);
         // A byte of the second commit's last page changes, as a write torn by a power cut leaves it.
-        var lastSlot = 4096 + (after / Page - 1) * (Page + 16);
+        var lastSlot = SlotOffset(after / Page - 1);
         using (var file = new FileStream(LogPath, FileMode.Open))
         {
-            file.Position = lastSlot + 16 + 100;
+            file.Position = lastSlot + 4096 + 100;
             var b = file.ReadByte();
-            file.Position = lastSlot + 16 + 100;
+            file.Position = lastSlot + 4096 + 100;
             file.WriteByte((byte)(b ^ 0x5a));
         }
 
@@ -135,8 +139,8 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         // Slot 2 never reached the disk (pages written out of order, then a power cut).
         using (var file = new FileStream(LogPath, FileMode.Open))
         {
-            file.Position = 4096 + 2 * (Page + 16);
-            file.Write(new byte[Page + 16]);
+            file.Position = SlotOffset(2);
+            file.Write(new byte[Slot]);
         }
 
         using (var log = Open())
@@ -161,11 +165,11 @@ public sealed class PreallocatedLogStreamTests : IDisposable
     }
 
     [Fact]
-    public void A_log_of_the_earlier_layout_is_checkpointed_into_the_data_file_and_laid_out_afresh()
+    public void A_log_of_the_earlier_layout_is_checkpointed_into_the_data_file_and_removed()
     {
-        // As the releases before wrote it: LiteDB's plain pages, in a file that grows.
+        // As the releases before wrote it: LiteDB's plain pages, in a file that grows, under the old name.
         using (var data = new FileStream(DataPath, FileMode.Create))
-        using (var log = new FileStream(LogPath, FileMode.Create))
+        using (var log = new FileStream(EarlierLogPath, FileMode.Create))
         using (var db = new LiteDatabase(data, new BsonMapper(), log))
         {
             db.Pragma("CHECKPOINT", 0);
@@ -176,8 +180,9 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         using (var store = new Store(this, checkpointOnClose: true))
         {
             Assert.Equal(20, store.Docs.Count());
-            Assert.Contains(_notes, n => n.Contains("earlier layout", StringComparison.Ordinal));
-            Assert.True(store.Log.FileBytes >= Preallocate);
+            Assert.Equal([EarlierLogPath], _converted);
+            Assert.False(File.Exists(EarlierLogPath));
+            Assert.Equal(0, store.Log.Length);
         }
         using var file = new FileStream(LogPath, FileMode.Open);
         var magic = new byte[8];
@@ -186,10 +191,84 @@ public sealed class PreallocatedLogStreamTests : IDisposable
     }
 
     [Fact]
-    public void A_damaged_header_starts_an_empty_log_and_says_so()
+    public void A_log_of_the_earlier_layout_holding_only_an_unfinished_commit_is_removed_and_the_store_opens()
+    {
+        // LiteDB replays nothing of a commit whose last page never reached the file (a crash mid-commit),
+        // so its checkpoint leaves such a log as it is; the conversion must not stop at it.
+        using (var data = new FileStream(DataPath, FileMode.Create))
+        using (var log = new FileStream(EarlierLogPath, FileMode.Create))
+        using (var db = new LiteDatabase(data, new BsonMapper(), log))
+        {
+            db.Pragma("CHECKPOINT", 0);
+            db.GetCollection("docs").Insert(new BsonDocument { ["_id"] = 1 });
+            db.Checkpoint();
+            db.GetCollection("docs").InsertBulk(Enumerable.Range(2, 50).Select(i => new BsonDocument { ["_id"] = i, ["v"] = new string('u', 300) }));
+        }
+        // Keep the unfinished commit's first page only: no page of it says "confirmed".
+        using (var log = new FileStream(EarlierLogPath, FileMode.Open)) log.SetLength(Page);
+
+        using var store = new Store(this, checkpointOnClose: true);
+        Assert.Equal(1, store.Docs.Count());
+        Assert.False(File.Exists(EarlierLogPath));
+    }
+
+    [Fact]
+    public void A_log_longer_than_its_preallocation_grows_and_reads_back_whole()
+    {
+        long fileBytes, length;
+        using (var store = new Store(this, checkpointOnClose: false))
+        {
+            var before = store.Log.FileBytes;
+            store.Docs.InsertBulk(Enumerable.Range(1, 400).Select(i => new BsonDocument { ["_id"] = i, ["v"] = new string((char)('a' + i % 26), 7000) }));
+            length = store.Log.Length;
+            fileBytes = store.Log.FileBytes;
+            Assert.True(length > Preallocate, $"the log holds {length} bytes");
+            Assert.True(fileBytes > before);
+            store.Log.Flush();
+        }
+
+        using var reopened = new Store(this, checkpointOnClose: true);
+        Assert.Equal(length, reopened.Log.Length);
+        Assert.Equal(fileBytes, reopened.Log.FileBytes);
+        Assert.Equal(400, reopened.Docs.Count());
+        Assert.Equal(new string((char)('a' + 399 % 26), 7000), reopened.Docs.FindById(399)["v"].AsString);
+    }
+
+    [Fact]
+    public void A_damaged_header_is_rewritten_from_the_first_page_and_the_log_is_read_back()
+    {
+        long length;
+        using (var store = new Store(this, checkpointOnClose: false))
+        {
+            store.Docs.Insert(new BsonDocument { ["_id"] = 1, ["v"] = "in the log" });
+            length = store.Log.Length;
+            store.Log.Flush();
+        }
+        using (var file = new FileStream(LogPath, FileMode.Open))
+        {
+            file.Position = 2; // inside the magic: still this layout, read as damaged, never as another one
+            file.WriteByte(0xff);
+        }
+
+        using (var reopened = new Store(this, checkpointOnClose: false))
+        {
+            Assert.Equal(length, reopened.Log.Length);
+            Assert.Equal("in the log", reopened.Docs.FindById(1)["v"].AsString);
+            Assert.Contains(_notes, n => n.Contains("rewritten from the log's first page", StringComparison.Ordinal));
+        }
+        _notes.Clear();
+        using var again = new Store(this, checkpointOnClose: false);
+        Assert.Empty(_notes); // the header was mended on disk
+        Assert.Equal(length, again.Log.Length);
+    }
+
+    [Fact]
+    public void A_damaged_header_over_a_checkpointed_log_reads_back_only_what_the_data_file_holds()
     {
         using (var store = new Store(this, checkpointOnClose: true))
             store.Docs.Insert(new BsonDocument { ["_id"] = 1 });
+        // Emptied by the checkpoint at close: the first slot holds a page of the generation before.
+        // Its page is in the data file already, so reading it back changes nothing.
         using (var file = new FileStream(LogPath, FileMode.Open))
         {
             file.Position = 10; // inside the generation
@@ -197,8 +276,7 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         }
 
         using var reopened = new Store(this, checkpointOnClose: true);
-        Assert.Equal(0, reopened.Log.Length);
-        Assert.Equal(1, reopened.Docs.Count()); // checkpointed before the header was written
+        Assert.Equal(1, reopened.Docs.Count());
         Assert.Contains(_notes, n => n.Contains("header was damaged", StringComparison.Ordinal));
     }
 
@@ -212,6 +290,5 @@ public sealed class PreallocatedLogStreamTests : IDisposable
     }
 
     private PreallocatedLogStream Open() =>
-        PreallocatedLogStream.Open(new FileStream(LogPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0), FsyncDiskSync.Instance, Preallocate, _notes.Add)
-        ?? throw new InvalidOperationException("not a log of this layout");
+        PreallocatedLogStream.Open(new FileStream(LogPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0), FsyncDiskSync.Instance, Preallocate, _notes.Add);
 }
