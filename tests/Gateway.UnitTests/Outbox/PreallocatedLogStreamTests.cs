@@ -167,15 +167,8 @@ public sealed class PreallocatedLogStreamTests : IDisposable
     [Fact]
     public void A_log_of_the_earlier_layout_is_checkpointed_into_the_data_file_and_removed()
     {
-        // As the releases before wrote it: LiteDB's plain pages, in a file that grows, under the old name.
-        using (var data = new FileStream(DataPath, FileMode.Create))
-        using (var log = new FileStream(EarlierLogPath, FileMode.Create))
-        using (var db = new LiteDatabase(data, new BsonMapper(), log))
-        {
-            db.Pragma("CHECKPOINT", 0);
-            db.GetCollection("docs").InsertBulk(Enumerable.Range(1, 20).Select(i => new BsonDocument { ["_id"] = i }));
-            Assert.True(log.Length > 0);
-        }
+        WriteEarlierLayout(db => db.GetCollection("docs").InsertBulk(Enumerable.Range(1, 20).Select(i => new BsonDocument { ["_id"] = i })));
+        Assert.True(new FileInfo(EarlierLogPath).Length > 0);
 
         using (var store = new Store(this, checkpointOnClose: true))
         {
@@ -195,15 +188,12 @@ public sealed class PreallocatedLogStreamTests : IDisposable
     {
         // LiteDB replays nothing of a commit whose last page never reached the file (a crash mid-commit),
         // so its checkpoint leaves such a log as it is; the conversion must not stop at it.
-        using (var data = new FileStream(DataPath, FileMode.Create))
-        using (var log = new FileStream(EarlierLogPath, FileMode.Create))
-        using (var db = new LiteDatabase(data, new BsonMapper(), log))
+        WriteEarlierLayout(db =>
         {
-            db.Pragma("CHECKPOINT", 0);
             db.GetCollection("docs").Insert(new BsonDocument { ["_id"] = 1 });
             db.Checkpoint();
             db.GetCollection("docs").InsertBulk(Enumerable.Range(2, 50).Select(i => new BsonDocument { ["_id"] = i, ["v"] = new string('u', 300) }));
-        }
+        });
         // Keep the unfinished commit's first page only: no page of it says "confirmed".
         using (var log = new FileStream(EarlierLogPath, FileMode.Open)) log.SetLength(Page);
 
@@ -287,6 +277,16 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         var ex = Assert.Throws<NotSupportedException>(() => log.Write(new byte[100], 0, 100));
         Assert.Contains("whole 8192-byte pages", ex.Message, StringComparison.Ordinal);
         Assert.Throws<NotSupportedException>(() => log.SetLength(Page));
+    }
+
+    /// <summary>A store as the releases before wrote it: LiteDB's plain pages, its log a file that grows, under the old name, not checkpointed at close.</summary>
+    private void WriteEarlierLayout(Action<LiteDatabase> write)
+    {
+        using var data = new FileStream(DataPath, FileMode.Create);
+        using var log = new FileStream(EarlierLogPath, FileMode.Create);
+        using var db = new LiteDatabase(data, new BsonMapper(), log);
+        db.Pragma("CHECKPOINT", 0);
+        write(db);
     }
 
     private PreallocatedLogStream Open() =>
