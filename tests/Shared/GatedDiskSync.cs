@@ -13,6 +13,9 @@ public sealed class GatedDiskSync : IDiskSync
 
     public int SyncsCompleted => Volatile.Read(ref _syncsCompleted);
 
+    /// <summary>The file of the sync that began last (set with <see cref="Entered"/>).</summary>
+    public string? EnteredFile => Volatile.Read(ref _enteredFile);
+
     /// <summary>The next sync throws this instead of syncing (a full disk, an I/O error).</summary>
     public Exception? FailNext
     {
@@ -26,6 +29,7 @@ public sealed class GatedDiskSync : IDiskSync
 
     public void Sync(FileStream file)
     {
+        Volatile.Write(ref _enteredFile, file.Name);
         Entered.Set();
         _gate.Wait();
         if (Interlocked.Exchange(ref _failNext, null) is { } failure) throw failure;
@@ -34,4 +38,5 @@ public sealed class GatedDiskSync : IDiskSync
     }
 
     private Exception? _failNext;
+    private string? _enteredFile;
 }

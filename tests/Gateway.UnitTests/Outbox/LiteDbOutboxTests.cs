@@ -35,6 +35,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         {
             var append = outbox.AppendAsync(OutboxFolder.Message("t/1")).AsTask();
             await Poll(() => sync.Entered.IsSet); // (waiting without blocking a pool thread, which the ack needs)
+            Assert.Equal(outbox.LogFilePath, sync.EnteredFile); // the log, where the commit is: not the data file
             // The commit is written and the writer is inside fsync: the ack must still be waiting. (The
             // window lets a wrongly ordered completion, which runs on the thread pool, show itself.)
             await Assert.ThrowsAsync<TimeoutException>(() => append.WaitAsync(TimeSpan.FromMilliseconds(300)));
