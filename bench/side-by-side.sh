@@ -4,8 +4,8 @@
 # RabbitMQ.Client publishing with confirms straight to the same node (the ceiling of forwarding).
 # Writes docs/benchmarks.md. Takes about 10 minutes.
 #
-#   bench/side-by-side.sh                     # DURATION=10 BACKLOG=1000000 by default
-#   DURATION=5 BACKLOG=200000 bench/side-by-side.sh    # a quicker look
+#   bench/side-by-side.sh                     # DURATION=10 BACKLOG=1000000 ROUNDS=3 by default
+#   DURATION=5 BACKLOG=200000 ROUNDS=1 bench/side-by-side.sh    # a quicker look
 #
 # Installs mosquitto and rabbitmq-server from Debian's packages when they are missing (as root or via sudo).
 set -euo pipefail
@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 DURATION=${DURATION:-10}
 BACKLOG=${BACKLOG:-1000000}
-command_line="DURATION=$DURATION BACKLOG=$BACKLOG bench/side-by-side.sh"
+ROUNDS=${ROUNDS:-3}
+command_line="DURATION=$DURATION BACKLOG=$BACKLOG ROUNDS=$ROUNDS bench/side-by-side.sh"
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -108,8 +109,7 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queu
 "$mosquitto_bin" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 mq_pid=$!; pids+=($mq_pid)
 wait_port "$mq_port" 10
-reference_loads mosquitto "$mq_port"
-kill "$mq_pid"
+reference_loads mosquitto "$mq_port" # kept running (idle) for the interleaved rounds below
 
 # --- bare MQTTnet ----------------------------------------------------------------------------------
 bare_port=$(free_port)
@@ -117,7 +117,6 @@ bare_port=$(free_port)
 bare_pid=$!; pids+=($bare_pid)
 wait_port "$bare_port" 20
 reference_loads mqttnet "$bare_port"
-kill "$bare_pid"
 
 # --- the gateway storing only (upstream unreachable): ingest alone, as the references do it ----------
 # Every message is still committed and fsynced before its ack; nothing competes with it for the cores.
@@ -127,6 +126,19 @@ wait_port "$gw_port" 60
 reference_loads gateway-store "$gw_port"
 max_store=$(awk '/label=gateway-store-qos1-x100 / { for (i = 1; i <= NF; i++) if ($i ~ /^msgs_per_s=/) { split($i, kv, "="); print int(kv[2]) } }' "$results")
 load gateway-store-half-rate "$gw_port" --connections 100 --qos 1 --duration "$DURATION" --rate $(( max_store / 2 ))
+
+# --- the ingest loads again, in interleaved rounds ----------------------------------------------------
+# One run of each is at the mercy of the machine's noise (the bare server alone measured 46,000 and
+# 63,000 msgs/s a few minutes apart): ROUNDS in all, each broker once per round, so a slow spell
+# touches all three; the report uses each load's median run.
+for round in $(seq 2 "$ROUNDS"); do
+  for broker in mosquitto mqttnet gateway-store; do
+    case $broker in mosquitto) port=$mq_port ;; mqttnet) port=$bare_port ;; *) port=$gw_port ;; esac
+    load "$broker-qos1-x100" "$port" --connections 100 --qos 1 --duration "$DURATION"
+    load "$broker-qos0-x100" "$port" --connections 100 --qos 0 --duration "$DURATION"
+  done
+done
+kill "$mq_pid" "$bare_pid"
 stop_gateway
 rm -rf "$work/store-data"
 

@@ -15,15 +15,30 @@ internal static class BenchReport
         var notes = o.Optional("notes");
         o.RejectUnknown();
 
-        var results = File.ReadLines(resultsFile)
+        var runs = File.ReadLines(resultsFile)
             .Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
             .Select(l => l[7..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : ""))
-            .GroupBy(r => r["label"]).ToDictionary(g => g.Key, g => g.Last());
+            .GroupBy(r => r["label"]).ToDictionary(g => g.Key, g => g.ToList());
+        // A load run more than once (the script repeats the ingest loads in interleaved rounds, since one
+        // run is at the mercy of the machine's noise) is represented by its median run.
+        var results = runs.ToDictionary(kv => kv.Key, kv => MedianRun(kv.Value));
 
         double Get(string label, string key) =>
             results.TryGetValue(label, out var r) && r.TryGetValue(key, out var v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : double.NaN;
         string F(double v, string format = "0") => double.IsNaN(v) ? "n/a" : v.ToString(format, CultureInfo.InvariantCulture);
         string Ratio(double a, double b) => double.IsNaN(a) || double.IsNaN(b) || b == 0 ? "n/a" : (a / b).ToString("0.00", CultureInfo.InvariantCulture) + "×";
+        // A target judged on loads that ran in rounds pairs each round's runs (they ran minutes apart, so
+        // a slow spell of the machine touches both) and takes the median of the rounds' ratios.
+        (double Ratio, string Shown) Paired(string label, string reference)
+        {
+            var (a, b) = (runs.GetValueOrDefault(label), runs.GetValueOrDefault(reference));
+            var one = Get(label, "msgs_per_s") / Get(reference, "msgs_per_s");
+            if (a is null || b is null || a.Count < 2 || a.Count != b.Count) return (one, Ratio(Get(label, "msgs_per_s"), Get(reference, "msgs_per_s")));
+            var ratios = a.Zip(b, (x, y) => double.Parse(x["msgs_per_s"], CultureInfo.InvariantCulture) / double.Parse(y["msgs_per_s"], CultureInfo.InvariantCulture)).ToList();
+            var median = ratios.Order().ElementAt((ratios.Count - 1) / 2);
+            var each = string.Join(", ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)));
+            return (median, $"{median.ToString("0.00", CultureInfo.InvariantCulture)}× (median of the rounds: {each}; median runs: {Ratio(Get(label, "msgs_per_s"), Get(reference, "msgs_per_s"))})");
+        }
         string Verdict(bool? met) => met switch { true => "met", false => "**missed**", null => "n/a" };
         bool? AtLeast(double a, double b, double factor) => double.IsNaN(a) || double.IsNaN(b) ? null : a >= factor * b;
         bool? Below(double a, double limit) => double.IsNaN(a) ? null : a < limit;
@@ -60,6 +75,17 @@ internal static class BenchReport
         var storeOnly = Get("gateway-backlog-fill", "msgs_per_s");
         md.AppendLine($"| QoS 1, 100 connections, filling the backlog | storing only | | | {F(storeOnly)} | {Ratio(storeOnly, Get("mqttnet-qos1-x100", "msgs_per_s"))} | {Ratio(storeOnly, Get("mosquitto-qos1-x100", "msgs_per_s"))} | {F(Get("gateway-backlog-fill", "ack_p50_ms"), "0.00")} / {F(Get("gateway-backlog-fill", "ack_p99_ms"), "0.00")} / {F(Get("gateway-backlog-fill", "ack_p999_ms"), "0.00")} |");
         md.AppendLine();
+        var repeated = runs.Where(kv => kv.Value.Count > 1 && kv.Value.All(r => r.ContainsKey("msgs_per_s"))).OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+        if (repeated.Count > 0)
+        {
+            md.AppendLine("These loads ran more than once, in rounds interleaved across the brokers (each broker once per round);");
+            md.AppendLine("the tables use the median run of each, and the ingest targets the median of the rounds' ratios (each");
+            md.AppendLine("round's gateway run against the same round's bare MQTTnet run):");
+            md.AppendLine();
+            foreach (var (label, list) in repeated)
+                md.AppendLine($"- `{label}`: {string.Join(", ", list.Select(r => r["msgs_per_s"]))} msgs/s");
+            md.AppendLine();
+        }
         md.AppendLine("\"Forwarding to RabbitMQ\" rows run with the gateway's forwarder and the RabbitMQ node taking their share of");
         md.AppendLine("the same 2 cores; Mosquitto and the bare MQTTnet server forward nothing. \"Storing only\" is the like-for-like");
         md.AppendLine("comparison: every message still committed and fsynced before its ack.");
@@ -79,14 +105,12 @@ internal static class BenchReport
         md.AppendLine();
 
         var max = Get("gateway-qos1-x100", "msgs_per_s");
-        var maxStore = Get("gateway-store-qos1-x100", "msgs_per_s");
         var half = Get("gateway-half-rate", "msgs_per_s");
         var halfP99 = Get("gateway-half-rate", "ack_p99_ms");
         var halfStore = Get("gateway-store-half-rate", "msgs_per_s");
         var halfStoreP99 = Get("gateway-store-half-rate", "ack_p99_ms");
         var bareQos1 = Get("mqttnet-qos1-x100", "msgs_per_s");
         var bareQos0 = Get("mqttnet-qos0-x100", "msgs_per_s");
-        var storeQos0 = Get("gateway-store-qos0-x100", "msgs_per_s");
         var fwdQos0 = Get("gateway-qos0-x100", "msgs_per_s");
         var idleRss = Get("gateway-rss-idle", "rss_mb");
         var connRss = Get("gateway-rss-10k", "rss_mb");
@@ -101,8 +125,11 @@ internal static class BenchReport
         md.AppendLine();
         md.AppendLine("| target | measured | | while forwarding to RabbitMQ on the same cores | |");
         md.AppendLine("|---|---|---|---|---|");
-        md.AppendLine($"| QoS 1 ingest, 100 connections ≥ 0.8× bare MQTTnet | {Ratio(maxStore, bareQos1)} ({Ratio(maxStore, Get("mosquitto-qos1-x100", "msgs_per_s"))} of Mosquitto) | {Verdict(AtLeast(maxStore, bareQos1, 0.8))} | {Ratio(max, bareQos1)} | {Verdict(AtLeast(max, bareQos1, 0.8))} |");
-        md.AppendLine($"| QoS 0 ingest ≥ 0.9× bare MQTTnet | {Ratio(storeQos0, bareQos0)} | {Verdict(AtLeast(storeQos0, bareQos0, 0.9))} | {Ratio(fwdQos0, bareQos0)} | {Verdict(AtLeast(fwdQos0, bareQos0, 0.9))} |");
+        var qos1 = Paired("gateway-store-qos1-x100", "mqttnet-qos1-x100");
+        var qos1Mosquitto = Paired("gateway-store-qos1-x100", "mosquitto-qos1-x100");
+        var qos0 = Paired("gateway-store-qos0-x100", "mqttnet-qos0-x100");
+        md.AppendLine($"| QoS 1 ingest, 100 connections ≥ 0.8× bare MQTTnet | {qos1.Shown}; {qos1Mosquitto.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}× of Mosquitto | {Verdict(double.IsNaN(qos1.Ratio) ? null : qos1.Ratio >= 0.8)} | {Ratio(max, bareQos1)} | {Verdict(AtLeast(max, bareQos1, 0.8))} |");
+        md.AppendLine($"| QoS 0 ingest ≥ 0.9× bare MQTTnet | {qos0.Shown} | {Verdict(double.IsNaN(qos0.Ratio) ? null : qos0.Ratio >= 0.9)} | {Ratio(fwdQos0, bareQos0)} | {Verdict(AtLeast(fwdQos0, bareQos0, 0.9))} |");
         md.AppendLine($"| p99 PUBACK at half the maximum rate < 10 ms | {F(halfStoreP99, "0.00")} ms at {F(halfStore)} msgs/s | {Verdict(Below(halfStoreP99, 10))} | {F(halfP99, "0.00")} ms at {F(half)} msgs/s | {Verdict(Below(halfP99, 10))} |");
         md.AppendLine();
         md.AppendLine("| target | measured | |");
@@ -128,5 +155,14 @@ internal static class BenchReport
         File.WriteAllText(output, md.ToString());
         Report.Progress($"wrote {output}");
         return 0;
+    }
+
+    /// <summary>The run with the median rate (the lower of the two middle ones for an even count); the last one when there is no rate.</summary>
+    private static Dictionary<string, string> MedianRun(List<Dictionary<string, string>> runs)
+    {
+        if (runs.Count == 1 || !runs.All(r => r.TryGetValue("msgs_per_s", out var v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+            return runs[^1];
+        var ordered = runs.OrderBy(r => double.Parse(r["msgs_per_s"], NumberStyles.Float, CultureInfo.InvariantCulture)).ToList();
+        return ordered[(ordered.Count - 1) / 2];
     }
 }
