@@ -61,8 +61,6 @@ internal sealed class PreallocatedLogStream : Stream
         _sync = sync;
     }
 
-    public string Path => _file.Name;
-
     /// <summary>The slots the file holds without growing.</summary>
     public long Capacity => Math.Max(0, (FileBytes - FileHeaderSize) / SlotSize);
 
@@ -118,10 +116,9 @@ internal sealed class PreallocatedLogStream : Stream
     /// </summary>
     private void MendHeader(Action<string>? note)
     {
-        if (Capacity > 0 && RandomAccess.Read(_file.SafeFileHandle, _slot, SlotOffset(0)) == SlotSize
-            && BinaryPrimitives.ReadUInt32LittleEndian(_slot.AsSpan(8)) == SlotChecksum(_slot))
+        if (Capacity > 0 && SlotGeneration(0) is { } generation)
         {
-            _generation = BinaryPrimitives.ReadInt64LittleEndian(_slot);
+            _generation = generation;
             WriteHeader(_generation);
             FindEnd(note);
             note?.Invoke($"the log's header was damaged; it was rewritten from the log's first page, and {_length / PageSize} page(s) of log were read back");
@@ -244,11 +241,12 @@ internal sealed class PreallocatedLogStream : Stream
         while (page < capacity && IsValid(page)) page++;
         Interlocked.Exchange(ref _length, page * PageSize);
         var cleared = 0;
+        byte[]? zeros = null;
         for (var later = page + 1; later < capacity; later++)
         {
             if (RandomAccess.Read(_file.SafeFileHandle, _slot.AsSpan(0, 8), SlotOffset(later)) < 8) break;
             if (BinaryPrimitives.ReadInt64LittleEndian(_slot) != _generation) continue;
-            RandomAccess.Write(_file.SafeFileHandle, new byte[SlotSize], SlotOffset(later));
+            RandomAccess.Write(_file.SafeFileHandle, zeros ??= new byte[SlotSize], SlotOffset(later));
             cleared++;
         }
         if (cleared > 0)
@@ -258,11 +256,14 @@ internal sealed class PreallocatedLogStream : Stream
         }
     }
 
-    private bool IsValid(long page)
+    private bool IsValid(long page) => SlotGeneration(page) == _generation;
+
+    /// <summary>The generation a slot carries, when the slot is whole and its checksum matches; null otherwise.</summary>
+    private long? SlotGeneration(long page)
     {
-        if (RandomAccess.Read(_file.SafeFileHandle, _slot, SlotOffset(page)) < SlotSize) return false;
-        return BinaryPrimitives.ReadInt64LittleEndian(_slot) == _generation
-            && BinaryPrimitives.ReadUInt32LittleEndian(_slot.AsSpan(8)) == SlotChecksum(_slot);
+        if (RandomAccess.Read(_file.SafeFileHandle, _slot, SlotOffset(page)) < SlotSize) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(_slot.AsSpan(8)) != SlotChecksum(_slot)) return null;
+        return BinaryPrimitives.ReadInt64LittleEndian(_slot);
     }
 
     /// <summary>
