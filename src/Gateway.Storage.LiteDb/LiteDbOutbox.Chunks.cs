@@ -363,6 +363,14 @@ public sealed partial class LiteDbOutbox
     /// </summary>
     public const int CompactMinRun = 64;
 
+    /// <summary>
+    /// Fewest small chunks joined when a bigger chunk follows them. Under load most commits are big and
+    /// the small ones come one or two between them: joining those saved a few hundred bytes for a
+    /// transaction and an fsync each (measured: a fifth of the writer's time at 100 publishing
+    /// connections), so they are left as they are.
+    /// </summary>
+    public const int CompactMinBlockedRun = 8;
+
     /// <summary>Small chunks committed since the store was opened, oldest first (writer thread only).</summary>
     private readonly Queue<(long First, long Last, int Count, int Bytes)> _smallChunks = new();
 
@@ -431,6 +439,11 @@ public sealed partial class LiteDbOutbox
         {
             _compactPending = false; // wait for more to fall behind the newest
             return false;
+        }
+        if (take < CompactMinBlockedRun)
+        {
+            for (var i = 0; i < take; i++) _smallChunks.Dequeue(); // too few to be worth a commit: left alone
+            return true;
         }
         // One join per call, so the writer looks at its queue between two (each ends with an fsync).
         var run = new List<BsonDocument>(take);

@@ -168,6 +168,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     /// </summary>
     internal static async Task<long[]> CommittedTogether(LiteDbOutbox outbox, GatedDiskSync sync, string[] first, string[] together)
     {
+        var stored = outbox.ReadAfter(0, 1000, 1 << 30).Count;
         foreach (var topic in first[..^1]) await outbox.AppendAsync(OutboxFolder.Message(topic));
         var synced = sync.SyncsCompleted;
         await Poll(() => sync.SyncsCompleted >= synced);
@@ -179,7 +180,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
             var held = outbox.AppendAsync(OutboxFolder.Message(first[^1])).AsTask();
             await Poll(() => sync.Entered.IsSet);
             appends = together.Select(t => outbox.AppendAsync(OutboxFolder.Message(t)).AsTask()).ToArray();
-            await Poll(() => outbox.ReadAfter(0, 1000, 1 << 30).Count == first.Length); // the held commit is written, the rest queued
+            await Poll(() => outbox.ReadAfter(0, 1000, 1 << 30).Count == stored + first.Length); // the held commit is written, the rest queued
         }
         finally
         {
@@ -528,6 +529,29 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var reopened = _folder.Open();
         Assert.Equal(messages, reopened.Count);
         Assert.Equal(messages, reopened.ReadAfter(0, 2 * messages, int.MaxValue).Count);
+    }
+
+    [Fact]
+    public async Task A_few_small_chunks_between_big_ones_are_left_alone_and_a_longer_run_is_joined()
+    {
+        var sync = new GatedDiskSync();
+        var outbox = _folder.Open(sync: sync, configure: o => o with { CompactBehind = 0 });
+        static string[] Topics(string prefix, int n) => Enumerable.Range(1, n).Select(i => $"{prefix}/{i}").ToArray();
+        var few = Topics("few", LiteDbOutbox.CompactMinBlockedRun - 1);
+        var run = Topics("run", LiteDbOutbox.CompactMinBlockedRun + 2);
+        // Each name in `few` and `run` is a commit of its own (a small chunk); each `big` group is one chunk.
+        await CommittedTogether(outbox, sync, few, Topics("big1", 20));
+        await CommittedTogether(outbox, sync, run, Topics("big2", 20));
+        await outbox.AppendAsync(OutboxFolder.Message("tail")); // a small chunk after the gap: the run before it is complete
+
+        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= run.Length);
+        var expected = few.Concat(Topics("big1", 20)).Concat(run).Concat(Topics("big2", 20)).Append("tail").ToArray();
+        Assert.Equal(expected, outbox.ReadAfter(0, 1000, int.MaxValue).Select(m => m.Message.Topic));
+        await outbox.DisposeAsync();
+
+        Assert.Equal(run.Length, _folder.Metrics.Get("outbox_chunks_joined_total"));
+        _folder.WithStore(db => Assert.Equal(few.Length + 1 + 1 + 1 + 1, db.GetCollection("chunks").Count()));
+        Assert.Equal(expected, _folder.Open().ReadAfter(0, 1000, int.MaxValue).Select(m => m.Message.Topic));
     }
 
     [Fact]
