@@ -181,6 +181,13 @@ for _ in $(seq 1 100); do grep -q READY "$work/direct-consume.out" && break; sle
 "$bench" amqp-publish --uri "$amqp" --routing-key bench.direct --messages 200000 --batch 500 --label rabbitmq-client-confirms | tee -a "$results" | grep '^RESULT' >&2
 wait "$direct_consume_pid" || log "the direct run's consumer did not see every message (see $work/direct-consume.log)"
 "$bench" queue --uri "$amqp" --queue bench --purge yes
+# The same, each message with the properties and headers the gateway's forwarder sets: the ceiling for the same messages.
+"$bench" consume --uri "$amqp" --queue bench --expect 200000 --timeout 600 --label rabbitmq-client-confirms-gateway-properties-consumer > "$work/direct-props-consume.out" 2> "$work/direct-props-consume.log" &
+direct_consume_pid=$!
+for _ in $(seq 1 100); do grep -q READY "$work/direct-props-consume.out" && break; sleep 0.1; done
+"$bench" amqp-publish --uri "$amqp" --routing-key bench.direct --messages 200000 --batch 500 --properties gateway --label rabbitmq-client-confirms-gateway-properties | tee -a "$results" | grep '^RESULT' >&2
+wait "$direct_consume_pid" || log "the direct run's consumer did not see every message (see $work/direct-props-consume.log)"
+"$bench" queue --uri "$amqp" --queue bench --purge yes
 
 # --- a backlog: stored while the upstream is unreachable, then a restart that drains it -------------
 log "filling a backlog of $BACKLOG with the upstream unreachable"

@@ -41,6 +41,11 @@ internal static class References
         var payloadBytes = Math.Max(16, o.Int("payload", 256));
         var batch = Math.Max(1, o.Int("batch", 500));
         var label = o.Text("label", "amqp confirms");
+        // plain: persistent, nothing else. gateway: the properties and headers the gateway's forwarder
+        // sets on each message (message id, timestamp, app id, x-mqtt-topic, x-mqtt-qos,
+        // x-gateway-client-id, x-gateway-seq), built per message as it does: the ceiling for the same messages.
+        var properties = o.Text("properties", "plain");
+        if (properties is not ("plain" or "gateway")) throw new UsageException($"--properties must be plain or gateway, not '{properties}'");
         o.RejectUnknown();
 
         var factory = new ConnectionFactory { Uri = new Uri(uri) };
@@ -60,7 +65,8 @@ internal static class References
             {
                 BinaryPrimitives.WriteInt64LittleEndian(payload, sent);
                 BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
-                confirms.Add(channel.BasicPublishAsync(exchange, routingKey, mandatory: true, props, payload).AsTask());
+                var these = properties == "plain" ? props : GatewayLikeProperties(sent);
+                confirms.Add(channel.BasicPublishAsync(exchange, routingKey, mandatory: true, these, payload).AsTask());
             }
             await Task.WhenAll(confirms);
             latencies.Add(Stopwatch.GetTimestamp() - started);
@@ -73,6 +79,22 @@ internal static class References
             ("msgs_per_s", messages / elapsed.TotalSeconds), ("batch_confirm_p50_ms", p50), ("batch_confirm_p99_ms", p99));
         return 0;
     }
+
+    /// <summary>What the gateway's RabbitMQ forwarder puts on a message from device <c>bench-c{n % 100}</c> (see RabbitMqLink).</summary>
+    private static BasicProperties GatewayLikeProperties(long sequence) => new()
+    {
+        MessageId = $"bench-{sequence}",
+        Persistent = true,
+        Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+        AppId = "bench",
+        Headers = new Dictionary<string, object?>(4)
+        {
+            ["x-mqtt-topic"] = $"bench/c{sequence % 100}",
+            ["x-mqtt-qos"] = 1,
+            ["x-gateway-client-id"] = $"bench-{Environment.ProcessId}-{sequence % 100}",
+            ["x-gateway-seq"] = sequence,
+        },
+    };
 
     /// <summary>Opens idle MQTT connections and holds them (the memory cost of connected devices).</summary>
     public static async Task<int> IdleAsync(Options o)
