@@ -46,6 +46,11 @@ internal static class References
         // x-gateway-client-id, x-gateway-seq), built per message as it does: the ceiling for the same messages.
         var properties = o.Text("properties", "plain");
         if (properties is not ("plain" or "gateway")) throw new UsageException($"--properties must be plain or gateway, not '{properties}'");
+        // 1: every message with --routing-key. N > 1: <routing-key>.c<i mod N>, the keys the gateway
+        // forwards a load of N devices with (topics bench/c0 ... bench/cN-1 become bench.c0 ...).
+        var keys = o.Int("keys", 1);
+        if (keys < 1) throw new UsageException($"--keys must be 1 or more, not {keys}");
+        var routingKeys = keys == 1 ? [routingKey] : Enumerable.Range(0, keys).Select(k => $"{routingKey}.c{k}").ToArray();
         o.RejectUnknown();
 
         var factory = new ConnectionFactory { Uri = new Uri(uri) };
@@ -66,7 +71,7 @@ internal static class References
                 BinaryPrimitives.WriteInt64LittleEndian(payload, sent);
                 BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
                 var these = properties == "plain" ? props : GatewayLikeProperties(sent);
-                confirms.Add(channel.BasicPublishAsync(exchange, routingKey, mandatory: true, these, payload).AsTask());
+                confirms.Add(channel.BasicPublishAsync(exchange, routingKeys[sent % keys], mandatory: true, these, payload).AsTask());
             }
             await Task.WhenAll(confirms);
             latencies.Add(Stopwatch.GetTimestamp() - started);
