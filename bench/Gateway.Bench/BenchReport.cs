@@ -51,7 +51,7 @@ internal static class BenchReport
         md.AppendLine();
         md.AppendLine($"- Machine: {machine}");
         md.AppendLine($"- Command: `{command}`");
-        md.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        md.AppendLine($"- Date: {File.GetLastWriteTimeUtc(resultsFile):yyyy-MM-dd HH:mm} UTC (when the run wrote its results)");
         md.AppendLine("- The load tool (`bench/Gateway.Bench`, `gateway-bench mqtt`) runs on the same 2 cores as the broker under test.");
         md.AppendLine("  Mosquitto runs with persistence off (it acknowledges before anything is written); the gateway");
         md.AppendLine("  acknowledges QoS 1 only after the commit is fsynced. It is measured twice: storing only (its upstream");
