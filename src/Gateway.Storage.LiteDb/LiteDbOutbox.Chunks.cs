@@ -366,7 +366,7 @@ public sealed partial class LiteDbOutbox
     /// <summary>
     /// Fewest small chunks joined when a bigger chunk follows them. Under load most commits are big and
     /// the small ones come one or two between them: joining those saved a few hundred bytes for a
-    /// transaction and an fsync each (measured: a fifth of the writer's time at 100 publishing
+    /// transaction and an fsync each (measured: an eighth of the writer's time at 100 publishing
     /// connections), so they are left as they are.
     /// </summary>
     public const int CompactMinBlockedRun = 8;
