@@ -261,8 +261,10 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         // Its page is in the data file already, so reading it back changes nothing.
         using (var file = new FileStream(LogPath, FileMode.Open))
         {
-            file.Position = 10; // inside the generation
-            file.WriteByte(0xff);
+            file.Position = 10; // inside the generation, which is random: flipped, not set (a set byte could already hold its value)
+            var b = file.ReadByte();
+            file.Position = 10;
+            file.WriteByte((byte)(b ^ 0xff));
         }
 
         using var reopened = new Store(this, checkpointOnClose: true);
