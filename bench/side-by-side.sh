@@ -175,20 +175,19 @@ stop_gateway
 # --- the ceiling: RabbitMQ.Client with confirms -----------------------------------------------------
 log "RabbitMQ.Client publishing with confirms"
 # With a consumer draining the queue, as in the gateway's forwarding runs: the broker does the same work in both.
-"$bench" consume --uri "$amqp" --queue bench --expect 200000 --timeout 600 --label rabbitmq-client-confirms-consumer > "$work/direct-consume.out" 2> "$work/direct-consume.log" &
-direct_consume_pid=$!
-for _ in $(seq 1 100); do grep -q READY "$work/direct-consume.out" && break; sleep 0.1; done
-"$bench" amqp-publish --uri "$amqp" --routing-key bench.direct --messages 200000 --batch 500 --label rabbitmq-client-confirms | tee -a "$results" | grep '^RESULT' >&2
-wait "$direct_consume_pid" || log "the direct run's consumer did not see every message (see $work/direct-consume.log)"
-"$bench" queue --uri "$amqp" --queue bench --purge yes
+direct_reference() { # label, amqp-publish args...
+  local label=$1; shift
+  "$bench" consume --uri "$amqp" --queue bench --expect 200000 --timeout 600 --label "$label-consumer" > "$work/$label-consume.out" 2> "$work/$label-consume.log" &
+  local consumer=$!
+  for _ in $(seq 1 100); do grep -q READY "$work/$label-consume.out" && break; sleep 0.1; done
+  "$bench" amqp-publish --uri "$amqp" --messages 200000 --batch 500 --label "$label" "$@" | tee -a "$results" | grep '^RESULT' >&2
+  wait "$consumer" || log "the $label run's consumer did not see every message (see $work/$label-consume.log)"
+  "$bench" queue --uri "$amqp" --queue bench --purge yes
+}
+direct_reference rabbitmq-client-confirms --routing-key bench.direct
 # The same messages as the gateway forwards: its properties and headers on each, and the routing keys of
 # the load's 100 devices (bench.c0 ... bench.c99; RabbitMQ's topic exchange takes longer over many keys than one).
-"$bench" consume --uri "$amqp" --queue bench --expect 200000 --timeout 600 --label rabbitmq-client-confirms-gateway-properties-consumer > "$work/direct-props-consume.out" 2> "$work/direct-props-consume.log" &
-direct_consume_pid=$!
-for _ in $(seq 1 100); do grep -q READY "$work/direct-props-consume.out" && break; sleep 0.1; done
-"$bench" amqp-publish --uri "$amqp" --routing-key bench --keys 100 --messages 200000 --batch 500 --properties gateway --label rabbitmq-client-confirms-gateway-properties | tee -a "$results" | grep '^RESULT' >&2
-wait "$direct_consume_pid" || log "the direct run's consumer did not see every message (see $work/direct-props-consume.log)"
-"$bench" queue --uri "$amqp" --queue bench --purge yes
+direct_reference rabbitmq-client-confirms-gateway-properties --routing-key bench --keys 100 --properties gateway
 
 # --- a backlog: stored while the upstream is unreachable, then a restart that drains it -------------
 log "filling a backlog of $BACKLOG with the upstream unreachable"

@@ -70,7 +70,7 @@ internal static class References
             {
                 BinaryPrimitives.WriteInt64LittleEndian(payload, sent);
                 BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
-                var these = properties == "plain" ? props : GatewayLikeProperties(sent);
+                var these = properties == "plain" ? props : GatewayLikeProperties(sent, sent % keys);
                 confirms.Add(channel.BasicPublishAsync(exchange, routingKeys[sent % keys], mandatory: true, these, payload).AsTask());
             }
             await Task.WhenAll(confirms);
@@ -85,8 +85,8 @@ internal static class References
         return 0;
     }
 
-    /// <summary>What the gateway's RabbitMQ forwarder puts on a message from device <c>bench-c{n % 100}</c> (see RabbitMqLink).</summary>
-    private static BasicProperties GatewayLikeProperties(long sequence) => new()
+    /// <summary>What the gateway's RabbitMQ forwarder puts on a message from device <paramref name="device"/> (topic <c>bench/c{device}</c>; see RabbitMqLink).</summary>
+    private static BasicProperties GatewayLikeProperties(long sequence, long device) => new()
     {
         MessageId = $"bench-{sequence}",
         Persistent = true,
@@ -94,9 +94,9 @@ internal static class References
         AppId = "bench",
         Headers = new Dictionary<string, object?>(4)
         {
-            ["x-mqtt-topic"] = $"bench/c{sequence % 100}",
+            ["x-mqtt-topic"] = $"bench/c{device}",
             ["x-mqtt-qos"] = 1,
-            ["x-gateway-client-id"] = $"bench-{Environment.ProcessId}-{sequence % 100}",
+            ["x-gateway-client-id"] = $"bench-{Environment.ProcessId}-{device}",
             ["x-gateway-seq"] = sequence,
         },
     };
