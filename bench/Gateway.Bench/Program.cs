@@ -13,7 +13,7 @@ public static class Program
                         consumer, also what arrived upstream, the end-to-end rate and latency, and how many
                         acknowledged messages are missing (exit code 3 when any is).
           server        --port P [--bind A]             a bare MQTTnet server, no storage (the reference)
-          amqp-publish  --uri amqp://... [--exchange X] [--routing-key K] [--messages N] [--payload BYTES] [--batch N] [--properties plain|gateway] [--keys N]
+          amqp-publish  --uri amqp://... [--exchange X] [--routing-key K] [--messages N] [--payload BYTES] [--batch N] [--in-flight N] [--properties plain|gateway] [--keys N]
                         RabbitMQ.Client publishing persistent messages with confirms (the ceiling of forwarding)
           idle          --host H --port P --connections N [--duration S]   holds N idle MQTT connections
           queue         --uri amqp://... --queue Q [--exchange X] [--binding-key K] [--purge yes]   declares, binds, purges

@@ -40,6 +40,10 @@ internal static class References
         var messages = o.Int("messages", 100_000);
         var payloadBytes = Math.Max(16, o.Int("payload", 256));
         var batch = Math.Max(1, o.Int("batch", 500));
+        // Batches published before the oldest one's confirms are awaited: 1 waits for each batch
+        // before the next; 2 publishes the next while the broker confirms the one before.
+        var inFlight = o.Int("in-flight", 1);
+        if (inFlight < 1) throw new UsageException($"--in-flight must be 1 or more, not {inFlight}");
         var label = o.Text("label", "amqp confirms");
         // plain: persistent, nothing else. gateway: the properties and headers the gateway's forwarder
         // sets on each message (message id, timestamp, app id, x-mqtt-topic, x-mqtt-qos,
@@ -60,27 +64,34 @@ internal static class References
         var props = new BasicProperties { Persistent = true };
         var payload = new byte[payloadBytes];
         var latencies = new Latencies();
+        var outstanding = new Queue<(Task Confirmed, long Started, int Through)>();
         var stop = Stopwatch.StartNew();
-        for (var sent = 0; sent < messages;)
+        for (var sent = 0; sent < messages || outstanding.Count > 0;)
         {
-            var count = Math.Min(batch, messages - sent);
-            var started = Stopwatch.GetTimestamp();
-            var confirms = new List<Task>(count);
-            for (var i = 0; i < count; i++, sent++)
+            if (sent < messages && outstanding.Count < inFlight)
             {
-                BinaryPrimitives.WriteInt64LittleEndian(payload, sent);
-                BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
-                var these = properties == "plain" ? props : GatewayLikeProperties(sent, sent % keys);
-                confirms.Add(channel.BasicPublishAsync(exchange, routingKeys[sent % keys], mandatory: true, these, payload).AsTask());
+                var count = Math.Min(batch, messages - sent);
+                var started = Stopwatch.GetTimestamp();
+                var confirms = new List<Task>(count);
+                for (var i = 0; i < count; i++, sent++)
+                {
+                    BinaryPrimitives.WriteInt64LittleEndian(payload, sent);
+                    BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
+                    var these = properties == "plain" ? props : GatewayLikeProperties(sent, sent % keys);
+                    confirms.Add(channel.BasicPublishAsync(exchange, routingKeys[sent % keys], mandatory: true, these, payload).AsTask());
+                }
+                outstanding.Enqueue((Task.WhenAll(confirms), started, sent));
+                continue;
             }
-            await Task.WhenAll(confirms);
-            latencies.Add(Stopwatch.GetTimestamp() - started);
-            if (sent % 50_000 < batch) Report.Progress($"{label}: {sent} confirmed");
+            var (confirmed, since, through) = outstanding.Dequeue();
+            await confirmed;
+            latencies.Add(Stopwatch.GetTimestamp() - since);
+            if (through % 50_000 < batch) Report.Progress($"{label}: {through} confirmed");
         }
         var elapsed = stop.Elapsed;
         var (p50, p99, _, _) = latencies.Percentiles();
         Report.Progress($"{label}: {messages} confirmed in {elapsed.TotalSeconds:0.0} s = {messages / elapsed.TotalSeconds:0} msgs/s");
-        Report.Result(label, ("messages", messages), ("batch", batch), ("payload", payloadBytes), ("seconds", elapsed.TotalSeconds),
+        Report.Result(label, ("messages", messages), ("batch", batch), ("in_flight", inFlight), ("payload", payloadBytes), ("seconds", elapsed.TotalSeconds),
             ("msgs_per_s", messages / elapsed.TotalSeconds), ("batch_confirm_p50_ms", p50), ("batch_confirm_p99_ms", p99));
         return 0;
     }
