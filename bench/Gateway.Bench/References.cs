@@ -41,7 +41,8 @@ internal static class References
         var payloadBytes = Math.Max(16, o.Int("payload", 256));
         var batch = Math.Max(1, o.Int("batch", 500));
         // Batches published before the oldest one's confirms are awaited: 1 waits for each batch
-        // before the next; 2 publishes the next while the broker confirms the one before.
+        // before the next; 2 publishes the next while the broker confirms the one before. With more
+        // than 1, a batch's confirm time also counts the wait behind the batches before it.
         var inFlight = o.Int("in-flight", 1);
         if (inFlight < 1) throw new UsageException($"--in-flight must be 1 or more, not {inFlight}");
         var label = o.Text("label", "amqp confirms");
@@ -50,6 +51,7 @@ internal static class References
         // x-gateway-client-id, x-gateway-seq), built per message as it does: the ceiling for the same messages.
         var properties = o.Text("properties", "plain");
         if (properties is not ("plain" or "gateway")) throw new UsageException($"--properties must be plain or gateway, not '{properties}'");
+        var gatewayProperties = properties == "gateway";
         // 1: every message with --routing-key. N > 1: <routing-key>.c<i mod N>, the keys the gateway
         // forwards a load of N devices with (topics bench/c0 ... bench/cN-1 become bench.c0 ...).
         var keys = o.Int("keys", 1);
@@ -77,7 +79,7 @@ internal static class References
                 {
                     BinaryPrimitives.WriteInt64LittleEndian(payload, sent);
                     BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
-                    var these = properties == "plain" ? props : GatewayLikeProperties(sent, sent % keys);
+                    var these = gatewayProperties ? GatewayLikeProperties(sent, sent % keys) : props;
                     confirms.Add(channel.BasicPublishAsync(exchange, routingKeys[sent % keys], mandatory: true, these, payload).AsTask());
                 }
                 outstanding.Enqueue((Task.WhenAll(confirms), started, sent));
