@@ -20,11 +20,17 @@ public interface IOutbox
     /// <summary>
     /// Queues a message for the writer and completes once it is queued (waiting while the queue is
     /// full, so a fast publisher is slowed rather than buffered without bound). The returned task
-    /// completes like <see cref="AppendAsync"/>. For publishes nobody acknowledges (MQTT QoS 0, STOMP
-    /// SEND without receipt): same path to disk, nobody waits for it.
+    /// completes like <see cref="AppendAsync"/>.
     /// </summary>
+    /// <param name="message">The message.</param>
+    /// <param name="awaited">
+    /// Whether anybody waits for the commit (an MQTT PUBACK, a STOMP RECEIPT). False for publishes
+    /// nobody acknowledges (MQTT QoS 0, STOMP SEND without receipt): same path to disk, but the
+    /// writer may hold them a moment to commit more at once.
+    /// </param>
+    /// <param name="cancellationToken">Stops the wait for room in the queue.</param>
     /// <exception cref="OutboxRejectedException">The store refused the message before queueing it.</exception>
-    ValueTask<Task<long>> EnqueueAsync(IncomingMessage message, CancellationToken cancellationToken = default);
+    ValueTask<Task<long>> EnqueueAsync(IncomingMessage message, bool awaited = true, CancellationToken cancellationToken = default);
 
     /// <summary>The highest sequence whose commit is on disk.</summary>
     long LastCommittedSequence { get; }

@@ -77,6 +77,7 @@ public static class GatewayConfiguration
 
         Check(o.Outbox.MaxGroupMessages is > 0 and <= 100_000, "Outbox:MaxGroupMessages", $"must be 1-100000 (was {o.Outbox.MaxGroupMessages})");
         Check(o.Outbox.MaxGroupBytes > 0, "Outbox:MaxGroupBytes", $"must be positive (was {o.Outbox.MaxGroupBytes})");
+        Check(o.Outbox.UnacknowledgedLinger >= TimeSpan.Zero && o.Outbox.UnacknowledgedLinger <= TimeSpan.FromSeconds(10), "Outbox:UnacknowledgedLinger", $"must be 00:00:00 to 00:00:10 (was {o.Outbox.UnacknowledgedLinger})");
         Check(o.Outbox.PendingCapacity > 0, "Outbox:PendingCapacity", $"must be positive (was {o.Outbox.PendingCapacity})");
         Check(o.Outbox.ExpirySweepInterval >= TimeSpan.FromMilliseconds(100), "Outbox:ExpirySweepInterval", $"must be at least 00:00:00.100 (was {o.Outbox.ExpirySweepInterval})");
         Check(o.Outbox.MaxMessages > 0, "Outbox:MaxMessages", $"must be positive (was {o.Outbox.MaxMessages})");

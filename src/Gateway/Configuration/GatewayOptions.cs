@@ -105,6 +105,10 @@ public sealed record OutboxSettings
 {
     public int MaxGroupMessages { get; init; } = 1000;
     public int MaxGroupBytes { get; init; } = 4 << 20;
+
+    /// <summary>How long messages nobody waits for (MQTT QoS 0, STOMP SEND without receipt) may wait to share a commit.</summary>
+    public TimeSpan UnacknowledgedLinger { get; init; } = TimeSpan.FromMilliseconds(100);
+
     public int PendingCapacity { get; init; } = 20_000;
     public int MaxMessageBytes { get; init; } = 1 << 20;
 

@@ -33,6 +33,7 @@ internal static class GatewayServices
             DataPath = options.DataPath,
             MaxGroupMessages = options.Outbox.MaxGroupMessages,
             MaxGroupBytes = options.Outbox.MaxGroupBytes,
+            UnacknowledgedLinger = options.Outbox.UnacknowledgedLinger,
             PendingCapacity = options.Outbox.PendingCapacity,
             MaxMessageBytes = options.Outbox.MaxMessageBytes,
             ExpirySweepInterval = options.Outbox.ExpirySweepInterval,

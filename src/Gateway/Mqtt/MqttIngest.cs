@@ -59,8 +59,9 @@ internal sealed partial class MqttIngest(
         var message = ToIncoming(e.ClientId, application, routes);
         try
         {
-            var committed = await outbox.EnqueueAsync(message, e.CancellationToken).ConfigureAwait(false);
-            if (application.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
+            var atMostOnce = application.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
+            var committed = await outbox.EnqueueAsync(message, awaited: !atMostOnce, e.CancellationToken).ConfigureAwait(false);
+            if (atMostOnce)
             {
                 // QoS 0: stored by the same path, but nobody waits for the disk; a failure is counted and logged.
                 _ = committed.ContinueWith(ReportQosZeroFailure, this, CancellationToken.None,

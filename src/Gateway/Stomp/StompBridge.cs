@@ -145,7 +145,7 @@ internal sealed partial class StompBridge(
             {
                 // Once the first is queued the rest follow whatever happens to the connection, so a
                 // transaction is not cut in two by a client going away.
-                if (store) commits.Add(await outbox.EnqueueAsync(message, commits.Count == 0 ? cancellationToken : CancellationToken.None).ConfigureAwait(false));
+                if (store) commits.Add(await outbox.EnqueueAsync(message, awaited: durable, commits.Count == 0 ? cancellationToken : CancellationToken.None).ConfigureAwait(false));
             }
             if (durable) await Task.WhenAll(commits).ConfigureAwait(false);
         }

@@ -56,6 +56,8 @@ public sealed class GatewayConfigurationTests
     [InlineData("Gateway:Mqtt:Port", "abc", "'Gateway:Mqtt:Port'")]
     [InlineData("Gateway:Mqtt:BindAddress", "localhost-ish", "Gateway:Mqtt:BindAddress must be an IP address")]
     [InlineData("Gateway:Outbox:MaxGroupMessages", "0", "Gateway:Outbox:MaxGroupMessages must be")]
+    [InlineData("Gateway:Outbox:UnacknowledgedLinger", "-00:00:01", "Gateway:Outbox:UnacknowledgedLinger must be 00:00:00 to 00:00:10 (was -00:00:01)")]
+    [InlineData("Gateway:Outbox:UnacknowledgedLinger", "00:01:00", "Gateway:Outbox:UnacknowledgedLinger must be 00:00:00 to 00:00:10 (was 00:01:00)")]
     [InlineData("Gateway:Id", "has space", "Gateway:Id must be")]
     [InlineData("Gateway:Http:AllowedOrigins:0", "dash.example", "Gateway:Http:AllowedOrigins:0 must be * or an origin")]
     [InlineData("Gateway:Http:AllowedOrigins:0", "https://dash.example/app", "Gateway:Http:AllowedOrigins:0 must be * or an origin")]

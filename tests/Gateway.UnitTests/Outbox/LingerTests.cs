@@ -1,0 +1,94 @@
+using Gateway.Storage.LiteDb;
+
+namespace Gateway.UnitTests.Outbox;
+
+/// <summary>
+/// Messages nobody waits for (MQTT QoS 0, STOMP SEND without receipt) may wait up to
+/// <see cref="LiteDbOutboxOptions.UnacknowledgedLinger"/> to share a commit; nothing somebody waits for does.
+/// </summary>
+public sealed class LingerTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private readonly OutboxFolder _folder = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _folder.DisposeAsync().AsTask();
+
+    private LiteDbOutbox Open(TimeSpan linger) => _folder.Open(configure: o => o with { UnacknowledgedLinger = linger });
+
+    private long GroupCommits => _folder.Metrics.Get("outbox_group_commits_total");
+
+    /// <summary>Enqueues <paramref name="count"/> messages nobody waits for, <paramref name="gap"/> apart.</summary>
+    private static async Task<List<Task<long>>> TrickleAsync(LiteDbOutbox outbox, int count, TimeSpan gap, string topic = "t/lazy")
+    {
+        var commits = new List<Task<long>>();
+        for (var i = 0; i < count; i++)
+        {
+            commits.Add(await outbox.EnqueueAsync(OutboxFolder.Message(topic, $"m{i}"), awaited: false));
+            await Task.Delay(gap);
+        }
+        return commits;
+    }
+
+    [Fact]
+    public async Task Messages_nobody_waits_for_that_arrive_within_the_linger_share_one_commit()
+    {
+        var outbox = Open(TimeSpan.FromSeconds(3));
+        await outbox.AppendAsync(OutboxFolder.Message("t/warm")); // the first commit into new files, out of the count
+        var before = GroupCommits;
+
+        var commits = await TrickleAsync(outbox, 10, TimeSpan.FromMilliseconds(30));
+        var sequences = await Task.WhenAll(commits).WaitAsync(Patience);
+
+        Assert.Equal(Enumerable.Range(2, 10).Select(i => (long)i), sequences);
+        Assert.Equal(1, GroupCommits - before);
+        Assert.Equal(11, outbox.Count);
+    }
+
+    [Fact]
+    public async Task Without_a_linger_each_message_nobody_waits_for_is_committed_on_its_own()
+    {
+        var outbox = Open(TimeSpan.Zero);
+        await outbox.AppendAsync(OutboxFolder.Message("t/warm"));
+        var before = GroupCommits;
+
+        var commits = await TrickleAsync(outbox, 5, TimeSpan.FromMilliseconds(50));
+        await Task.WhenAll(commits).WaitAsync(Patience);
+
+        Assert.Equal(5, GroupCommits - before);
+    }
+
+    [Fact]
+    public async Task A_message_somebody_waits_for_ends_the_linger_and_takes_the_waiting_ones_with_it()
+    {
+        var outbox = Open(TimeSpan.FromSeconds(60));
+        await outbox.AppendAsync(OutboxFolder.Message("t/warm"));
+        var before = GroupCommits;
+
+        var lazy = await TrickleAsync(outbox, 3, TimeSpan.FromMilliseconds(10));
+        Assert.DoesNotContain(lazy, c => c.IsCompleted); // lingering: 60 s is far off
+
+        var acked = await outbox.AppendAsync(OutboxFolder.Message("t/acked")).AsTask().WaitAsync(Patience);
+
+        Assert.Equal(5, acked);
+        Assert.All(lazy, c => Assert.True(c.IsCompletedSuccessfully));
+        Assert.Equal([2L, 3L, 4L], lazy.Select(c => c.Result));
+        Assert.Equal(1, GroupCommits - before);
+    }
+
+    [Fact]
+    public async Task Closing_the_store_commits_what_was_lingering_and_it_is_there_after_a_restart()
+    {
+        var outbox = Open(TimeSpan.FromSeconds(60));
+        var lazy = await TrickleAsync(outbox, 5, TimeSpan.FromMilliseconds(5));
+
+        await outbox.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        Assert.All(lazy, c => Assert.True(c.IsCompletedSuccessfully));
+        var reopened = Open(TimeSpan.FromSeconds(60));
+        Assert.Equal(5, reopened.Count);
+        Assert.Equal(["m0", "m1", "m2", "m3", "m4"],
+            reopened.ReadAfter(0, 100, 1 << 20).Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Payload.Span)));
+    }
+}
