@@ -360,6 +360,8 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         return result;
     }
 
+    public void CommitLingeringNow() => _queue.Writer.TryWrite(HurryOp.Instance); // a full queue makes a full group: no linger then
+
     public async ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<StoredMessage> passed, CancellationToken cancellationToken = default)
     {
         var op = new AdvanceOp(upstream, throughSequence, passed.Select(p => (p.Sequence, p.Message.Topic, p.Message.Payload.Length)).ToArray());
@@ -395,7 +397,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         {
             var group = new List<WriteOp>(_options.MaxGroupMessages);
             var reader = _queue.Reader;
-            var nextSweep = Environment.TickCount64 + (long)_options.ExpirySweepInterval.TotalMilliseconds;
+            var nextSweep = DeadlineAfter(_options.ExpirySweepInterval);
             // Blocking is right here: this thread exists only to wait for work and then for the disk.
             while (true)
             {
@@ -412,13 +414,13 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 if (Environment.TickCount64 >= nextSweep)
                 {
                     SweepExpired();
-                    nextSweep = Environment.TickCount64 + (long)_options.ExpirySweepInterval.TotalMilliseconds;
+                    nextSweep = DeadlineAfter(_options.ExpirySweepInterval);
                 }
                 group.Clear();
                 var bytes = 0;
-                FillGroup(reader, group, ref bytes);
-                if (group.Count > 0 && NobodyWaits(group, 0)) LingerForMore(reader, group, ref bytes);
-                if (group.Count > 0) CommitGroup(group); // empty when woken only for a sweep
+                var hurry = FillGroup(reader, group, ref bytes);
+                if (!hurry && MayLinger(group)) LingerForMore(reader, group, ref bytes);
+                if (group.Count > 0) CommitGroup(group); // empty when woken only for a sweep (or a hurry with nothing held)
                 CheckpointWhenDrained(reader);
             }
             _writerDone.TrySetResult();
@@ -430,48 +432,74 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     }
 
     /// <summary>Takes what is queued into the group, up to its limits.</summary>
-    private void FillGroup(ChannelReader<WriteOp> reader, List<WriteOp> group, ref int bytes)
+    /// <returns>Whether somebody asked for what is held to be committed now (<see cref="CommitLingeringNow"/>).</returns>
+    private bool FillGroup(ChannelReader<WriteOp> reader, List<WriteOp> group, ref int bytes)
     {
+        var hurry = false;
         // A group becomes one LiteDB document (16 MiB at most): a message that would take it past
         // MaxChunkBytes waits for the next group, whatever MaxGroupBytes says.
-        while (group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes
+        while (GroupHasRoom(group, bytes)
                && reader.TryPeek(out var next) && (group.Count == 0 || bytes + next.Size <= MaxChunkBytes)
                && reader.TryRead(out var op))
         {
+            if (op is HurryOp)
+            {
+                hurry = true;
+                continue;
+            }
             group.Add(op);
             bytes += op.Size;
         }
+        return hurry;
     }
 
-    /// <summary>Whether the group from <paramref name="from"/> on holds only new messages nobody waits for.</summary>
-    private static bool NobodyWaits(List<WriteOp> group, int from)
+    private bool GroupHasRoom(List<WriteOp> group, int bytes) => group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes;
+
+    /// <summary>
+    /// Whether the group may wait for more: it holds new messages nobody waits for (MQTT QoS 0, STOMP
+    /// SEND without receipt), and from <paramref name="from"/> on nothing else but upstreams' cursor
+    /// moves, which nobody waits for either (the forwarder goes on from its own position).
+    /// </summary>
+    private static bool MayLinger(List<WriteOp> group, int from = 0)
     {
+        var unawaited = from > 0; // a group already lingering holds one
         for (var i = from; i < group.Count; i++)
         {
-            if (group[i] is not AppendOp { Awaited: false }) return false;
+            switch (group[i])
+            {
+                case AppendOp { Awaited: false }:
+                    unawaited = true;
+                    break;
+                case AdvanceOp:
+                    break;
+                default:
+                    return false; // an append somebody waits for, a quarantine
+            }
         }
-        return true;
+        return unawaited;
     }
 
     /// <summary>
-    /// Holds a group of messages nobody waits for (MQTT QoS 0, STOMP SEND without receipt) up to
-    /// <see cref="LiteDbOutboxOptions.UnacknowledgedLinger"/>, taking in what arrives meanwhile, so
-    /// they share a commit: fewer commits, fsyncs and pages written per message. Something somebody
-    /// waits for (or any other write), a full group, or the store closing ends the wait at once.
+    /// Holds a group of messages nobody waits for up to <see cref="LiteDbOutboxOptions.UnacknowledgedLinger"/>,
+    /// taking in what arrives meanwhile, so they share a commit: fewer commits, fsyncs and pages written
+    /// per message. Anything somebody waits for, a hurry (<see cref="CommitLingeringNow"/>), a full
+    /// group, or the store closing ends the wait at once; what ended it goes in the same commit.
     /// </summary>
     private void LingerForMore(ChannelReader<WriteOp> reader, List<WriteOp> group, ref int bytes)
     {
-        var linger = (long)_options.UnacknowledgedLinger.TotalMilliseconds;
-        if (linger <= 0) return;
-        var deadline = Environment.TickCount64 + linger;
-        while (group.Count < _options.MaxGroupMessages && bytes < _options.MaxGroupBytes && Environment.TickCount64 < deadline)
+        if (_options.UnacknowledgedLinger <= TimeSpan.Zero) return;
+        var deadline = DeadlineAfter(_options.UnacknowledgedLinger);
+        while (GroupHasRoom(group, bytes) && Environment.TickCount64 < deadline)
         {
             if (!WaitForWork(reader, deadline) || reader.Count == 0) return; // closing, or the time is up
             var from = group.Count;
-            FillGroup(reader, group, ref bytes);
-            if (group.Count == from || !NobodyWaits(group, from)) return; // the next does not fit, or is awaited
+            if (FillGroup(reader, group, ref bytes)) return;
+            if (group.Count == from || !MayLinger(group, from)) return; // the next does not fit, or is awaited
         }
     }
+
+    /// <summary>A moment on <see cref="Environment.TickCount64"/>'s clock, rounded up to whole milliseconds.</summary>
+    private static long DeadlineAfter(TimeSpan wait) => Environment.TickCount64 + (long)Math.Ceiling(wait.TotalMilliseconds);
 
     /// <summary>Most bytes (as <see cref="WriteOp.Size"/> counts them) in one chunk of more than one message: LiteDB's document limit is 16 MiB.</summary>
     private const int MaxChunkBytes = 14 << 20;
@@ -893,7 +921,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         // quiet, not between two messages of a steady stream that the forwarder keeps draining (that
         // put a checkpoint, and a data-file fsync, behind nearly every ack). So: once the log is big,
         // or once nothing new has come for a moment. New work ends the wait at once.
-        if (_logFile.Length < CheckpointLogBytes && WaitForWork(reader, Environment.TickCount64 + (long)QuietBeforeCheckpoint.TotalMilliseconds) && reader.Count != 0)
+        if (_logFile.Length < CheckpointLogBytes && WaitForWork(reader, DeadlineAfter(QuietBeforeCheckpoint)) && reader.Count != 0)
             return;
         if (Interlocked.Read(ref _count) != 0) return;
         try
@@ -1025,6 +1053,14 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     }
 
     /// <summary>A damaged chunk a reader met, for the writer to remove.</summary>
+    /// <summary>Asks the writer to commit what it holds now (<see cref="CommitLingeringNow"/>); not itself stored.</summary>
+    private sealed class HurryOp : WriteOp
+    {
+        public static HurryOp Instance { get; } = new();
+
+        public override int Size => 0;
+    }
+
     private sealed class QuarantineOp(long first, long last) : WriteOp
     {
         public long First { get; } = first;

@@ -26,11 +26,18 @@ public interface IOutbox
     /// <param name="awaited">
     /// Whether anybody waits for the commit (an MQTT PUBACK, a STOMP RECEIPT). False for publishes
     /// nobody acknowledges (MQTT QoS 0, STOMP SEND without receipt): same path to disk, but the
-    /// writer may hold them a moment to commit more at once.
+    /// writer may hold them up to its linger (<c>Gateway:Outbox:UnacknowledgedLinger</c>) to commit
+    /// more at once, so the returned task may take that long.
     /// </param>
     /// <param name="cancellationToken">Stops the wait for room in the queue.</param>
     /// <exception cref="OutboxRejectedException">The store refused the message before queueing it.</exception>
     ValueTask<Task<long>> EnqueueAsync(IncomingMessage message, bool awaited = true, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Commits now whatever the writer holds back to share a commit (messages enqueued with
+    /// <c>awaited: false</c>): for a caller about to wait for one of them after all.
+    /// </summary>
+    void CommitLingeringNow();
 
     /// <summary>The highest sequence whose commit is on disk.</summary>
     long LastCommittedSequence { get; }

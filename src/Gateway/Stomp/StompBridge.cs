@@ -111,7 +111,8 @@ internal sealed partial class StompBridge(
 
     internal static string DestinationOf(string topic) => TopicPrefix + TopicMapping.MqttTopicToDotted(topic);
 
-    private async ValueTask<Task> SendAsync(string sessionId, IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
+    /// <returns>The commit of the last message stored, or null when none was (all went to local subscribers only).</returns>
+    private async ValueTask<Task?> SendAsync(string sessionId, IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
     {
         metrics.Increment("stomp_sends_received_total", by: sends.Count);
         // Check every frame before storing any, so a bad destination in a transaction stores nothing.
@@ -164,7 +165,7 @@ internal sealed partial class StompBridge(
         }
 
         foreach (var (message, _) in messages) await DeliverLocallyAsync(message).ConfigureAwait(false);
-        return commits.Count > 0 ? commits[^1] : Task.CompletedTask;
+        return commits.Count > 0 ? commits[^1] : null;
     }
 
     private StompRefusedException Refused(string reason, Exception? inner = null)
@@ -220,17 +221,24 @@ internal sealed partial class StompBridge(
         });
     }
 
+    private void CommitLingeringNow() => outbox.CommitLingeringNow();
+
     /// <summary>One session's view of the bridge: it knows which session is sending, and its last commit.</summary>
     private sealed class SessionBackend(StompBridge bridge, string sessionId) : IStompBackend
     {
         private Task _lastCommit = Task.CompletedTask;
 
-        public async ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken) =>
-            _lastCommit = await bridge.SendAsync(sessionId, sends, durable, cancellationToken).ConfigureAwait(false);
+        public async ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
+        {
+            // A SEND that stored nothing (local subscribers only) leaves the earlier commit the one to wait for.
+            if (await bridge.SendAsync(sessionId, sends, durable, cancellationToken).ConfigureAwait(false) is { } commit) _lastCommit = commit;
+        }
 
         public async ValueTask FlushAsync(CancellationToken cancellationToken)
         {
             // Commits complete in order: the last one done means every earlier one is decided.
+            // SENDs without a receipt may be held back to share a commit; somebody waits for them now.
+            if (!_lastCommit.IsCompleted) bridge.CommitLingeringNow();
             try
             {
                 await _lastCommit.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -21,7 +21,13 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _gateway = new GatewayProcess(new GatewaySettings().Set("Gateway__Outbox__UnacknowledgedLinger", Linger.ToString()).Build());
+        // An upstream that is never there keeps everything routed in the store; "elsewhere/#" is
+        // unrouted, so local subscribers only (Gateway:Unrouted is Local).
+        _gateway = new GatewayProcess(new GatewaySettings()
+            .Upstream("cloud", "amqp://guest:guest@127.0.0.1:1/")
+            .Route("warm/#", "cloud").Route("sensors/#", "cloud").Route("orders/#", "cloud").Route("panel/#", "cloud")
+            .Set("Gateway__Outbox__UnacknowledgedLinger", Linger.ToString())
+            .Build());
         await _gateway.StartAsync();
     }
 
@@ -34,17 +40,17 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
     [Fact]
     public async Task QoS0_publishes_wait_to_share_a_commit_and_a_QoS1_publish_is_acked_at_once_in_the_same_commit()
     {
-        await using var sensor = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "sensor");
         await using var device = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "device");
         Assert.True((await device.PublishAsync("warm/up", "w")).IsSuccess); // the first commit into new files, out of the count
         var before = await GroupCommitsAsync();
 
+        // From the same client, so the gateway takes them in this order (one packet at a time).
         for (var i = 0; i < 8; i++)
         {
-            await sensor.PublishAsync("sensors/t", $"reading {i}", MqttQualityOfServiceLevel.AtMostOnce);
+            await device.PublishAsync("sensors/t", $"reading {i}", MqttQualityOfServiceLevel.AtMostOnce);
             await Task.Delay(25);
         }
-        await Task.Delay(300); // every QoS 0 publish has reached the gateway and its queue
+        await Task.Delay(300);
         Assert.Equal(1, await StoredAsync()); // still lingering: only the warm-up is stored
 
         var clock = Stopwatch.StartNew();
@@ -73,9 +79,7 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
     [Fact]
     public async Task A_STOMP_SEND_with_a_receipt_is_not_held_by_SENDs_without_one_before_it()
     {
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync("127.0.0.1", _gateway.StompPort);
-        await using var stomp = await StompClientConnection.ConnectAsync(tcp.GetStream(), new StompConnectOptions { Host = "gw" }, CancellationToken.None);
+        await using var stomp = await ConnectStompAsync();
         await stomp.WriteAndAwaitReceiptAsync([Send("w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience);
         var before = await GroupCommitsAsync();
 
@@ -93,6 +97,33 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
         Assert.Equal(1, await GroupCommitsAsync() - before);
     }
 
+    [Fact]
+    public async Task A_DISCONNECT_receipt_leaves_once_the_earlier_SENDs_are_stored_without_waiting_out_the_linger()
+    {
+        var stomp = await ConnectStompAsync();
+        await stomp.WriteAndAwaitReceiptAsync([Send("w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience);
+
+        // Stored (and held back to share a commit), then one for local subscribers only, storing nothing.
+        await stomp.WriteAsync([Send("a"), Send("local", ("destination", "/topic/elsewhere.x"))], CancellationToken.None);
+        await Task.Delay(300);
+        Assert.Equal(1, await StoredAsync());
+
+        var clock = Stopwatch.StartNew();
+        await stomp.DisconnectAsync(CancellationToken.None).WaitAsync(Patience);
+        clock.Stop();
+
+        Assert.Equal(2, await StoredAsync()); // "a" was on disk before the RECEIPT left
+        Assert.True(clock.Elapsed < Linger / 2, $"the DISCONNECT's RECEIPT took {clock.Elapsed}: it waited for the linger");
+        await stomp.DisposeAsync();
+    }
+
+    private async Task<StompClientConnection> ConnectStompAsync()
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", _gateway.StompPort);
+        return await StompClientConnection.ConnectAsync(tcp.GetStream(), new StompConnectOptions { Host = "gw" }, CancellationToken.None);
+    }
+
     private static StompFrame Send(string body, params (string, string)[] headers) =>
-        StompFrame.Create(StompCommand.Send, Encoding.UTF8.GetBytes(body), [("destination", "/topic/panel.cmd"), .. headers]);
+        StompFrame.Create(StompCommand.Send, Encoding.UTF8.GetBytes(body), [.. headers.Any(h => h.Item1 == "destination") ? [] : new[] { ("destination", "/topic/panel.cmd") }, .. headers]);
 }

@@ -87,6 +87,7 @@ public sealed class ForwarderTests : IAsyncLifetime
         public long Count => inner.Count;
         public ValueTask<long> AppendAsync(Gateway.Core.Messages.IncomingMessage message, CancellationToken cancellationToken = default) => inner.AppendAsync(message, cancellationToken);
         public ValueTask<Task<long>> EnqueueAsync(Gateway.Core.Messages.IncomingMessage message, bool awaited = true, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, awaited, cancellationToken);
+        public void CommitLingeringNow() => inner.CommitLingeringNow();
         public Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken) => inner.WaitForMessagesAfterAsync(sequence, cancellationToken);
         public long GetCursor(string upstream) => inner.GetCursor(upstream);
         public ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<Gateway.Core.Messages.StoredMessage> passed, CancellationToken cancellationToken = default) =>

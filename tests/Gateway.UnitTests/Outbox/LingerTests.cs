@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Gateway.Core.Routing;
 using Gateway.Storage.LiteDb;
 
 namespace Gateway.UnitTests.Outbox;
@@ -15,7 +17,8 @@ public sealed class LingerTests : IAsyncLifetime
 
     public Task DisposeAsync() => _folder.DisposeAsync().AsTask();
 
-    private LiteDbOutbox Open(TimeSpan linger) => _folder.Open(configure: o => o with { UnacknowledgedLinger = linger });
+    private LiteDbOutbox Open(TimeSpan linger, RouteTable? routes = null) =>
+        _folder.Open(routes, configure: o => o with { UnacknowledgedLinger = linger });
 
     private long GroupCommits => _folder.Metrics.Get("outbox_group_commits_total");
 
@@ -47,16 +50,36 @@ public sealed class LingerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_linger_ends_at_its_time_when_nothing_else_comes()
+    {
+        var outbox = Open(TimeSpan.FromMilliseconds(300));
+        await outbox.AppendAsync(OutboxFolder.Message("t/warm"));
+
+        var clock = Stopwatch.StartNew();
+        var commit = await outbox.EnqueueAsync(OutboxFolder.Message("t/lazy"), awaited: false);
+        await commit.WaitAsync(Patience);
+        clock.Stop();
+
+        // Not before the linger is over (less a coarse clock's step), and not long after.
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(280), TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task Without_a_linger_each_message_nobody_waits_for_is_committed_on_its_own()
     {
         var outbox = Open(TimeSpan.Zero);
         await outbox.AppendAsync(OutboxFolder.Message("t/warm"));
         var before = GroupCommits;
 
-        var commits = await TrickleAsync(outbox, 5, TimeSpan.FromMilliseconds(50));
-        await Task.WhenAll(commits).WaitAsync(Patience);
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < 5; i++)
+        {
+            await (await outbox.EnqueueAsync(OutboxFolder.Message("t/lazy", $"m{i}"), awaited: false)).WaitAsync(Patience);
+        }
+        clock.Stop();
 
         Assert.Equal(5, GroupCommits - before);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"five commits took {clock.Elapsed}");
     }
 
     [Fact]
@@ -72,8 +95,48 @@ public sealed class LingerTests : IAsyncLifetime
         var acked = await outbox.AppendAsync(OutboxFolder.Message("t/acked")).AsTask().WaitAsync(Patience);
 
         Assert.Equal(5, acked);
-        Assert.All(lazy, c => Assert.True(c.IsCompletedSuccessfully));
-        Assert.Equal([2L, 3L, 4L], lazy.Select(c => c.Result));
+        var sequences = await Task.WhenAll(lazy).WaitAsync(Patience);
+        Assert.Equal(new long[] { 2L, 3L, 4L }, sequences);
+        Assert.Equal(1, GroupCommits - before);
+    }
+
+    [Fact]
+    public async Task An_upstream_s_confirmation_joins_the_linger_instead_of_ending_it()
+    {
+        var routes = new RouteTable([new Route("t/#", "a", new RouteTarget())], ["a"]);
+        var outbox = Open(TimeSpan.FromSeconds(60), routes);
+        await outbox.AppendAsync(OutboxFolder.Message("t/warm"));
+        var before = GroupCommits;
+
+        var lazy = await TrickleAsync(outbox, 2, TimeSpan.FromMilliseconds(10));
+        await outbox.AdvanceCursorAsync("a", 1, outbox.ReadAfter(0, 1, 1 << 20));
+        await Task.Delay(300);
+        Assert.DoesNotContain(lazy, c => c.IsCompleted); // the confirmation did not end the linger
+
+        await outbox.AppendAsync(OutboxFolder.Message("t/acked")).AsTask().WaitAsync(Patience);
+
+        var sequences = await Task.WhenAll(lazy).WaitAsync(Patience);
+        Assert.Equal(new long[] { 2L, 3L }, sequences);
+        // The cursor move is committed with the appends or right after them (CommitGroup puts appends first).
+        for (var waited = Stopwatch.StartNew(); outbox.GetCursor("a") != 1 && waited.Elapsed < Patience;) await Task.Delay(5);
+        Assert.Equal(1, outbox.GetCursor("a"));
+        Assert.Equal([2L, 3L, 4L], outbox.ReadAfter(0, 100, 1 << 20).Select(m => m.Sequence)); // the confirmed one is gone
+        Assert.InRange(GroupCommits - before, 1, 2); // the appends and the cursor move: together, or the appends first
+    }
+
+    [Fact]
+    public async Task Asking_for_the_commit_now_ends_the_linger()
+    {
+        var outbox = Open(TimeSpan.FromSeconds(60));
+        await outbox.AppendAsync(OutboxFolder.Message("t/warm"));
+        var before = GroupCommits;
+        var lazy = await TrickleAsync(outbox, 3, TimeSpan.FromMilliseconds(10));
+        Assert.DoesNotContain(lazy, c => c.IsCompleted);
+
+        outbox.CommitLingeringNow();
+
+        var sequences = await Task.WhenAll(lazy).WaitAsync(Patience);
+        Assert.Equal(new long[] { 2L, 3L, 4L }, sequences);
         Assert.Equal(1, GroupCommits - before);
     }
 
@@ -82,10 +145,11 @@ public sealed class LingerTests : IAsyncLifetime
     {
         var outbox = Open(TimeSpan.FromSeconds(60));
         var lazy = await TrickleAsync(outbox, 5, TimeSpan.FromMilliseconds(5));
+        Assert.DoesNotContain(lazy, c => c.IsCompleted);
 
         await outbox.DisposeAsync().AsTask().WaitAsync(Patience);
 
-        Assert.All(lazy, c => Assert.True(c.IsCompletedSuccessfully));
+        await Task.WhenAll(lazy).WaitAsync(Patience);
         var reopened = Open(TimeSpan.FromSeconds(60));
         Assert.Equal(5, reopened.Count);
         Assert.Equal(["m0", "m1", "m2", "m3", "m4"],
