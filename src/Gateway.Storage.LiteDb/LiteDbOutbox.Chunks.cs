@@ -483,6 +483,9 @@ public sealed partial class LiteDbOutbox
             var joined = new BsonDocument { ["_id"] = last, [FirstField] = first, [CountField] = count, [BlobField] = blob };
             if (payloadBytes >= 0) joined[PayloadBytesField] = payloadBytes;
             _chunks.Update(joined);
+            // The joined chunk takes the place of chunks the totals may already take in: write them,
+            // or an open would add those up twice (AddChunksAfter).
+            WriteTotals(Count, Bytes, _lastSequence);
             _db.Commit();
             inTransaction = false;
             SyncLog();
@@ -549,6 +552,7 @@ public sealed partial class LiteDbOutbox
                 if (group.Count > 0) InsertChunk(first, group, null, 0);
                 _meta.Delete(CountKey); // recounted from the chunks at the end of the open
                 _meta.Delete(BytesKey);
+                _meta.Delete(CountedThroughKey);
                 _db.Commit();
                 SyncLog();
             }

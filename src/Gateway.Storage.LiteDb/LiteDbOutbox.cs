@@ -28,6 +28,22 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private const string ExpiringAtField = "e";
     private const string SequenceKey = "sequence", BytesKey = "bytes", CountKey = "count";
 
+    /// <summary>
+    /// In the meta collection: the sequence the stored count and bytes take in. Chunks above it were
+    /// appended by commits that left the totals alone; opening adds them up (<see cref="WriteTotals"/>).
+    /// </summary>
+    private const string CountedThroughKey = "counted-through";
+
+    /// <summary>
+    /// A commit that only appends leaves the totals' meta page out (a third of what a one-message
+    /// commit writes, SD-card wear) until this many such commits or this long since they were
+    /// written, which bounds what an open has to add up.
+    /// </summary>
+    private const int TotalsEveryCommits = 64;
+    private static readonly TimeSpan TotalsEvery = TimeSpan.FromSeconds(1);
+    private int _appendCommitsSinceTotals;
+    private long _totalsDueAt;
+
     private readonly LiteDbOutboxOptions _options;
     private readonly RouteTable _routes;
     private readonly IDiskSync _sync;
@@ -156,9 +172,22 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             foreach (var doc in _cursorDocs.FindAll()) _cursors[doc["_id"].AsString] = doc["through"].AsInt64;
         }
         _toDelete.Clear(); // what they held is at or below a cursor: SweepPassedMessages below removes it
-        // The totals are kept in the meta collection with every commit; add them up only for a store without them.
-        _count = _meta.FindById(CountKey)?["value"].AsInt64 ?? CountStored();
-        _bytes = _meta.FindById(BytesKey)?["value"].AsInt64 ?? BytesStored();
+        // The totals are kept in the meta collection; add them all up only for a store without them.
+        var countDoc = _meta.FindById(CountKey);
+        var bytesDoc = _meta.FindById(BytesKey);
+        if (countDoc is null || bytesDoc is null)
+        {
+            _count = CountStored();
+            _bytes = BytesStored();
+        }
+        else
+        {
+            _count = countDoc["value"].AsInt64;
+            _bytes = bytesDoc["value"].AsInt64;
+            if (_meta.FindById(CountedThroughKey)?["value"].AsInt64 is { } countedThrough) AddChunksAfter(countedThrough);
+        }
+        _appendCommitsSinceTotals = 0;
+        _totalsDueAt = 0; // the first commit that appends writes them
         SweepPassedMessages();
         SweepExpired();
         NoteLogSize();
@@ -662,9 +691,15 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             }
             WriteEdits();
 
-            if (appended > 0) _meta.Upsert(new BsonDocument { ["_id"] = SequenceKey, ["value"] = sequence });
-            if (bytes != Bytes) _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = bytes });
-            if (count != Count) _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = count });
+            // A commit that only appends a chunk may leave the totals as they are: opening adds up the
+            // chunks above the sequence they take in. Anything else that changes them writes them.
+            var onlyAppends = appended > 0 && deleted == 0 && quarantined == 0 && dropped is null;
+            if (onlyAppends
+                    ? ++_appendCommitsSinceTotals >= TotalsEveryCommits || Environment.TickCount64 >= _totalsDueAt
+                    : count != Count || bytes != Bytes)
+            {
+                WriteTotals(count, bytes, sequence);
+            }
 
             db.Commit();
             NoteCommitted();
@@ -805,6 +840,36 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Messages in the store, added up from the chunk heads (a store without the total in its meta collection).</summary>
     private long CountStored() => _chunks.FindAll().Sum(c => (long)c[CountField].AsInt32) - _gone.FindAll().Sum(g => (long)g[DeadCountField].AsInt32);
 
+    /// <summary>Adds to the totals read from the meta collection the chunks appended after them (<see cref="CountedThroughKey"/>).</summary>
+    private void AddChunksAfter(long countedThrough)
+    {
+        foreach (var chunk in _chunks.Find(Query.GT("_id", countedThrough)))
+        {
+            _count += chunk[CountField].AsInt32;
+            _bytes += chunk.TryGetValue(PayloadBytesField, out var b) ? b.AsInt64 : 0;
+        }
+        // Parts of them removed later rewrote the totals; this is for a store that says otherwise.
+        foreach (var gone in _gone.Find(Query.GT("_id", countedThrough)))
+        {
+            _count -= gone[DeadCountField].AsInt32;
+            _bytes -= gone.TryGetValue(DeadBytesField, out var b) ? b.AsInt64 : 0;
+        }
+    }
+
+    /// <summary>
+    /// Writes the totals, and the sequence they take in, in the open transaction. Every commit that
+    /// changes them other than by appending a chunk does; one that only appends does now and then.
+    /// </summary>
+    private void WriteTotals(long count, long bytes, long sequence)
+    {
+        _meta.Upsert(new BsonDocument { ["_id"] = SequenceKey, ["value"] = sequence });
+        _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = bytes });
+        _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = count });
+        _meta.Upsert(new BsonDocument { ["_id"] = CountedThroughKey, ["value"] = sequence });
+        _appendCommitsSinceTotals = 0;
+        _totalsDueAt = DeadlineAfter(TotalsEvery);
+    }
+
     /// <summary>Payload bytes in the store, added up from every chunk (a store without the total in its meta collection).</summary>
     private long BytesStored()
     {
@@ -899,8 +964,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             }
         }
         WriteEdits();
-        _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = Bytes - freed });
-        _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = Count - removed });
+        WriteTotals(Count - removed, Bytes - freed, _lastSequence);
         _db.Commit();
         NoteCommitted();
         SyncLog();

@@ -555,6 +555,28 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Small_chunks_joined_after_the_stored_totals_were_written_are_counted_once_after_a_restart()
+    {
+        var outbox = _folder.Open(configure: o => o with { CompactBehind = 0, UnacknowledgedLinger = TimeSpan.FromSeconds(5) });
+        for (var i = 1; i <= 20; i++) await outbox.AppendAsync(OutboxFolder.Message($"small/{i}", "abcd")); // a commit each
+        // Twenty nobody waits for, queued at once, share one commit: a big chunk after the run of small ones.
+        var big = new List<Task<long>>();
+        for (var i = 1; i <= 20; i++) big.Add(await outbox.EnqueueAsync(OutboxFolder.Message($"big/{i}", "abcd"), awaited: false));
+        outbox.CommitLingeringNow();
+        await Task.WhenAll(big);
+        await outbox.AppendAsync(OutboxFolder.Message("tail", "abcd")); // a small chunk after the gap: the run before it is complete
+
+        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 20);
+        Assert.Equal(41, outbox.Count);
+        await outbox.DisposeAsync();
+
+        var reopened = _folder.Open();
+        Assert.Equal(41, reopened.Count);
+        Assert.Equal(164, reopened.Bytes);
+        Assert.Equal(41, reopened.ReadAfter(0, 100, int.MaxValue).Count);
+    }
+
+    [Fact]
     public async Task A_byte_changed_inside_a_payload_is_caught_by_the_chunk_checksum_and_not_forwarded()
     {
         var routes = new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]);

@@ -132,6 +132,41 @@ public sealed class QuotaTests : IAsyncLifetime
         Assert.Equal(500, _folder.Open(TwoRoutes).Bytes);
     }
 
+    [Fact]
+    public async Task Totals_are_right_after_a_restart_whatever_mix_of_commits_came_last()
+    {
+        // Commits that only append leave the stored totals behind for a while (to write less to the
+        // card); a restart must add up what they appended, and not what a removal or a join already counted.
+        var routes = new RouteTable([new Route("a/#", "up", new RouteTarget())], ["up"]);
+        var outbox = _folder.Open(routes);
+        var payloads = new List<int>();
+        async Task AppendOne(int size)
+        {
+            await outbox.AppendAsync(OutboxFolder.Message("a/x", new string('x', size)));
+            payloads.Add(size);
+        }
+        for (var i = 0; i < 10; i++) await AppendOne(100 + i); // a commit each
+        await outbox.DisposeAsync();
+
+        outbox = _folder.Open(routes);
+        Assert.Equal(10, outbox.Count);
+        Assert.Equal(payloads.Sum(), outbox.Bytes);
+
+        // The upstream confirms the first four (a commit that rewrites the totals), then more appends follow.
+        await outbox.AdvanceCursorAsync("up", 4, outbox.ReadAfter(0, 4, int.MaxValue));
+        await Until(() => outbox.Count == 6);
+        for (var i = 0; i < 7; i++) await AppendOne(50 + i);
+        var expectedBytes = payloads.Skip(4).Sum();
+        Assert.Equal(13, outbox.Count);
+        Assert.Equal(expectedBytes, outbox.Bytes);
+        await outbox.DisposeAsync();
+
+        var reopened = _folder.Open(routes);
+        Assert.Equal(13, reopened.Count);
+        Assert.Equal(expectedBytes, reopened.Bytes);
+        Assert.Equal(13, reopened.ReadAfter(0, 100, int.MaxValue).Count);
+    }
+
     private static Task Until(Func<bool> condition) => Until(() => Task.FromResult(condition()));
 
     private static async Task Until(Func<Task<bool>> condition)
