@@ -552,7 +552,6 @@ public sealed partial class LiteDbOutbox
                 if (group.Count > 0) InsertChunk(first, group, null, 0);
                 _meta.Delete(CountKey); // recounted from the chunks at the end of the open
                 _meta.Delete(BytesKey);
-                _meta.Delete(CountedThroughKey);
                 _db.Commit();
                 SyncLog();
             }

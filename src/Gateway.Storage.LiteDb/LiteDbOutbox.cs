@@ -29,20 +29,14 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private const string SequenceKey = "sequence", BytesKey = "bytes", CountKey = "count";
 
     /// <summary>
-    /// In the meta collection: the sequence the stored count and bytes take in. Chunks above it were
-    /// appended by commits that left the totals alone; opening adds them up (<see cref="WriteTotals"/>).
+    /// In the count's meta document: the sequence the stored count and bytes take in. Chunks above it
+    /// were appended by commits that left the totals alone; opening adds them up (<see cref="WriteTotals"/>).
+    /// A version that does not know it rewrites the document without it, and its totals are whole again.
     /// </summary>
-    private const string CountedThroughKey = "counted-through";
+    private const string CountedThroughField = "through";
 
-    /// <summary>
-    /// A commit that only appends leaves the totals' meta page out (a third of what a one-message
-    /// commit writes, SD-card wear) until this many such commits or this long since they were
-    /// written, which bounds what an open has to add up.
-    /// </summary>
-    private const int TotalsEveryCommits = 64;
-    private static readonly TimeSpan TotalsEvery = TimeSpan.FromSeconds(1);
     private int _appendCommitsSinceTotals;
-    private long _totalsDueAt;
+    private long _appendedBytesSinceTotals, _totalsDueAt;
 
     private readonly LiteDbOutboxOptions _options;
     private readonly RouteTable _routes;
@@ -184,9 +178,10 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         {
             _count = countDoc["value"].AsInt64;
             _bytes = bytesDoc["value"].AsInt64;
-            if (_meta.FindById(CountedThroughKey)?["value"].AsInt64 is { } countedThrough) AddChunksAfter(countedThrough);
+            if (countDoc.TryGetValue(CountedThroughField, out var countedThrough)) AddChunksAfter(countedThrough.AsInt64);
         }
         _appendCommitsSinceTotals = 0;
+        _appendedBytesSinceTotals = 0;
         _totalsDueAt = 0; // the first commit that appends writes them
         SweepPassedMessages();
         SweepExpired();
@@ -692,14 +687,11 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             WriteEdits();
 
             // A commit that only appends a chunk may leave the totals as they are: opening adds up the
-            // chunks above the sequence they take in. Anything else that changes them writes them.
-            var onlyAppends = appended > 0 && deleted == 0 && quarantined == 0 && dropped is null;
-            if (onlyAppends
-                    ? ++_appendCommitsSinceTotals >= TotalsEveryCommits || Environment.TickCount64 >= _totalsDueAt
-                    : count != Count || bytes != Bytes)
-            {
+            // chunks above the sequence they take in. One that removes anything writes them, even when
+            // as much came in as went (a drop to make room), or an open would count what went.
+            var removedAny = deleted > 0 || quarantined > 0 || dropped is not null;
+            if (removedAny || (appended > 0 ? TotalsDueAfterAppend(appendedBytes) : count != Count || bytes != Bytes))
                 WriteTotals(count, bytes, sequence);
-            }
 
             db.Commit();
             NoteCommitted();
@@ -840,7 +832,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Messages in the store, added up from the chunk heads (a store without the total in its meta collection).</summary>
     private long CountStored() => _chunks.FindAll().Sum(c => (long)c[CountField].AsInt32) - _gone.FindAll().Sum(g => (long)g[DeadCountField].AsInt32);
 
-    /// <summary>Adds to the totals read from the meta collection the chunks appended after them (<see cref="CountedThroughKey"/>).</summary>
+    /// <summary>Adds to the totals read from the meta collection the chunks appended after them (<see cref="CountedThroughField"/>).</summary>
     private void AddChunksAfter(long countedThrough)
     {
         foreach (var chunk in _chunks.Find(Query.GT("_id", countedThrough)))
@@ -858,16 +850,29 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     /// <summary>
     /// Writes the totals, and the sequence they take in, in the open transaction. Every commit that
-    /// changes them other than by appending a chunk does; one that only appends does now and then.
+    /// removes anything does; one that only appends does now and then (<see cref="TotalsDueAfterAppend"/>).
     /// </summary>
     private void WriteTotals(long count, long bytes, long sequence)
     {
         _meta.Upsert(new BsonDocument { ["_id"] = SequenceKey, ["value"] = sequence });
         _meta.Upsert(new BsonDocument { ["_id"] = BytesKey, ["value"] = bytes });
-        _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = count });
-        _meta.Upsert(new BsonDocument { ["_id"] = CountedThroughKey, ["value"] = sequence });
+        _meta.Upsert(new BsonDocument { ["_id"] = CountKey, ["value"] = count, [CountedThroughField] = sequence });
         _appendCommitsSinceTotals = 0;
-        _totalsDueAt = DeadlineAfter(TotalsEvery);
+        _appendedBytesSinceTotals = 0;
+        _totalsDueAt = DeadlineAfter(_options.TotalsEvery);
+    }
+
+    /// <summary>
+    /// Whether a commit that only appends writes the totals: every so many commits, bytes or seconds,
+    /// which bounds what an open has to read back and add up. In between, a one-message commit leaves
+    /// the meta page out: a third of what it writes (SD-card wear).
+    /// </summary>
+    private bool TotalsDueAfterAppend(int appendedBytes)
+    {
+        _appendedBytesSinceTotals += appendedBytes;
+        return ++_appendCommitsSinceTotals >= _options.TotalsEveryCommits
+            || _appendedBytesSinceTotals >= _options.TotalsEveryBytes
+            || Environment.TickCount64 >= _totalsDueAt;
     }
 
     /// <summary>Payload bytes in the store, added up from every chunk (a store without the total in its meta collection).</summary>

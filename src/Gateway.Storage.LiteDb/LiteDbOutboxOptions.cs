@@ -78,6 +78,19 @@ public sealed record LiteDbOutboxOptions
     /// </summary>
     public long LogPreallocateBytes { get; init; } = 9L << 20;
 
+    /// <summary>
+    /// A commit that only appends writes the store's totals (count, payload bytes) after this many
+    /// such commits, this many bytes of them, or this long, whichever comes first; opening adds up
+    /// the chunks appended since. Internal: tests set them far off to see the adding up.
+    /// </summary>
+    internal int TotalsEveryCommits { get; init; } = 64;
+
+    /// <inheritdoc cref="TotalsEveryCommits"/>
+    internal long TotalsEveryBytes { get; init; } = 256 << 10;
+
+    /// <inheritdoc cref="TotalsEveryCommits"/>
+    internal TimeSpan TotalsEvery { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often expired messages are looked for and removed (also once at start).</summary>
     public TimeSpan ExpirySweepInterval { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -557,7 +557,9 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     [Fact]
     public async Task Small_chunks_joined_after_the_stored_totals_were_written_are_counted_once_after_a_restart()
     {
-        var outbox = _folder.Open(configure: o => o with { CompactBehind = 0, UnacknowledgedLinger = TimeSpan.FromSeconds(5) });
+        static LiteDbOutboxOptions Configure(LiteDbOutboxOptions o) =>
+            o with { CompactBehind = 0, UnacknowledgedLinger = TimeSpan.FromSeconds(5), TotalsEvery = TimeSpan.FromHours(1) };
+        var outbox = _folder.Open(configure: Configure);
         for (var i = 1; i <= 20; i++) await outbox.AppendAsync(OutboxFolder.Message($"small/{i}", "abcd")); // a commit each
         // Twenty nobody waits for, queued at once, share one commit: a big chunk after the run of small ones.
         var big = new List<Task<long>>();
@@ -570,7 +572,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(41, outbox.Count);
         await outbox.DisposeAsync();
 
-        var reopened = _folder.Open();
+        var reopened = _folder.Open(configure: Configure);
         Assert.Equal(41, reopened.Count);
         Assert.Equal(164, reopened.Bytes);
         Assert.Equal(41, reopened.ReadAfter(0, 100, int.MaxValue).Count);

@@ -138,7 +138,8 @@ public sealed class QuotaTests : IAsyncLifetime
         // Commits that only append leave the stored totals behind for a while (to write less to the
         // card); a restart must add up what they appended, and not what a removal or a join already counted.
         var routes = new RouteTable([new Route("a/#", "up", new RouteTarget())], ["up"]);
-        var outbox = _folder.Open(routes);
+        LiteDbOutboxOptions Rarely(LiteDbOutboxOptions o) => o with { TotalsEvery = TimeSpan.FromHours(1) }; // only the commit count brings them
+        var outbox = _folder.Open(routes, configure: Rarely);
         var payloads = new List<int>();
         async Task AppendOne(int size)
         {
@@ -148,7 +149,7 @@ public sealed class QuotaTests : IAsyncLifetime
         for (var i = 0; i < 10; i++) await AppendOne(100 + i); // a commit each
         await outbox.DisposeAsync();
 
-        outbox = _folder.Open(routes);
+        outbox = _folder.Open(routes, configure: Rarely);
         Assert.Equal(10, outbox.Count);
         Assert.Equal(payloads.Sum(), outbox.Bytes);
 
@@ -161,10 +162,29 @@ public sealed class QuotaTests : IAsyncLifetime
         Assert.Equal(expectedBytes, outbox.Bytes);
         await outbox.DisposeAsync();
 
-        var reopened = _folder.Open(routes);
+        var reopened = _folder.Open(routes, configure: Rarely);
         Assert.Equal(13, reopened.Count);
         Assert.Equal(expectedBytes, reopened.Bytes);
         Assert.Equal(13, reopened.ReadAfter(0, 100, int.MaxValue).Count);
+    }
+
+    [Fact]
+    public async Task Totals_are_right_after_a_restart_when_drops_made_room_for_as_many_as_they_took()
+    {
+        // Full, DropOldest, messages of one size: a drop and its append leave count and bytes as they
+        // were, but the store changed, and the totals must say so.
+        LiteDbOutboxOptions Configure(LiteDbOutboxOptions o) => o with { MaxMessages = 5, WhenFull = WhenFull.DropOldest, TotalsEvery = TimeSpan.FromHours(1) };
+        var outbox = _folder.Open(TwoRoutes, configure: Configure);
+        for (var i = 0; i < 8; i++) await outbox.AppendAsync(OutboxFolder.Message($"a/{i}", "x")); // a commit each; the last three drop one each
+        Assert.Equal(5, outbox.Count);
+        await outbox.DisposeAsync();
+
+        var reopened = _folder.Open(TwoRoutes, configure: Configure);
+        Assert.Equal(5, reopened.Count);
+        Assert.Equal(5, reopened.Bytes);
+        Assert.Equal(["a/3", "a/4", "a/5", "a/6", "a/7"], reopened.ReadAfter(0, 100, int.MaxValue).Select(m => m.Message.Topic));
+        await reopened.AppendAsync(OutboxFolder.Message("a/8", "x"));
+        Assert.Equal(["a/4", "a/5", "a/6", "a/7", "a/8"], reopened.ReadAfter(0, 100, int.MaxValue).Select(m => m.Message.Topic));
     }
 
     private static Task Until(Func<bool> condition) => Until(() => Task.FromResult(condition()));
