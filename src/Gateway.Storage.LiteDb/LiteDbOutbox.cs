@@ -15,8 +15,10 @@ namespace Gateway.Storage.LiteDb;
 /// appends, so an ack never leaves for a message that is not on disk.
 /// </summary>
 /// <remarks>
-/// A group is whatever is queued when the writer comes round (no fixed linger): a lone message is
-/// committed at once, and under load the groups grow by themselves, so one fsync covers many acks.
+/// A group is whatever is queued when the writer comes round (no fixed linger for anything somebody
+/// waits for): a lone message with an ack waiting is committed at once, and under load the groups
+/// grow by themselves, so one fsync covers many acks. Messages nobody waits for (QoS 0) may linger
+/// to share a commit (<see cref="LiteDbOutboxOptions.UnacknowledgedLinger"/>).
 /// Readers (the forwarders) read committed data concurrently; LiteDB isolates them from the writer's
 /// open transaction.
 /// </remarks>

@@ -9,8 +9,9 @@ public sealed record LiteDbOutboxOptions
 
     /// <summary>
     /// Most messages in one group commit. Measured with fsync after each commit: groups of 100 reach
-    /// about 23,000 msgs/s, groups of 1,000 about 69,000/s; a group is only as large as the queue
-    /// already is, so a lone message somebody waits for is committed at once.
+    /// about 23,000 msgs/s, groups of 1,000 about 69,000/s. A group somebody waits for is only as large
+    /// as the queue already is, so a lone message with an ack waiting is committed at once; one nobody
+    /// waits for may linger (<see cref="UnacknowledgedLinger"/>).
     /// </summary>
     public int MaxGroupMessages { get; init; } = 1000;
 
@@ -79,9 +80,10 @@ public sealed record LiteDbOutboxOptions
     public long LogPreallocateBytes { get; init; } = 9L << 20;
 
     /// <summary>
-    /// A commit that only appends writes the store's totals (count, payload bytes) after this many
-    /// such commits, this many bytes of them, or this long, whichever comes first; opening adds up
-    /// the chunks appended since. Internal: tests set them far off to see the adding up.
+    /// The first commit that only appends after this many such commits, this many bytes of records,
+    /// or this long since the store's totals (count, payload bytes, sequence) were last written,
+    /// writes them; opening adds up the chunks appended since. Internal: tests set them far off to
+    /// see the adding up.
     /// </summary>
     internal int TotalsEveryCommits { get; init; } = 64;
 

@@ -34,8 +34,9 @@ public interface IOutbox
     ValueTask<Task<long>> EnqueueAsync(IncomingMessage message, bool awaited = true, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Commits now whatever the writer holds back to share a commit (messages enqueued with
-    /// <c>awaited: false</c>): for a caller about to wait for one of them after all.
+    /// Asks the writer to commit what it holds back to share a commit (messages enqueued with
+    /// <c>awaited: false</c>) without waiting out the linger, for a caller about to wait for one of
+    /// them after all. Returns at once; the messages' own tasks say when they are on disk.
     /// </summary>
     void CommitLingeringNow();
 
