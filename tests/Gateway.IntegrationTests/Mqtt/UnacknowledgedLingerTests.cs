@@ -50,7 +50,7 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
             await device.PublishAsync("sensors/t", $"reading {i}", MqttQualityOfServiceLevel.AtMostOnce);
             await Task.Delay(25);
         }
-        await Task.Delay(300);
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_publishes_received_total") >= 9, Patience, "the QoS 0 publishes to reach the gateway");
         Assert.Equal(1, await StoredAsync()); // still lingering: only the warm-up is stored
 
         var clock = Stopwatch.StartNew();
@@ -84,7 +84,7 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
         var before = await GroupCommitsAsync();
 
         await stomp.WriteAsync([Send("a"), Send("b"), Send("c")], CancellationToken.None);
-        await Task.Delay(300);
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("stomp_sends_received_total") >= 4, Patience, "the SENDs to reach the gateway");
         Assert.Equal(1, await StoredAsync());
 
         var clock = Stopwatch.StartNew();
@@ -105,7 +105,7 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
 
         // Stored (and held back to share a commit), then one for local subscribers only, storing nothing.
         await stomp.WriteAsync([Send("a"), Send("local", ("destination", "/topic/elsewhere.x"))], CancellationToken.None);
-        await Task.Delay(300);
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("stomp_sends_received_total") >= 3, Patience, "the SENDs to reach the gateway");
         Assert.Equal(1, await StoredAsync());
 
         var clock = Stopwatch.StartNew();
