@@ -1123,7 +1123,6 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         public override int Size => ChunkCodec.Framed(RecordSize);
     }
 
-    /// <summary>A damaged chunk a reader met, for the writer to remove.</summary>
     /// <summary>Asks the writer to commit what it holds now (<see cref="CommitLingeringNow"/>); not itself stored.</summary>
     private sealed class HurryOp : WriteOp
     {
@@ -1132,6 +1131,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         public override int Size => 0;
     }
 
+    /// <summary>A damaged chunk a reader met, for the writer to remove.</summary>
     private sealed class QuarantineOp(long first, long last) : WriteOp
     {
         public long First { get; } = first;

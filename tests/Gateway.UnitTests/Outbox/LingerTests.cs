@@ -118,7 +118,7 @@ public sealed class LingerTests : IAsyncLifetime
         var sequences = await Task.WhenAll(lazy).WaitAsync(Patience);
         Assert.Equal(new long[] { 2L, 3L }, sequences);
         // The cursor move is committed with the appends or right after them (CommitGroup puts appends first).
-        for (var waited = Stopwatch.StartNew(); outbox.GetCursor("a") != 1 && waited.Elapsed < Patience;) await Task.Delay(5);
+        await LiteDbOutboxTests.Poll(() => outbox.GetCursor("a") == 1);
         Assert.Equal(1, outbox.GetCursor("a"));
         Assert.Equal([2L, 3L, 4L], outbox.ReadAfter(0, 100, 1 << 20).Select(m => m.Sequence)); // the confirmed one is gone
         Assert.InRange(GroupCommits - before, 1, 2); // the appends and the cursor move: together, or the appends first
