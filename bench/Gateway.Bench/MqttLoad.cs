@@ -9,8 +9,9 @@ namespace Gateway.Bench;
 
 /// <summary>
 /// Drives an MQTT broker: N connections publishing at a total rate or flat out for a duration.
-/// QoS 1/2 publishes are awaited one at a time per connection, as a device does; the ack latency of
-/// each is recorded. Optionally consumes what the broker forwarded upstream and checks every
+/// QoS 1/2 publishes are awaited one at a time per connection, as a simple device does, or up to
+/// <c>--in-flight</c> at a time (a device flushing a queue of its own); the ack latency of each is
+/// recorded. Optionally consumes what the broker forwarded upstream and checks every
 /// acknowledged message arrived.
 /// </summary>
 internal static class MqttLoad
@@ -22,6 +23,7 @@ internal static class MqttLoad
         var host = o.Text("host", "127.0.0.1");
         var port = o.Int("port", 1883);
         var connections = Math.Max(1, o.Int("connections", 100));
+        var inflight = o.Int("in-flight", 1); // publishes each connection has awaiting their acks at once
         var qos = (MqttQualityOfServiceLevel)o.Int("qos", 1);
         var payloadBytes = Math.Max(16, o.Int("payload", 256));
         var rate = o.Int("rate", 0); // total msgs/s; 0 = flat out
@@ -34,6 +36,7 @@ internal static class MqttLoad
         var drainTimeout = TimeSpan.FromSeconds(o.Seconds("drain-timeout", 120));
         o.RejectUnknown();
         if ((int)qos > 2) throw new UsageException("--qos must be 0, 1 or 2");
+        if (inflight is < 1 or > 255) throw new UsageException("--in-flight must be 1 to 255");
 
         if (consumer is not null) await consumer.StartAsync();
 
@@ -52,12 +55,17 @@ internal static class MqttLoad
         var acked = new ConcurrentBag<long>();
         long sent = 0, ok = 0, refused = 0, failed = 0, claimed = 0;
         var stop = Stopwatch.StartNew();
-        var perConnectionInterval = rate > 0 ? TimeSpan.FromSeconds(connections / (double)rate) : TimeSpan.Zero;
+        var publishers = connections * inflight;
+        var perPublisherInterval = rate > 0 ? TimeSpan.FromSeconds(publishers / (double)rate) : TimeSpan.Zero;
         using var progress = new Timer(_ => Report.Progress($"{label}: {stop.Elapsed.TotalSeconds:0}s sent {Interlocked.Read(ref sent)} acked {Interlocked.Read(ref ok)} refused {Interlocked.Read(ref refused)}"),
             null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
 
-        await Task.WhenAll(clients.Select((client, c) => Task.Run(async () =>
+        // Each publisher is one of a connection's in-flight slots: it awaits its own ack, then publishes again.
+        await Task.WhenAll(Enumerable.Range(0, publishers).Select(p => Task.Run(async () =>
         {
+            var c = p % connections;
+            var slot = p / connections;
+            var client = clients[c];
             var topic = $"{topicPrefix}/c{c}";
             var payload = new byte[payloadBytes];
             var mine = new List<long>();
@@ -67,12 +75,12 @@ internal static class MqttLoad
                 if (rate > 0)
                 {
                     // Spread the connections over the interval; catch up when late rather than drift.
-                    var due = perConnectionInterval * n + perConnectionInterval * c / connections - stop.Elapsed;
+                    var due = perPublisherInterval * n + perPublisherInterval * p / publishers - stop.Elapsed;
                     if (due > TimeSpan.Zero) await Task.Delay(due);
                     if (stop.Elapsed >= duration) break;
                 }
                 if (maxMessages > 0 && Interlocked.Increment(ref claimed) > maxMessages) break;
-                var id = ((long)c << 40) | n;
+                var id = ((long)c << 40) | ((long)slot << 32) | n;
                 BinaryPrimitives.WriteInt64LittleEndian(payload, id);
                 var started = Stopwatch.GetTimestamp();
                 BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), started);
@@ -108,7 +116,7 @@ internal static class MqttLoad
         Report.Progress($"{label}: {ok} acknowledged in {elapsed.TotalSeconds:0.0} s = {throughput:0} msgs/s; ack latency p50 {p50:0.00} ms p99 {p99:0.00} ms p99.9 {p999:0.00} ms");
         var results = new List<(string, object)>
         {
-            ("connections", connections), ("qos", (int)qos), ("payload", payloadBytes), ("rate", rate), ("seconds", elapsed.TotalSeconds),
+            ("connections", connections), ("in_flight", inflight), ("qos", (int)qos), ("payload", payloadBytes), ("rate", rate), ("seconds", elapsed.TotalSeconds),
             ("sent", sent), ("acked", ok), ("refused", refused), ("failed", failed), ("msgs_per_s", throughput),
             ("ack_p50_ms", p50), ("ack_p99_ms", p99), ("ack_p999_ms", p999), ("ack_max_ms", max),
         };

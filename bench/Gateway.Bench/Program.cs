@@ -6,12 +6,13 @@ public static class Program
         gateway-bench: load tool for the edge gateway (and any MQTT broker)
 
           mqtt          --host H --port P --connections N --qos 0|1|2 --payload BYTES --rate MSGS_PER_S (0 = flat out)
-                        --duration S [--messages N] [--topic PREFIX] [--mqtt 5|3] [--label TEXT]
+                        --duration S [--messages N] [--in-flight N] [--topic PREFIX] [--mqtt 5|3] [--label TEXT]
                         [--consume-amqp amqp://... --queue Q | --consume-stomp stomp://user:pass@host:port --destination D]
                         [--drain-timeout S]
-                        Publishes; reports sent, acknowledged, refused, msgs/s and ack latency p50/p99/p99.9. With a
-                        consumer, also what arrived upstream, the end-to-end rate and latency, and how many
-                        acknowledged messages are missing (exit code 3 when any is).
+                        Publishes (QoS 1/2: one awaiting its ack per connection, or up to --in-flight); reports sent,
+                        acknowledged, refused, msgs/s and ack latency p50/p99/p99.9. With a consumer, also what arrived
+                        upstream, the end-to-end rate and latency, and how many acknowledged messages are missing (exit
+                        code 3 when any is).
           server        --port P [--bind A]             a bare MQTTnet server, no storage (the reference)
           amqp-publish  --uri amqp://... [--exchange X] [--routing-key K] [--messages N] [--payload BYTES] [--batch N] [--in-flight N] [--properties plain|gateway] [--keys N]
                         RabbitMQ.Client publishing persistent messages with confirms (the ceiling of forwarding)
