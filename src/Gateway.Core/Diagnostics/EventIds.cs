@@ -10,6 +10,7 @@ public static class EventIds
     public const int MqttListening = 200;
     public const int PublishRefused = 201;
     public const int QosZeroStoreFailed = 203;
+    public const int LocalDeliveryFailed = 204;
     public const int StompListening = 210;
     public const int StompClosed = 211;
     public const int StompDisconnected = 212;

@@ -7,19 +7,32 @@ using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using MQTTnet;
 using MQTTnet.Formatter;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
 namespace Gateway.Mqtt;
 
 /// <summary>
-/// Puts every MQTT publish through the outbox before MQTTnet acknowledges or delivers it.
+/// Puts every MQTT publish through the outbox before its PUBACK/PUBREC leaves or anybody local sees it.
 /// </summary>
 /// <remarks>
-/// MQTTnet awaits the publish interceptor before it sends PUBACK/PUBREC and before it hands the
-/// message to subscribers, so awaiting the durable commit here is exactly "ack only after the commit
-/// is on disk". A refusal sets a reason code (MQTT 5) or closes the connection without an ack
-/// (MQTT 3.1.1, which has no way to say no): the client keeps its message and sends it again.
+/// <para>
+/// MQTTnet awaits the publish interceptor before it queues the ack, and reads nothing more from the
+/// connection meanwhile. So a QoS 1/2 publish is only queued for the writer here; MQTTnet is told not
+/// to deliver it (<c>ProcessPublish = false</c>, the ack still says success) and the receive loop goes
+/// on reading. Its ack then waits in MQTTnet's send loop, in the outbound packet interceptor, for the
+/// commit to be on disk: exactly "ack only after the commit is on disk", with the connection's next
+/// publishes already on their way to the same commit. Once it is, the send loop delivers the message
+/// to local subscribers (STOMP and MQTT) and lets the ack go. Acks leave in the order the publishes
+/// came, as the send loop takes them in that order and commits complete in order.
+/// </para>
+/// <para>
+/// A refusal sets a reason code (MQTT 5) or closes the connection without an ack (MQTT 3.1.1, which
+/// has no way to say no): the client keeps its message and sends it again. A refusal known on arrival
+/// (no route, too large, over quota) is answered at once; a commit that fails is answered when the ack
+/// would have left.
+/// </para>
 /// </remarks>
 internal sealed partial class MqttIngest(
     IOutbox outbox,
@@ -29,68 +42,175 @@ internal sealed partial class MqttIngest(
     GatewayMetrics metrics,
     ILogger<MqttIngest> logger)
 {
-    private const string ProtocolVersionItem = "gateway.protocol-version";
+    private const string AcksItem = "gateway.acks";
 
-    public Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
+    /// <summary>An ack that may not leave: its publish's fate is unknown (the connection went away while it was queued).</summary>
+    private static readonly PendingAck Withheld = new(null, null, null);
+
+    /// <summary>An ack whose answer was settled when its publish arrived (a reason code, or nothing to store).</summary>
+    private static readonly PendingAck Settled = new(null, null, null);
+
+    /// <summary>The server, for local delivery of what was stored and for closing a refused MQTT 3.1.1 connection; set once it starts.</summary>
+    public MqttServer? Server { get; set; }
+
+    public Task OnClientConnectedAsync(ClientConnectedEventArgs e)
     {
-        e.SessionItems[ProtocolVersionItem] = e.ProtocolVersion;
+        // Per connection, not per session: a resumed session keeps its items, and an earlier
+        // connection's unsent acks (or its protocol version) must not be taken for this one's.
+        e.SessionItems[AcksItem] = new ConnectionAcks(e.ProtocolVersion == MqttProtocolVersion.V500);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Notes the packet identifier of a QoS 1/2 publish: the publish interceptor that runs next does not get it.</summary>
+    public Task OnInboundPacketAsync(InterceptingPacketEventArgs e)
+    {
+        if (e.Packet is MqttPublishPacket { QualityOfServiceLevel: > MqttQualityOfServiceLevel.AtMostOnce } publish
+            && e.SessionItems[AcksItem] is ConnectionAcks acks)
+        {
+            acks.Arrive(publish.PacketIdentifier);
+        }
         return Task.CompletedTask;
     }
 
     public async Task OnPublishAsync(InterceptingPublishEventArgs e)
     {
-        if (e.SessionItems.Contains(MqttListenerService.InjectedItem)) return; // a STOMP SEND, stored already
+        if (e.SessionItems.Contains(MqttListenerService.InjectedItem)) return; // a STOMP SEND or a local delivery, stored already
         var application = e.ApplicationMessage;
-        if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish) return; // MQTTnet already refused it (unknown topic alias)
+        var acks = e.SessionItems[AcksItem] as ConnectionAcks;
+        var atMostOnce = application.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
+        // An ack to hold in the send loop: a QoS 1/2 publish read by this connection's receive loop.
+        ushort ackId = 0;
+        var held = !atMostOnce && acks is not null && acks.TakeArriving(out ackId) ? acks : null;
+        if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish)
+        {
+            held?.Add(ackId, Settled); // MQTTnet already refused it (unknown topic alias): its reason code goes out
+            return;
+        }
         metrics.Increment("mqtt_publishes_received_total");
 
         if (routes.IsUnrouted(application.Topic))
         {
             metrics.Increment("messages_unrouted_total");
+            held?.Add(ackId, Settled);
             if (options.Unrouted == UnroutedPolicy.Local)
             {
-                PublishLocally(e.ClientId, application); // local subscribers still get it; nothing to store
+                PublishLocally(e.ClientId, application); // local subscribers still get it (MQTTnet delivers to MQTT's); nothing to store
                 return;
             }
-            Refuse(e, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'");
+            Refuse(e, acks, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'");
             return;
         }
 
         var message = ToIncoming(e.ClientId, application, routes);
         try
         {
-            var atMostOnce = application.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
             var committed = await outbox.EnqueueAsync(message, awaited: !atMostOnce, e.CancellationToken).ConfigureAwait(false);
             if (atMostOnce)
             {
                 // QoS 0: stored by the same path, but nobody waits for the disk; a failure is counted and logged.
                 _ = committed.ContinueWith(ReportQosZeroFailure, this, CancellationToken.None,
                     TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                PublishLocally(message); // MQTTnet delivers it to MQTT subscribers once this returns
+            }
+            else if (held is not null)
+            {
+                // The ack and the local delivery wait in the send loop (OnOutboundPacketAsync).
+                e.ProcessPublish = false;
+                held.Add(ackId, new PendingAck(committed, message, application));
+                if (held.Count > ConnectionAcks.MaxPending)
+                {
+                    // A client far ahead of its acks: hold its receive loop until this commit is done.
+                    // A failure is the send loop's to answer, when this publish's ack would leave.
+                    await ((Task)committed).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
             }
             else
             {
+                // Not from a receive loop (a will) or no connection state: any ack waits here, and MQTTnet delivers once this returns.
                 await committed.ConfigureAwait(false);
+                PublishLocally(message);
             }
-            // As MQTT subscribers get it once this returns: STOMP subscribers only see what was accepted.
-            PublishLocally(message);
         }
         catch (OutboxRejectedException ex)
         {
-            var code = ex.Reason switch
-            {
-                OutboxRejection.QuotaExceeded => MqttPubAckReasonCode.QuotaExceeded,
-                OutboxRejection.TooLarge => MqttPubAckReasonCode.ImplementationSpecificError,
-                _ => MqttPubAckReasonCode.UnspecifiedError,
-            };
-            Refuse(e, code, ex.Message);
+            held?.Add(ackId, Settled);
+            Refuse(e, acks, CodeFor(ex), ex.Message);
         }
         catch (OperationCanceledException) when (e.CancellationToken.IsCancellationRequested)
         {
-            // The connection went away while we waited; no ack goes anywhere. The message may or may
-            // not be committed: if it is, it is forwarded; if not, the client still holds it.
+            // The connection went away while the message waited for room in the writer's queue: no
+            // ack goes anywhere, and the client still holds it.
             e.ProcessPublish = false;
+            held?.Add(ackId, Withheld);
         }
     }
+
+    /// <summary>
+    /// Holds a PUBACK or PUBREC in MQTTnet's send loop until its publish's commit is on disk, then
+    /// delivers the message locally and lets the ack go; answers a failed commit instead.
+    /// </summary>
+    public async Task OnOutboundPacketAsync(InterceptingPacketEventArgs e)
+    {
+        ushort packetId;
+        if (e.Packet is MqttPubAckPacket pubAck) packetId = pubAck.PacketIdentifier;
+        else if (e.Packet is MqttPubRecPacket pubRec) packetId = pubRec.PacketIdentifier;
+        else return;
+        if (e.SessionItems[AcksItem] is not ConnectionAcks acks) return; // not seen connecting: the publish interceptor waited
+
+        if (acks.Refused || !acks.TryTake(packetId, out var pending) || ReferenceEquals(pending, Withheld))
+        {
+            // After a refusal on MQTT 3.1.1 (acks go in order, so none may follow), or an ack this
+            // connection's interceptor never saw (a connection taken over meanwhile): an ack leaves
+            // only when it is known to be true. Without it the client sends the message again.
+            e.ProcessPacket = false;
+            return;
+        }
+        if (pending.Stored is null) return; // settled on arrival
+
+        try
+        {
+            await pending.Stored.ConfigureAwait(false);
+        }
+        catch (OutboxRejectedException ex)
+        {
+            RefuseAck(e, acks, pending.Message!.Topic, CodeFor(ex), ex.Message);
+            return;
+        }
+        catch (Exception)
+        {
+            e.ProcessPacket = false; // the outbox is closing: whether it is stored is unknown, so no ack
+            return;
+        }
+        await DeliverLocallyAsync(e.ClientId, pending.Message!, pending.Application!).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// To STOMP subscribers (the local bus) and MQTT subscribers, as MQTTnet would have on arrival.
+    /// Best effort: the message is stored and its ack must still leave, whatever happens here.
+    /// </summary>
+    private async Task DeliverLocallyAsync(string clientId, IncomingMessage message, MqttApplicationMessage application)
+    {
+        try
+        {
+            PublishLocally(message);
+            if (Server is not { IsStarted: true } server) return; // stopping: the store has it
+            // MQTTnet may have reused the payload's buffer once the publish interceptor returned: use the store's copy.
+            application.Payload = new ReadOnlySequence<byte>(message.Payload);
+            await MqttListenerService.DeliverAsync(server, application, clientId).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            metrics.Increment("local_delivery_failures_total");
+            LogLocalDeliveryFailed(message.Topic, ex.Message);
+        }
+    }
+
+    private static MqttPubAckReasonCode CodeFor(OutboxRejectedException ex) => ex.Reason switch
+    {
+        OutboxRejection.QuotaExceeded => MqttPubAckReasonCode.QuotaExceeded,
+        OutboxRejection.TooLarge => MqttPubAckReasonCode.ImplementationSpecificError,
+        _ => MqttPubAckReasonCode.UnspecifiedError,
+    };
 
     /// <summary>To the local bus's (STOMP) subscribers; nothing is built when there are none, the usual case on the ingest path.</summary>
     private void PublishLocally(IncomingMessage message)
@@ -105,10 +225,11 @@ internal sealed partial class MqttIngest(
         PublishLocally(ToIncoming(clientId, application, routes));
     }
 
-    private void Refuse(InterceptingPublishEventArgs e, MqttPubAckReasonCode code, string reason)
+    /// <summary>A refusal known when the publish arrives: MQTTnet sends the ack with the reason code, or closes the connection.</summary>
+    private void Refuse(InterceptingPublishEventArgs e, ConnectionAcks? acks, MqttPubAckReasonCode code, string reason)
     {
         e.ProcessPublish = false;
-        var isV5 = e.SessionItems[ProtocolVersionItem] is MqttProtocolVersion.V500;
+        var isV5 = acks?.IsV5 ?? false; // unknown version: closing is the refusal both understand
         if (isV5)
         {
             e.Response.ReasonCode = code;
@@ -121,6 +242,45 @@ internal sealed partial class MqttIngest(
         }
         metrics.Increment("mqtt_publishes_refused_total");
         LogRefused(e.ClientId, e.ApplicationMessage.Topic, isV5 ? $"reason code 0x{(int)code:x2}" : "disconnect (MQTT 3.1.1)", reason);
+    }
+
+    /// <summary>A commit that failed, answered as its ack is about to leave.</summary>
+    private void RefuseAck(InterceptingPacketEventArgs e, ConnectionAcks acks, string topic, MqttPubAckReasonCode code, string reason)
+    {
+        if (acks.IsV5)
+        {
+            if (e.Packet is MqttPubAckPacket pubAck)
+            {
+                pubAck.ReasonCode = code;
+                pubAck.ReasonString = reason;
+            }
+            else if (e.Packet is MqttPubRecPacket pubRec)
+            {
+                pubRec.ReasonCode = (MqttPubRecReasonCode)(int)code; // the same values for these codes
+                pubRec.ReasonString = reason;
+            }
+        }
+        else
+        {
+            // No ack for this one, none after it, and the connection closed: the client keeps what is unacknowledged.
+            acks.Refused = true;
+            e.ProcessPacket = false;
+            if (Server is { } server) _ = Task.Run(() => CloseAsync(server, e.ClientId));
+        }
+        metrics.Increment("mqtt_publishes_refused_total");
+        LogRefused(e.ClientId, topic, acks.IsV5 ? $"reason code 0x{(int)code:x2}" : "disconnect (MQTT 3.1.1)", reason);
+    }
+
+    private static async Task CloseAsync(MqttServer server, string clientId)
+    {
+        try
+        {
+            await server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.UnspecifiedError).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Gone already.
+        }
     }
 
     private static void ReportQosZeroFailure(Task task, object? state)
@@ -160,6 +320,9 @@ internal sealed partial class MqttIngest(
 
     [LoggerMessage(EventIds.PublishRefused, LogLevel.Warning, "Refused a publish from {ClientId} to '{Topic}' with {Answer}: {Reason}")]
     private partial void LogRefused(string clientId, string topic, string answer, string reason);
+
+    [LoggerMessage(EventIds.LocalDeliveryFailed, LogLevel.Warning, "A stored message to '{Topic}' could not be delivered to local subscribers: {Cause}")]
+    private partial void LogLocalDeliveryFailed(string topic, string cause);
 
     [LoggerMessage(EventIds.QosZeroStoreFailed, LogLevel.Error, "A QoS 0 message could not be stored: {Cause}")]
     private partial void LogQosZeroFailed(string cause);

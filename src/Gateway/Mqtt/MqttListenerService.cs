@@ -42,8 +42,11 @@ internal sealed partial class MqttListenerService(
             .Build();
 
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [new MqttTcpServerAdapter(), WebSockets]);
-        _server.ValidatingConnectionAsync += ingest.OnValidatingConnectionAsync;
+        _server.ClientConnectedAsync += ingest.OnClientConnectedAsync;
+        _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
+        _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
+        ingest.Server = _server;
         _server.LoadingRetainedMessageAsync += retained.OnLoadingAsync;
         _server.RetainedMessageChangedAsync += retained.OnChangedAsync;
         _server.RetainedMessagesClearedAsync += retained.OnClearedAsync;
@@ -72,12 +75,22 @@ internal sealed partial class MqttListenerService(
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
         if (message.ContentType is not null) builder.WithContentType(message.ContentType);
         foreach (var (name, value) in message.UserProperties) builder.WithUserProperty(name, System.Text.Encoding.UTF8.GetBytes(value));
-        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(builder.Build())
-        {
-            SenderClientId = message.ClientId,
-            CustomSessionItems = new System.Collections.Hashtable { [InjectedItem] = true },
-        }).ConfigureAwait(false);
+        await DeliverAsync(server, builder.Build(), message.ClientId).ConfigureAwait(false);
     }
+
+    /// <summary>Marks the session items of a message the gateway injects; read-only, so one serves them all.</summary>
+    private static readonly System.Collections.IDictionary InjectedItems = new System.Collections.ObjectModel.ReadOnlyDictionary<object, object>(new Dictionary<object, object> { [InjectedItem] = true });
+
+    /// <summary>
+    /// Hands a stored message to MQTTnet for its MQTT subscribers (and retained messages), marked so
+    /// the publish interceptor lets it pass; <paramref name="senderClientId"/> keeps MQTT 5's no-local working.
+    /// </summary>
+    internal static Task DeliverAsync(MqttServer server, MqttApplicationMessage application, string senderClientId) =>
+        server.InjectApplicationMessage(new InjectedMqttApplicationMessage(application)
+        {
+            SenderClientId = senderClientId,
+            CustomSessionItems = InjectedItems,
+        });
 
     [LoggerMessage(EventIds.MqttListening, LogLevel.Information, "MQTT listening on {Address}:{Port} (MQTT 3.1.1 and 5.0)")]
     private partial void LogListening(string address, int port);

@@ -1,9 +1,11 @@
 using Gateway.IntegrationTests.GatewayUnderTest;
 using Gateway.IntegrationTests.Infrastructure;
+using Gateway.Core.Diagnostics;
 using Gateway.Storage.LiteDb;
 using Gateway.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 
@@ -19,6 +21,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
 
     private GatedDiskSync Sync => _gateway.Sync;
     private int MqttPort => _gateway.MqttPort;
+    private GatewayMetrics Metrics => _gateway.App.Services.GetRequiredService<GatewayMetrics>();
 
     public async Task InitializeAsync() => _gateway = await InProcessGateway.StartAsync();
 
@@ -70,6 +73,83 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         Sync.FailNext = new IOException("Input/output error");
 
         await Assert.ThrowsAnyAsync<Exception>(() => device.PublishAsync("sensors/a/temp", "1"));
+        await Poll.UntilAsync(() => !device.IsConnected, TimeSpan.FromSeconds(10), "the gateway to drop the connection");
+    }
+
+    /// <summary>The first commit into new files makes LiteDB flush on its own: get it done, then shut the gate on the next fsync.</summary>
+    private async Task WarmUpAndCloseAsync(MqttTestClient device)
+    {
+        var syncedBefore = Sync.SyncsCompleted;
+        Assert.True((await device.PublishAsync("sensors/a/temp", "warm-up").WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
+        await Poll.UntilAsync(() => Sync.SyncsCompleted > syncedBefore, TimeSpan.FromSeconds(10), "the warm-up's fsync to finish");
+        Sync.Entered.Reset();
+        Sync.Close();
+    }
+
+    [Theory]
+    [InlineData(MqttProtocolVersion.V311)]
+    [InlineData(MqttProtocolVersion.V500)]
+    public async Task A_client_with_several_publishes_in_flight_is_read_on_while_the_first_commit_syncs_and_acked_only_after(MqttProtocolVersion version)
+    {
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "pipeliner", version);
+        await WarmUpAndCloseAsync(device);
+        var received = Metrics.Get("mqtt_publishes_received_total");
+
+        var first = device.PublishAsync("sensors/a/temp", "p0");
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the first publish's commit to reach its fsync");
+        var rest = Enumerable.Range(1, 4).Select(i => device.PublishAsync("sensors/a/temp", $"p{i}")).ToList();
+
+        // The connection's receive loop is not held by the first commit: the others arrive meanwhile.
+        await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") == received + 5, TimeSpan.FromSeconds(10),
+            "the four publishes behind the first to be read while its fsync is held");
+        // And none of the five is acknowledged while that fsync has not returned.
+        await Assert.ThrowsAsync<TimeoutException>(() => Task.WhenAny(rest.Prepend(first)).Unwrap().WaitAsync(TimeSpan.FromMilliseconds(300)));
+
+        Sync.Open();
+        var results = await Task.WhenAll(rest.Prepend(first)).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.All(results, r => Assert.True(r.IsSuccess, $"{r.ReasonCode} {r.ReasonString}"));
+    }
+
+    [Fact]
+    public async Task A_local_MQTT_subscriber_gets_a_QoS1_message_only_once_its_commit_is_on_disk()
+    {
+        await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "watcher", MqttProtocolVersion.V500);
+        await subscriber.SubscribeAsync("sensors/#");
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-local", MqttProtocolVersion.V500);
+        await WarmUpAndCloseAsync(device);
+        await Poll.UntilAsync(() => subscriber.Received.Any(m => m.ConvertPayloadToString() == "warm-up"), TimeSpan.FromSeconds(10), "the warm-up to reach the subscriber");
+
+        var publish = device.PublishAsync("sensors/b/temp", "held");
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the outbox to reach its fsync");
+        // A QoS 0 message behind it on the same connection is delivered on arrival (nobody waits for
+        // its commit): once it is at the subscriber, the held one would be too if it had not waited.
+        await device.PublishAsync("sensors/b/marker", "after", MqttQualityOfServiceLevel.AtMostOnce);
+        await Poll.UntilAsync(() => subscriber.Received.Any(m => m.ConvertPayloadToString() == "after"), TimeSpan.FromSeconds(10), "the QoS 0 marker to reach the subscriber");
+        Assert.DoesNotContain(subscriber.Received, m => m.ConvertPayloadToString() == "held");
+
+        Sync.Open();
+        Assert.True((await publish.WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
+        await Poll.UntilAsync(() => subscriber.Received.Any(m => m.ConvertPayloadToString() == "held" && m.Topic == "sensors/b/temp"),
+            TimeSpan.FromSeconds(10), "the stored message to reach the local subscriber");
+    }
+
+    [Fact]
+    public async Task A_failed_commit_on_MQTT311_acks_none_of_the_publishes_behind_it_and_closes_the_connection()
+    {
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev3-pipe", MqttProtocolVersion.V311);
+        await WarmUpAndCloseAsync(device);
+        Sync.FailNext = new IOException("Input/output error");
+
+        var first = device.PublishAsync("sensors/a/temp", "f0");
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the first publish's commit to reach its fsync");
+        var rest = Enumerable.Range(1, 3).Select(i => device.PublishAsync("sensors/a/temp", $"f{i}")).ToList();
+        Sync.Open(); // the held fsync fails; the later ones (if in a commit of their own) succeed
+
+        // MQTT 3.1.1 acks in order and has no negative ack: nothing behind the failure may be acknowledged either.
+        foreach (var publish in rest.Prepend(first))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => publish.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
         await Poll.UntilAsync(() => !device.IsConnected, TimeSpan.FromSeconds(10), "the gateway to drop the connection");
     }
 }
