@@ -67,6 +67,8 @@ reference_loads() { # name, port: the loads every broker gets (the gateway's run
   load "$1-qos1-x100" "$2" --connections 100 --qos 1 --duration "$DURATION"
   load "$1-qos0-x100" "$2" --connections 100 --qos 0 --duration "$DURATION"
   load "$1-qos1-x1" "$2" --connections 1 --qos 1 --duration "$DURATION"
+  # devices that keep several publishes in flight (flushing a queue of their own), not one at a time
+  load "$1-qos1-x100-if4" "$2" --connections 100 --qos 1 --in-flight 4 --duration "$DURATION"
 }
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:$http_port/metrics" | awk -v m="gateway_$1" '$1 == m { print $2 }'; }
@@ -136,6 +138,7 @@ for round in $(seq 2 "$ROUNDS"); do
     case $broker in mosquitto) port=$mq_port ;; mqttnet) port=$bare_port ;; *) port=$gw_port ;; esac
     load "$broker-qos1-x100" "$port" --connections 100 --qos 1 --duration "$DURATION"
     load "$broker-qos0-x100" "$port" --connections 100 --qos 0 --duration "$DURATION"
+    load "$broker-qos1-x100-if4" "$port" --connections 100 --qos 1 --in-flight 4 --duration "$DURATION"
   done
 done
 kill "$mq_pid" "$bare_pid"

@@ -62,12 +62,13 @@ internal static class BenchReport
         md.AppendLine();
         md.AppendLine("| load | gateway mode | Mosquitto | bare MQTTnet | gateway | gateway / MQTTnet | gateway / Mosquitto | gateway ack p50 / p99 / p99.9 (ms) |");
         md.AppendLine("|---|---|---|---|---|---|---|---|");
-        foreach (var (name, suffix) in new[] { ("QoS 1, 100 connections", "qos1-x100"), ("QoS 0, 100 connections", "qos0-x100"), ("QoS 1, 1 connection", "qos1-x1") })
+        foreach (var (name, suffix) in new[] { ("QoS 1, 100 connections", "qos1-x100"), ("QoS 0, 100 connections", "qos0-x100"), ("QoS 1, 1 connection", "qos1-x1"), ("QoS 1, 100 connections, 4 in flight each", "qos1-x100-if4") })
         {
             var m = Get("mosquitto-" + suffix, "msgs_per_s");
             var b = Get("mqttnet-" + suffix, "msgs_per_s");
             foreach (var (mode, prefix) in new[] { ("storing only", "gateway-store-"), ("forwarding to RabbitMQ", "gateway-") })
             {
+                if (!results.ContainsKey(prefix + suffix)) continue; // a load the script runs in one mode only
                 var g = Get(prefix + suffix, "msgs_per_s");
                 md.AppendLine($"| {name} | {mode} | {F(m)} | {F(b)} | {F(g)} | {Ratio(g, b)} | {Ratio(g, m)} | {F(Get(prefix + suffix, "ack_p50_ms"), "0.00")} / {F(Get(prefix + suffix, "ack_p99_ms"), "0.00")} / {F(Get(prefix + suffix, "ack_p999_ms"), "0.00")} |");
             }
@@ -133,6 +134,9 @@ internal static class BenchReport
         var qos1Mosquitto = Paired("gateway-store-qos1-x100", "mosquitto-qos1-x100");
         var qos0 = Paired("gateway-store-qos0-x100", "mqttnet-qos0-x100");
         md.AppendLine($"| QoS 1 ingest, 100 connections ≥ 0.8× bare MQTTnet | {qos1.Shown}; {qos1Mosquitto.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}× of Mosquitto | {Verdict(double.IsNaN(qos1.Ratio) ? null : qos1.Ratio >= 0.8)} | {Ratio(max, bareQos1)} | {Verdict(AtLeast(max, bareQos1, 0.8))} |");
+        var pipelined = Paired("gateway-store-qos1-x100-if4", "mqttnet-qos1-x100-if4");
+        if (!double.IsNaN(pipelined.Ratio))
+            md.AppendLine($"| (not a target) QoS 1 ingest, 100 connections with 4 publishes in flight each, against bare MQTTnet under the same load | {pipelined.Shown} | | | |");
         md.AppendLine($"| QoS 0 ingest ≥ 0.9× bare MQTTnet | {qos0.Shown} | {Verdict(double.IsNaN(qos0.Ratio) ? null : qos0.Ratio >= 0.9)} | {Ratio(fwdQos0, bareQos0)} | {Verdict(AtLeast(fwdQos0, bareQos0, 0.9))} |");
         md.AppendLine($"| p99 PUBACK at half the maximum rate < 10 ms | {F(halfStoreP99, "0.00")} ms at {F(halfStore)} msgs/s | {Verdict(Below(halfStoreP99, 10))} | {F(halfP99, "0.00")} ms at {F(half)} msgs/s | {Verdict(Below(halfP99, 10))} |");
         md.AppendLine();
