@@ -25,18 +25,35 @@ public sealed class GatedDiskSync : IDiskSync
 
     public void Close() => _gate.Reset();
 
-    public void Open() => _gate.Set();
+    public void Open()
+    {
+        Volatile.Write(ref _passOne, false);
+        _gate.Set();
+    }
+
+    /// <summary>Lets one sync through (the one held now, or the next), and shuts the gate behind it (syncs come one at a time, from the outbox's writer).</summary>
+    public void PassOne()
+    {
+        Volatile.Write(ref _passOne, true);
+        _gate.Set();
+    }
 
     public void Sync(FileStream file)
     {
         Volatile.Write(ref _enteredFile, file.Name);
         Entered.Set();
         _gate.Wait();
+        if (Volatile.Read(ref _passOne))
+        {
+            Volatile.Write(ref _passOne, false);
+            _gate.Reset();
+        }
         if (Interlocked.Exchange(ref _failNext, null) is { } failure) throw failure;
         file.Flush(flushToDisk: true);
         Interlocked.Increment(ref _syncsCompleted);
     }
 
     private Exception? _failNext;
+    private bool _passOne;
     private string? _enteredFile;
 }

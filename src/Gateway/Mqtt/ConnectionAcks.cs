@@ -15,20 +15,21 @@ namespace Gateway.Mqtt;
 internal sealed class ConnectionAcks(bool isV5)
 {
     /// <summary>
-    /// How many acks may wait for their commits at once before a publish's own commit is awaited in
-    /// the receive loop: a client that pipelines without reading its acks is slowed to the commit
-    /// rate instead of filling memory.
+    /// How many acks may wait at once: the receive loop reads no further publish until one has left,
+    /// so a client that sends without reading its acks holds at most this many messages here.
     /// </summary>
     public const int MaxPending = 256;
 
     private readonly Dictionary<ushort, PendingAck> _pending = [];
+    private TaskCompletionSource? _waiter;
+    private int _waiterLimit;
 
     public bool IsV5 { get; } = isV5;
 
     private ushort _arriving;
     private bool _hasArriving;
 
-    /// <summary>Notes the packet identifier of the QoS 1/2 publish the receive loop is about to hand to the publish interceptor.</summary>
+    /// <summary>Notes the packet identifier of the publish the receive loop is about to hand to the publish interceptor (0 for QoS 0).</summary>
     public void Arrive(ushort packetId)
     {
         _arriving = packetId;
@@ -37,7 +38,7 @@ internal sealed class ConnectionAcks(bool isV5)
 
     /// <summary>
     /// The packet identifier noted by <see cref="Arrive"/>, once. False for a publish that did not come
-    /// through the receive loop (MQTTnet's will message, published after the connection is gone).
+    /// through the receive loop.
     /// </summary>
     public bool TakeArriving(out ushort packetId)
     {
@@ -53,19 +54,47 @@ internal sealed class ConnectionAcks(bool isV5)
     /// </summary>
     public bool Refused { get; set; }
 
-    public int Count
-    {
-        get { lock (_pending) return _pending.Count; }
-    }
-
     public void Add(ushort packetId, PendingAck pending)
     {
         lock (_pending) _pending[packetId] = pending;
     }
 
-    public bool TryTake(ushort packetId, out PendingAck pending)
+    public bool TryGet(ushort packetId, out PendingAck pending)
     {
-        lock (_pending) return _pending.Remove(packetId, out pending!);
+        lock (_pending) return _pending.TryGetValue(packetId, out pending!);
+    }
+
+    /// <summary>The ack has left (or never will) and its message has been delivered: its entry goes, making room.</summary>
+    public void Done(ushort packetId)
+    {
+        TaskCompletionSource? waiter = null;
+        lock (_pending)
+        {
+            _pending.Remove(packetId);
+            if (_waiter is not null && _pending.Count < _waiterLimit)
+            {
+                waiter = _waiter;
+                _waiter = null;
+            }
+        }
+        waiter?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Completes once fewer than <paramref name="limit"/> acks wait: at once if that is so already.
+    /// With a limit of 1, once every earlier publish of the connection has been delivered and acked.
+    /// One waiter at a time: the connection's receive loop.
+    /// </summary>
+    public Task WaitUntilFewerThanAsync(int limit, CancellationToken cancellationToken)
+    {
+        lock (_pending)
+        {
+            if (_pending.Count < limit) return Task.CompletedTask;
+            _waiterLimit = limit;
+            // Its continuation is the receive loop's: not to be run on the send loop that frees the room.
+            _waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _waiter.Task.WaitAsync(cancellationToken);
+        }
     }
 }
 

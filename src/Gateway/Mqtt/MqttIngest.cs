@@ -23,9 +23,11 @@ namespace Gateway.Mqtt;
 /// to deliver it (<c>ProcessPublish = false</c>, the ack still says success) and the receive loop goes
 /// on reading. Its ack then waits in MQTTnet's send loop, in the outbound packet interceptor, for the
 /// commit to be on disk: exactly "ack only after the commit is on disk", with the connection's next
-/// publishes already on their way to the same commit. Once it is, the send loop delivers the message
+/// publishes already on their way to the next commit. Once it is, the send loop delivers the message
 /// to local subscribers (STOMP and MQTT) and lets the ack go. Acks leave in the order the publishes
-/// came, as the send loop takes them in that order and commits complete in order.
+/// came, as the send loop takes them in that order and commits complete in order. At most
+/// <see cref="ConnectionAcks.MaxPending"/> acks wait per connection; a publish MQTTnet delivers itself
+/// (QoS 0) waits until those before it are delivered, so local order is the order sent.
 /// </para>
 /// <para>
 /// A refusal sets a reason code (MQTT 5) or closes the connection without an ack (MQTT 3.1.1, which
@@ -61,14 +63,10 @@ internal sealed partial class MqttIngest(
         return Task.CompletedTask;
     }
 
-    /// <summary>Notes the packet identifier of a QoS 1/2 publish: the publish interceptor that runs next does not get it.</summary>
+    /// <summary>Notes the packet identifier of a publish: the publish interceptor that runs next does not get it.</summary>
     public Task OnInboundPacketAsync(InterceptingPacketEventArgs e)
     {
-        if (e.Packet is MqttPublishPacket { QualityOfServiceLevel: > MqttQualityOfServiceLevel.AtMostOnce } publish
-            && e.SessionItems[AcksItem] is ConnectionAcks acks)
-        {
-            acks.Arrive(publish.PacketIdentifier);
-        }
+        if (e.Packet is MqttPublishPacket publish && e.SessionItems[AcksItem] is ConnectionAcks acks) acks.Arrive(publish.PacketIdentifier);
         return Task.CompletedTask;
     }
 
@@ -76,74 +74,84 @@ internal sealed partial class MqttIngest(
     {
         if (e.SessionItems.Contains(MqttListenerService.InjectedItem)) return; // a STOMP SEND or a local delivery, stored already
         var application = e.ApplicationMessage;
-        var acks = e.SessionItems[AcksItem] as ConnectionAcks;
         var atMostOnce = application.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
-        // An ack to hold in the send loop: a QoS 1/2 publish read by this connection's receive loop.
-        ushort ackId = 0;
-        var held = !atMostOnce && acks is not null && acks.TakeArriving(out ackId) ? acks : null;
-        if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish)
-        {
-            held?.Add(ackId, Settled); // MQTTnet already refused it (unknown topic alias): its reason code goes out
-            return;
-        }
-        metrics.Increment("mqtt_publishes_received_total");
-
-        if (routes.IsUnrouted(application.Topic))
-        {
-            metrics.Increment("messages_unrouted_total");
-            held?.Add(ackId, Settled);
-            if (options.Unrouted == UnroutedPolicy.Local)
-            {
-                PublishLocally(e.ClientId, application); // local subscribers still get it (MQTTnet delivers to MQTT's); nothing to store
-                return;
-            }
-            Refuse(e, acks, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'");
-            return;
-        }
-
-        var message = ToIncoming(e.ClientId, application, routes);
+        // Read by this connection's receive loop? A will is published after the loop ended, with no token to cancel.
+        ushort packetId = 0;
+        var acks = e.CancellationToken.CanBeCanceled && e.SessionItems[AcksItem] is ConnectionAcks connection && connection.TakeArriving(out packetId)
+            ? connection : null;
+        var held = atMostOnce ? null : acks; // its ack waits in the send loop, with an entry for every QoS 1/2 publish
         try
         {
+            if (held is not null) await held.WaitUntilFewerThanAsync(ConnectionAcks.MaxPending, e.CancellationToken).ConfigureAwait(false);
+            if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish)
+            {
+                held?.Add(packetId, Settled); // MQTTnet already refused it (unknown topic alias): its reason code goes out
+                return;
+            }
+            metrics.Increment("mqtt_publishes_received_total");
+
+            if (routes.IsUnrouted(application.Topic))
+            {
+                metrics.Increment("messages_unrouted_total");
+                if (options.Unrouted == UnroutedPolicy.Local)
+                {
+                    await AfterEarlierDeliveriesAsync(acks, e.CancellationToken).ConfigureAwait(false);
+                    PublishLocally(e.ClientId, application); // local subscribers still get it (MQTTnet delivers to MQTT's); nothing to store
+                }
+                else
+                {
+                    Refuse(e, acks, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'");
+                }
+                held?.Add(packetId, Settled);
+                return;
+            }
+
+            var message = ToIncoming(e.ClientId, application, routes);
             var committed = await outbox.EnqueueAsync(message, awaited: !atMostOnce, e.CancellationToken).ConfigureAwait(false);
             if (atMostOnce)
             {
                 // QoS 0: stored by the same path, but nobody waits for the disk; a failure is counted and logged.
                 _ = committed.ContinueWith(ReportQosZeroFailure, this, CancellationToken.None,
                     TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                await AfterEarlierDeliveriesAsync(acks, e.CancellationToken).ConfigureAwait(false);
                 PublishLocally(message); // MQTTnet delivers it to MQTT subscribers once this returns
             }
             else if (held is not null)
             {
-                // The ack and the local delivery wait in the send loop (OnOutboundPacketAsync).
+                // The ack and the local delivery wait in the send loop (OnOutboundPacketAsync), which
+                // delivers from the store's copy: the entry does not keep MQTTnet's as well.
                 e.ProcessPublish = false;
-                held.Add(ackId, new PendingAck(committed, message, application));
-                if (held.Count > ConnectionAcks.MaxPending)
-                {
-                    // A client far ahead of its acks: hold its receive loop until this commit is done.
-                    // A failure is the send loop's to answer, when this publish's ack would leave.
-                    await ((Task)committed).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                }
+                application.Payload = ReadOnlySequence<byte>.Empty;
+                held.Add(packetId, new PendingAck(committed, message, application));
             }
             else
             {
-                // Not from a receive loop (a will) or no connection state: any ack waits here, and MQTTnet delivers once this returns.
+                // A will, or no connection state: any ack waits here, and MQTTnet delivers once this returns.
                 await committed.ConfigureAwait(false);
                 PublishLocally(message);
             }
         }
         catch (OutboxRejectedException ex)
         {
-            held?.Add(ackId, Settled);
             Refuse(e, acks, CodeFor(ex), ex.Message);
+            held?.Add(packetId, Settled);
         }
         catch (OperationCanceledException) when (e.CancellationToken.IsCancellationRequested)
         {
-            // The connection went away while the message waited for room in the writer's queue: no
-            // ack goes anywhere, and the client still holds it.
+            // The connection went away while the publish waited (for room in the writer's queue, or
+            // for earlier acks): no ack goes anywhere, and the client still holds what is unacknowledged.
             e.ProcessPublish = false;
-            held?.Add(ackId, Withheld);
+            held?.Add(packetId, Withheld);
         }
     }
+
+    /// <summary>
+    /// Before MQTTnet delivers a publish itself (QoS 0, or unrouted and kept local): the connection's
+    /// earlier QoS 1/2 publishes are delivered first, as their acks leave, so local subscribers and
+    /// retained messages see a connection's messages in the order it sent them.
+    /// </summary>
+    private static Task AfterEarlierDeliveriesAsync(ConnectionAcks? acks, CancellationToken cancellationToken) =>
+        acks is null ? Task.CompletedTask : acks.WaitUntilFewerThanAsync(1, cancellationToken);
 
     /// <summary>
     /// Holds a PUBACK or PUBREC in MQTTnet's send loop until its publish's commit is on disk, then
@@ -157,31 +165,50 @@ internal sealed partial class MqttIngest(
         else return;
         if (e.SessionItems[AcksItem] is not ConnectionAcks acks) return; // not seen connecting: the publish interceptor waited
 
-        if (acks.Refused || !acks.TryTake(packetId, out var pending) || ReferenceEquals(pending, Withheld))
+        if (!acks.TryGet(packetId, out var pending))
         {
-            // After a refusal on MQTT 3.1.1 (acks go in order, so none may follow), or an ack this
-            // connection's interceptor never saw (a connection taken over meanwhile): an ack leaves
-            // only when it is known to be true. Without it the client sends the message again.
+            // An ack this connection's interceptor never saw (a connection taken over meanwhile): an
+            // ack leaves only when it is known to be true. Without it the client sends the message again.
             e.ProcessPacket = false;
             return;
         }
-        if (pending.Stored is null) return; // settled on arrival
-
         try
         {
-            await pending.Stored.ConfigureAwait(false);
+            if (acks.Refused || ReferenceEquals(pending, Withheld))
+            {
+                // After a refusal on MQTT 3.1.1 (acks go in order, so none may follow), or for a
+                // publish whose fate is unknown.
+                e.ProcessPacket = false;
+                return;
+            }
+            if (pending.Stored is null) return; // settled on arrival
+
+            try
+            {
+                await pending.Stored.ConfigureAwait(false);
+            }
+            catch (OutboxRejectedException ex)
+            {
+                RefuseAck(e, acks, pending.Message!.Topic, CodeFor(ex), ex.Message);
+                return;
+            }
+            catch (Exception)
+            {
+                // The outbox is closing, or failed in a way it does not name: whether the message is
+                // stored is unknown, so no ack, none after it (acks go in order), and the connection is
+                // closed so the client sends again what is unacknowledged.
+                acks.Refused = true;
+                e.ProcessPacket = false;
+                Close(e, acks);
+                return;
+            }
+            await DeliverLocallyAsync(e.ClientId, pending.Message!, pending.Application!).ConfigureAwait(false);
         }
-        catch (OutboxRejectedException ex)
+        finally
         {
-            RefuseAck(e, acks, pending.Message!.Topic, CodeFor(ex), ex.Message);
-            return;
+            // Only now: a publish MQTTnet delivers itself waits for this (AfterEarlierDeliveriesAsync).
+            acks.Done(packetId);
         }
-        catch (Exception)
-        {
-            e.ProcessPacket = false; // the outbox is closing: whether it is stored is unknown, so no ack
-            return;
-        }
-        await DeliverLocallyAsync(e.ClientId, pending.Message!, pending.Application!).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -194,7 +221,6 @@ internal sealed partial class MqttIngest(
         {
             PublishLocally(message);
             if (Server is not { IsStarted: true } server) return; // stopping: the store has it
-            // MQTTnet may have reused the payload's buffer once the publish interceptor returned: use the store's copy.
             application.Payload = new ReadOnlySequence<byte>(message.Payload);
             await MqttListenerService.DeliverAsync(server, application, clientId).ConfigureAwait(false);
         }
@@ -265,10 +291,17 @@ internal sealed partial class MqttIngest(
             // No ack for this one, none after it, and the connection closed: the client keeps what is unacknowledged.
             acks.Refused = true;
             e.ProcessPacket = false;
-            if (Server is { } server) _ = Task.Run(() => CloseAsync(server, e.ClientId));
+            Close(e, acks);
         }
         metrics.Increment("mqtt_publishes_refused_total");
         LogRefused(e.ClientId, topic, acks.IsV5 ? $"reason code 0x{(int)code:x2}" : "disconnect (MQTT 3.1.1)", reason);
+    }
+
+    /// <summary>Closes the connection whose ack interceptor this is, off the send loop (closing waits for it).</summary>
+    private void Close(InterceptingPacketEventArgs e, ConnectionAcks acks)
+    {
+        // Unless the client is connected again already: a new connection has new acks, and is not to be closed.
+        if (Server is { } server && ReferenceEquals(e.SessionItems[AcksItem], acks)) _ = Task.Run(() => CloseAsync(server, e.ClientId));
     }
 
     private static async Task CloseAsync(MqttServer server, string clientId)

@@ -89,7 +89,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     [Theory]
     [InlineData(MqttProtocolVersion.V311)]
     [InlineData(MqttProtocolVersion.V500)]
-    public async Task A_client_with_several_publishes_in_flight_is_read_on_while_the_first_commit_syncs_and_acked_only_after(MqttProtocolVersion version)
+    public async Task A_client_with_several_publishes_in_flight_is_read_on_while_the_first_commit_syncs_and_each_is_acked_after_its_own(MqttProtocolVersion version)
     {
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "pipeliner", version);
         await WarmUpAndCloseAsync(device);
@@ -105,8 +105,15 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         // And none of the five is acknowledged while that fsync has not returned.
         await Assert.ThrowsAsync<TimeoutException>(() => Task.WhenAny(rest.Prepend(first)).Unwrap().WaitAsync(TimeSpan.FromMilliseconds(300)));
 
+        // The first fsync returns, the next (the commit of the four behind it) is held: only the first is acknowledged.
+        Sync.Entered.Reset();
+        Sync.PassOne();
+        Assert.True((await first.WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the second commit to reach its fsync");
+        await Assert.ThrowsAsync<TimeoutException>(() => Task.WhenAny(rest).Unwrap().WaitAsync(TimeSpan.FromMilliseconds(300)));
+
         Sync.Open();
-        var results = await Task.WhenAll(rest.Prepend(first)).WaitAsync(TimeSpan.FromSeconds(10));
+        var results = await Task.WhenAll(rest).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.All(results, r => Assert.True(r.IsSuccess, $"{r.ReasonCode} {r.ReasonString}"));
     }
 
@@ -116,14 +123,15 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "watcher", MqttProtocolVersion.V500);
         await subscriber.SubscribeAsync("sensors/#");
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-local", MqttProtocolVersion.V500);
+        await using var other = await MqttTestClient.ConnectAsync(MqttPort, "dev-other", MqttProtocolVersion.V500);
         await WarmUpAndCloseAsync(device);
         await Poll.UntilAsync(() => subscriber.Received.Any(m => m.ConvertPayloadToString() == "warm-up"), TimeSpan.FromSeconds(10), "the warm-up to reach the subscriber");
 
         var publish = device.PublishAsync("sensors/b/temp", "held");
         await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the outbox to reach its fsync");
-        // A QoS 0 message behind it on the same connection is delivered on arrival (nobody waits for
-        // its commit): once it is at the subscriber, the held one would be too if it had not waited.
-        await device.PublishAsync("sensors/b/marker", "after", MqttQualityOfServiceLevel.AtMostOnce);
+        // A QoS 0 message from another device, sent after it, is delivered on arrival (nobody waits
+        // for its commit): once it is at the subscriber, the held one would be too had it not waited.
+        await other.PublishAsync("sensors/c/marker", "after", MqttQualityOfServiceLevel.AtMostOnce);
         await Poll.UntilAsync(() => subscriber.Received.Any(m => m.ConvertPayloadToString() == "after"), TimeSpan.FromSeconds(10), "the QoS 0 marker to reach the subscriber");
         Assert.DoesNotContain(subscriber.Received, m => m.ConvertPayloadToString() == "held");
 
@@ -131,6 +139,45 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         Assert.True((await publish.WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
         await Poll.UntilAsync(() => subscriber.Received.Any(m => m.ConvertPayloadToString() == "held" && m.Topic == "sensors/b/temp"),
             TimeSpan.FromSeconds(10), "the stored message to reach the local subscriber");
+    }
+
+    [Fact]
+    public async Task A_QoS0_message_does_not_overtake_the_QoS1_message_sent_before_it_on_the_same_connection()
+    {
+        await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "order-watcher", MqttProtocolVersion.V500);
+        await subscriber.SubscribeAsync("sensors/#");
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-order", MqttProtocolVersion.V500);
+        await WarmUpAndCloseAsync(device);
+
+        var first = device.PublishAsync("sensors/d/state", "first-qos1");
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the QoS 1 publish's commit to reach its fsync");
+        await device.PublishAsync("sensors/d/state", "then-qos0", MqttQualityOfServiceLevel.AtMostOnce);
+        Sync.Open();
+        Assert.True((await first.WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
+
+        await Poll.UntilAsync(() => subscriber.Received.Count(m => m.Topic == "sensors/d/state") == 2, TimeSpan.FromSeconds(10), "both messages to reach the subscriber");
+        Assert.Equal(["first-qos1", "then-qos0"], subscriber.Received.Where(m => m.Topic == "sensors/d/state").Select(m => m.ConvertPayloadToString()));
+    }
+
+    [Fact]
+    public async Task A_client_far_ahead_of_its_acks_is_not_read_past_the_limit_of_acks_waiting()
+    {
+        var limit = Gateway.Mqtt.ConnectionAcks.MaxPending;
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "flooder", MqttProtocolVersion.V311);
+        await WarmUpAndCloseAsync(device);
+        var received = Metrics.Get("mqtt_publishes_received_total");
+
+        var publishes = Enumerable.Range(0, limit + 40).Select(i => device.PublishAsync("sensors/a/temp", $"q{i}")).ToList();
+        await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") == received + limit, TimeSpan.FromSeconds(10),
+            $"{limit} publishes to be read while the first commit's fsync is held");
+        // With that many acks waiting, the connection is read no further until one leaves.
+        await Assert.ThrowsAsync<TimeoutException>(() => Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") > received + limit,
+            TimeSpan.FromMilliseconds(500), "a publish beyond the limit to be read"));
+
+        Sync.Open();
+        var results = await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(results, r => Assert.True(r.IsSuccess));
+        Assert.Equal(received + limit + 40, Metrics.Get("mqtt_publishes_received_total"));
     }
 
     [Fact]
@@ -142,8 +189,11 @@ public sealed class AckDurabilityTests : IAsyncLifetime
 
         var first = device.PublishAsync("sensors/a/temp", "f0");
         await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the first publish's commit to reach its fsync");
+        var received = Metrics.Get("mqtt_publishes_received_total");
         var rest = Enumerable.Range(1, 3).Select(i => device.PublishAsync("sensors/a/temp", $"f{i}")).ToList();
-        Sync.Open(); // the held fsync fails; the later ones (if in a commit of their own) succeed
+        await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") == received + 3, TimeSpan.FromSeconds(10),
+            "the three publishes behind the first to be read while its fsync is held");
+        Sync.Open(); // the held fsync fails; the later ones (in a commit of their own) succeed
 
         // MQTT 3.1.1 acks in order and has no negative ack: nothing behind the failure may be acknowledged either.
         foreach (var publish in rest.Prepend(first))
