@@ -15,7 +15,7 @@ namespace Gateway.Mqtt;
 internal sealed class ConnectionAcks(bool isV5)
 {
     /// <summary>
-    /// How many acks may wait at once: the receive loop reads no further publish until one has left,
+    /// How many acks may wait at once: the receive loop reads no further publish until one is on its way out,
     /// so a client that sends without reading its acks holds at most this many messages here.
     /// </summary>
     public const int MaxPending = 256;
@@ -99,7 +99,7 @@ internal sealed class ConnectionAcks(bool isV5)
 }
 
 /// <summary>
-/// What an ack waits for: <paramref name="Stored"/> (null when the answer was settled on arrival,
-/// a refusal's reason code or nothing to store), then the local delivery of the message.
+/// What an ack waits for: <paramref name="Stored"/> (null when the answer was settled on arrival:
+/// a refusal's reason code, or nothing to store), then the local delivery of the message.
 /// </summary>
 internal sealed record PendingAck(Task? Stored, IncomingMessage? Message, MqttApplicationMessage? Application);

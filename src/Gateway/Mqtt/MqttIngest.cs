@@ -32,8 +32,9 @@ namespace Gateway.Mqtt;
 /// <para>
 /// A refusal sets a reason code (MQTT 5) or closes the connection without an ack (MQTT 3.1.1, which
 /// has no way to say no): the client keeps its message and sends it again. A refusal known on arrival
-/// (no route, too large, over quota) is answered at once; a commit that fails is answered when the ack
-/// would have left.
+/// (no route, too large, over quota) is set on the ack at once (it leaves after the acks before it;
+/// on MQTT 3.1.1 the connection is closed, and those earlier, stored publishes are sent again); a
+/// commit that fails is answered when its ack would have left.
 /// </para>
 /// </remarks>
 internal sealed partial class MqttIngest(
@@ -45,9 +46,6 @@ internal sealed partial class MqttIngest(
     ILogger<MqttIngest> logger)
 {
     private const string AcksItem = "gateway.acks";
-
-    /// <summary>An ack that may not leave: its publish's fate is unknown (the connection went away while it was queued).</summary>
-    private static readonly PendingAck Withheld = new(null, null, null);
 
     /// <summary>An ack whose answer was settled when its publish arrived (a reason code, or nothing to store).</summary>
     private static readonly PendingAck Settled = new(null, null, null);
@@ -139,9 +137,15 @@ internal sealed partial class MqttIngest(
         catch (OperationCanceledException) when (e.CancellationToken.IsCancellationRequested)
         {
             // The connection went away while the publish waited (for room in the writer's queue, or
-            // for earlier acks): no ack goes anywhere, and the client still holds what is unacknowledged.
+            // for earlier acks): no ack, and the client still holds what is unacknowledged.
             e.ProcessPublish = false;
-            held?.Add(packetId, Withheld);
+        }
+        finally
+        {
+            // A connection that is going away (taken over by a new one, say) queues no ack: with a
+            // resumed session its queue is the new connection's, whose entries it would match by
+            // packet identifier.
+            if (e.CancellationToken.IsCancellationRequested) e.CloseConnection = true;
         }
     }
 
@@ -174,10 +178,9 @@ internal sealed partial class MqttIngest(
         }
         try
         {
-            if (acks.Refused || ReferenceEquals(pending, Withheld))
+            if (acks.Refused)
             {
-                // After a refusal on MQTT 3.1.1 (acks go in order, so none may follow), or for a
-                // publish whose fate is unknown.
+                // After a refusal on MQTT 3.1.1: acks go in order, so none may follow.
                 e.ProcessPacket = false;
                 return;
             }
@@ -199,7 +202,7 @@ internal sealed partial class MqttIngest(
                 // closed so the client sends again what is unacknowledged.
                 acks.Refused = true;
                 e.ProcessPacket = false;
-                Close(e, acks);
+                Close(e);
                 return;
             }
             await DeliverLocallyAsync(e.ClientId, pending.Message!, pending.Application!).ConfigureAwait(false);
@@ -291,24 +294,27 @@ internal sealed partial class MqttIngest(
             // No ack for this one, none after it, and the connection closed: the client keeps what is unacknowledged.
             acks.Refused = true;
             e.ProcessPacket = false;
-            Close(e, acks);
+            Close(e);
         }
         metrics.Increment("mqtt_publishes_refused_total");
         LogRefused(e.ClientId, topic, acks.IsV5 ? $"reason code 0x{(int)code:x2}" : "disconnect (MQTT 3.1.1)", reason);
     }
 
     /// <summary>Closes the connection whose ack interceptor this is, off the send loop (closing waits for it).</summary>
-    private void Close(InterceptingPacketEventArgs e, ConnectionAcks acks)
+    private void Close(InterceptingPacketEventArgs e)
     {
-        // Unless the client is connected again already: a new connection has new acks, and is not to be closed.
-        if (Server is { } server && ReferenceEquals(e.SessionItems[AcksItem], acks)) _ = Task.Run(() => CloseAsync(server, e.ClientId));
+        if (Server is not { } server || e.CancellationToken.IsCancellationRequested) return; // closing already
+        _ = Task.Run(() => CloseAsync(server, e.ClientId, e.RemoteEndPoint));
     }
 
-    private static async Task CloseAsync(MqttServer server, string clientId)
+    private static async Task CloseAsync(MqttServer server, string clientId, System.Net.EndPoint remoteEndPoint)
     {
         try
         {
-            await server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.UnspecifiedError).ConfigureAwait(false);
+            // This connection only: the client may be connected again already, under the same id.
+            var clients = await server.GetClientsAsync().ConfigureAwait(false);
+            var connection = clients.FirstOrDefault(c => c.Id == clientId && Equals(c.RemoteEndPoint, remoteEndPoint));
+            if (connection is not null) await connection.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.UnspecifiedError }).ConfigureAwait(false);
         }
         catch (Exception)
         {

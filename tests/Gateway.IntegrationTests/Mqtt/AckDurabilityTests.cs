@@ -149,9 +149,13 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-order", MqttProtocolVersion.V500);
         await WarmUpAndCloseAsync(device);
 
+        var received = Metrics.Get("mqtt_publishes_received_total");
         var first = device.PublishAsync("sensors/d/state", "first-qos1");
         await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the QoS 1 publish's commit to reach its fsync");
         await device.PublishAsync("sensors/d/state", "then-qos0", MqttQualityOfServiceLevel.AtMostOnce);
+        // Both are in the gateway while the QoS 1 commit is held, and neither is delivered yet.
+        await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") == received + 2, TimeSpan.FromSeconds(10), "the QoS 0 publish to be read");
+        Assert.DoesNotContain(subscriber.Received, m => m.Topic == "sensors/d/state");
         Sync.Open();
         Assert.True((await first.WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
 
