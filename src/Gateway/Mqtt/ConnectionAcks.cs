@@ -23,11 +23,12 @@ internal sealed class ConnectionAcks(bool isV5)
     private readonly Dictionary<ushort, PendingAck> _pending = [];
     private TaskCompletionSource? _waiter;
     private int _waiterLimit;
-
-    public bool IsV5 { get; } = isV5;
-
     private ushort _arriving;
     private bool _hasArriving;
+    private long _added;
+    private bool _watchingEnd;
+
+    public bool IsV5 { get; } = isV5;
 
     /// <summary>Notes the packet identifier of the publish the receive loop is about to hand to the publish interceptor (0 for QoS 0).</summary>
     public void Arrive(ushort packetId)
@@ -49,14 +50,42 @@ internal sealed class ConnectionAcks(bool isV5)
     }
 
     /// <summary>
-    /// Set once a commit failed on an MQTT 3.1.1 connection: it has no negative ack, so no ack may
-    /// follow (acks go out in order) and the connection is being closed.
+    /// Set once an ack could not be answered (a failed commit on MQTT 3.1.1, which has no negative
+    /// ack; a failure the outbox does not name, on either version): no ack may follow, as acks go
+    /// out in order, and the connection is being closed.
     /// </summary>
     public bool Refused { get; set; }
 
+    /// <summary>
+    /// What the connection's end set going: the local delivery of the messages whose acks had not
+    /// left (<see cref="WatchEnd"/>). A will waits for it, so it does not overtake them.
+    /// </summary>
+    public Task Ended { get; private set; } = Task.CompletedTask;
+
     public void Add(ushort packetId, PendingAck pending)
     {
-        lock (_pending) _pending[packetId] = pending;
+        lock (_pending)
+        {
+            pending.Order = ++_added;
+            _pending[packetId] = pending;
+        }
+    }
+
+    /// <summary>
+    /// Once, when the connection ends (its token is cancelled), hands <paramref name="deliver"/> the
+    /// stored messages whose acks had not left, oldest first: MQTTnet's send loop stops then, and they
+    /// would not reach local subscribers otherwise. Called from the receive loop only.
+    /// </summary>
+    public void WatchEnd(CancellationToken connection, Func<string, IReadOnlyList<PendingAck>, Task> deliver, string clientId)
+    {
+        if (_watchingEnd) return;
+        _watchingEnd = true;
+        connection.UnsafeRegister(_ => Ended = deliver(clientId, Remaining()), null);
+    }
+
+    private List<PendingAck> Remaining()
+    {
+        lock (_pending) return [.. _pending.Values.Where(p => p.Stored is not null).OrderBy(p => p.Order)];
     }
 
     public bool TryGet(ushort packetId, out PendingAck pending)
@@ -99,7 +128,20 @@ internal sealed class ConnectionAcks(bool isV5)
 }
 
 /// <summary>
-/// What an ack waits for: <paramref name="Stored"/> (null when the answer was settled on arrival:
-/// a refusal's reason code, or nothing to store), then the local delivery of the message.
+/// What an ack waits for: <see cref="Stored"/> (null when the answer was settled on arrival: a
+/// refusal's reason code, or nothing to store), then the local delivery of the message.
 /// </summary>
-internal sealed record PendingAck(Task? Stored, IncomingMessage? Message, MqttApplicationMessage? Application);
+internal sealed class PendingAck(Task? stored, IncomingMessage? message, MqttApplicationMessage? application)
+{
+    private int _claimed;
+
+    public Task? Stored { get; } = stored;
+    public IncomingMessage? Message { get; } = message;
+    public MqttApplicationMessage? Application { get; } = application;
+
+    /// <summary>Arrival order on its connection.</summary>
+    public long Order { get; set; }
+
+    /// <summary>True for the one caller that delivers it locally: its ack's send loop, or the connection's end.</summary>
+    public bool Claim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+}

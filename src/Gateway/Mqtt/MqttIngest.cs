@@ -80,6 +80,9 @@ internal sealed partial class MqttIngest(
         var held = atMostOnce ? null : acks; // its ack waits in the send loop, with an entry for every QoS 1/2 publish
         try
         {
+            // A will: after what its connection's end is delivering, not before.
+            if (acks is null && !e.CancellationToken.CanBeCanceled && e.SessionItems[AcksItem] is ConnectionAcks ended)
+                await ended.Ended.ConfigureAwait(false);
             if (held is not null) await held.WaitUntilFewerThanAsync(ConnectionAcks.MaxPending, e.CancellationToken).ConfigureAwait(false);
             if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish)
             {
@@ -121,6 +124,7 @@ internal sealed partial class MqttIngest(
                 e.ProcessPublish = false;
                 application.Payload = ReadOnlySequence<byte>.Empty;
                 held.Add(packetId, new PendingAck(committed, message, application));
+                held.WatchEnd(e.CancellationToken, DeliverRemaining, e.ClientId);
             }
             else
             {
@@ -205,12 +209,36 @@ internal sealed partial class MqttIngest(
                 Close(e);
                 return;
             }
-            await DeliverLocallyAsync(e.ClientId, pending.Message!, pending.Application!).ConfigureAwait(false);
+            if (pending.Claim()) await DeliverLocallyAsync(e.ClientId, pending.Message!, pending.Application!).ConfigureAwait(false);
         }
         finally
         {
             // Only now: a publish MQTTnet delivers itself waits for this (AfterEarlierDeliveriesAsync).
             acks.Done(packetId);
+        }
+    }
+
+    private Func<string, IReadOnlyList<PendingAck>, Task> DeliverRemaining => _deliverRemaining ??= DeliverRemainingAsync;
+    private Func<string, IReadOnlyList<PendingAck>, Task>? _deliverRemaining;
+
+    /// <summary>
+    /// A connection ended with acks still waiting: their messages are stored (or will be) and are
+    /// forwarded, so local subscribers get them too, in the order sent, once each commit is on disk.
+    /// </summary>
+    private async Task DeliverRemainingAsync(string clientId, IReadOnlyList<PendingAck> remaining)
+    {
+        foreach (var pending in remaining)
+        {
+            if (!pending.Claim()) continue; // its send loop got to it
+            try
+            {
+                await pending.Stored!.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                continue; // not stored: nobody local sees it
+            }
+            await DeliverLocallyAsync(clientId, pending.Message!, pending.Application!).ConfigureAwait(false);
         }
     }
 

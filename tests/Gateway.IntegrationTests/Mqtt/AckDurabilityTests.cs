@@ -142,6 +142,30 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_stored_message_whose_ack_had_not_left_when_the_device_disconnected_still_reaches_local_subscribers()
+    {
+        await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "end-watcher", MqttProtocolVersion.V500);
+        await subscriber.SubscribeAsync("sensors/#");
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-leaving", MqttProtocolVersion.V500);
+        await WarmUpAndCloseAsync(device);
+
+        var received = Metrics.Get("mqtt_publishes_received_total");
+        var first = device.PublishAsync("sensors/e/temp", "left-1"); // its ack may leave or not as the connection closes: only delivery is asserted
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the first publish's commit to reach its fsync");
+        // The send loop holds the first one's ack; the second one's waits in MQTTnet's queue behind it.
+        var second = device.PublishAsync("sensors/e/temp", "left-2");
+        await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") == received + 2, TimeSpan.FromSeconds(10), "the second publish to be read");
+        await device.Client.DisconnectAsync(); // their acks can no longer leave
+        await Assert.ThrowsAnyAsync<Exception>(() => second.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.DoesNotContain(subscriber.Received, m => m.Topic == "sensors/e/temp");
+
+        Sync.Open();
+        await Poll.UntilAsync(() => subscriber.Received.Count(m => m.Topic == "sensors/e/temp") == 2, TimeSpan.FromSeconds(10),
+            "both stored messages to reach the local subscriber after their device left");
+        Assert.Equal(["left-1", "left-2"], subscriber.Received.Where(m => m.Topic == "sensors/e/temp").Select(m => m.ConvertPayloadToString()));
+    }
+
+    [Fact]
     public async Task A_QoS0_message_does_not_overtake_the_QoS1_message_sent_before_it_on_the_same_connection()
     {
         await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "order-watcher", MqttProtocolVersion.V500);
