@@ -76,6 +76,14 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await Poll.UntilAsync(() => !device.IsConnected, TimeSpan.FromSeconds(10), "the gateway to drop the connection");
     }
 
+    /// <summary>A local MQTT 5 client subscribed to every sensor topic, watching what is delivered.</summary>
+    private async Task<MqttTestClient> ConnectSubscriberAsync(string clientId)
+    {
+        var subscriber = await MqttTestClient.ConnectAsync(MqttPort, clientId, MqttProtocolVersion.V500);
+        await subscriber.SubscribeAsync("sensors/#");
+        return subscriber;
+    }
+
     /// <summary>The first commit into new files makes LiteDB flush on its own: get it done, then shut the gate on the next fsync.</summary>
     private async Task WarmUpAndCloseAsync(MqttTestClient device)
     {
@@ -120,8 +128,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     [Fact]
     public async Task A_local_MQTT_subscriber_gets_a_QoS1_message_only_once_its_commit_is_on_disk()
     {
-        await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "watcher", MqttProtocolVersion.V500);
-        await subscriber.SubscribeAsync("sensors/#");
+        await using var subscriber = await ConnectSubscriberAsync("watcher");
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-local", MqttProtocolVersion.V500);
         await using var other = await MqttTestClient.ConnectAsync(MqttPort, "dev-other", MqttProtocolVersion.V500);
         await WarmUpAndCloseAsync(device);
@@ -144,8 +151,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     [Fact]
     public async Task A_stored_message_whose_ack_had_not_left_when_the_device_disconnected_still_reaches_local_subscribers()
     {
-        await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "end-watcher", MqttProtocolVersion.V500);
-        await subscriber.SubscribeAsync("sensors/#");
+        await using var subscriber = await ConnectSubscriberAsync("end-watcher");
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-leaving", MqttProtocolVersion.V500);
         await WarmUpAndCloseAsync(device);
 
@@ -168,8 +174,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     [Fact]
     public async Task A_QoS0_message_does_not_overtake_the_QoS1_message_sent_before_it_on_the_same_connection()
     {
-        await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "order-watcher", MqttProtocolVersion.V500);
-        await subscriber.SubscribeAsync("sensors/#");
+        await using var subscriber = await ConnectSubscriberAsync("order-watcher");
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-order", MqttProtocolVersion.V500);
         await WarmUpAndCloseAsync(device);
 
