@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
@@ -599,6 +600,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         Dictionary<int, int>? dropped = null;
         try
         {
+            var started = Stopwatch.GetTimestamp();
             ForgetEdits();
             db.BeginTrans();
             foreach (var op in group)
@@ -696,6 +698,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
                 WriteTotals(count, bytes, sequence);
 
             db.Commit();
+            _metrics.Observe("outbox_commit_seconds", Stopwatch.GetElapsedTime(started));
             NoteCommitted();
             committed = true;
             foreach (var (_, route, _) in _chunkItems) _dropExhausted.Remove(route);
@@ -997,7 +1000,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         if (Interlocked.Read(ref _count) != 0) return;
         try
         {
+            var started = Stopwatch.GetTimestamp();
             _db!.Checkpoint();
+            _metrics.Observe("outbox_checkpoint_seconds", Stopwatch.GetElapsedTime(started));
             NoteLogSize();
             _metrics.Increment("outbox_checkpoints_total");
         }
@@ -1012,7 +1017,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     private void SyncLog()
     {
         var log = _logFile!;
+        var started = Stopwatch.GetTimestamp();
         lock (log) log.Flush();
+        _metrics.Observe("outbox_sync_seconds", Stopwatch.GetElapsedTime(started));
         NoteLogSize();
     }
 

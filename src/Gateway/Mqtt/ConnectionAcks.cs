@@ -139,6 +139,9 @@ internal sealed class PendingAck(Task? stored, IncomingMessage? message, MqttApp
     public IncomingMessage? Message { get; } = message;
     public MqttApplicationMessage? Application { get; } = application;
 
+    /// <summary>When the publish was read (<see cref="System.Diagnostics.Stopwatch"/> ticks): its ack's wait for the disk is measured from here.</summary>
+    public long Arrived { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     /// <summary>Arrival order on its connection.</summary>
     public long Order { get; set; }
 

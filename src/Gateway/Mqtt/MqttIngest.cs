@@ -209,6 +209,7 @@ internal sealed partial class MqttIngest(
                 Close(e);
                 return;
             }
+            metrics.Observe("mqtt_ack_store_wait_seconds", System.Diagnostics.Stopwatch.GetElapsedTime(pending.Arrived));
             if (pending.Claim()) await DeliverLocallyAsync(e.ClientId, pending.Message!, pending.Application!).ConfigureAwait(false);
         }
         finally

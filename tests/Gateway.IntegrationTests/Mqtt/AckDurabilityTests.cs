@@ -54,6 +54,37 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_slow_fsync_shows_in_the_sync_and_ack_wait_histograms_at_metrics()
+    {
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "slow-disk", MqttProtocolVersion.V500);
+        var syncedBefore = Sync.SyncsCompleted;
+        Assert.True((await device.PublishAsync("sensors/a/temp", "warm-up", MqttQualityOfServiceLevel.AtLeastOnce)).IsSuccess);
+        await Poll.UntilAsync(() => Sync.SyncsCompleted > syncedBefore, TimeSpan.FromSeconds(10), "the warm-up's fsync to finish");
+        var (syncsFast, syncs) = Metrics.ReadHistogram("outbox_sync_seconds", 0.5);
+        var (waitsFast, waits) = Metrics.ReadHistogram("mqtt_ack_store_wait_seconds", 0.5);
+        Assert.True(waits >= 1, "the warm-up's ack wait was not counted");
+        Sync.Entered.Reset();
+        Sync.Close();
+
+        // A disk that takes over half a second for one fsync, as a worn SD card can.
+        var publish = device.PublishAsync("sensors/a/temp", "21.5", MqttQualityOfServiceLevel.AtLeastOnce);
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the outbox to reach its fsync");
+        await Assert.ThrowsAsync<TimeoutException>(() => publish.WaitAsync(TimeSpan.FromMilliseconds(700)));
+        Sync.Open();
+        Assert.True((await publish.WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
+
+        // The slow fsync and the ack that waited for it, each counted past the 0.5 s bound.
+        await Poll.UntilAsync(() => Metrics.ReadHistogram("mqtt_ack_store_wait_seconds", 0.5).Count > waits, TimeSpan.FromSeconds(10), "the ack wait to be counted");
+        var (syncsFastAfter, syncsAfter) = Metrics.ReadHistogram("outbox_sync_seconds", 0.5);
+        var (waitsFastAfter, waitsAfter) = Metrics.ReadHistogram("mqtt_ack_store_wait_seconds", 0.5);
+        Assert.Equal(1, (syncsAfter - syncsFastAfter) - (syncs - syncsFast));
+        Assert.Equal(1, (waitsAfter - waitsFastAfter) - (waits - waitsFast));
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync($"http://127.0.0.1:{_gateway.HttpPort}/metrics");
+        Assert.Contains($"gateway_outbox_sync_seconds_bucket{{le=\"+Inf\"}} {syncsAfter}", text);
+    }
+
+    [Fact]
     public async Task A_commit_that_fails_is_refused_to_an_MQTT5_client_and_the_next_publish_is_accepted()
     {
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev5", MqttProtocolVersion.V500);
