@@ -60,6 +60,8 @@ warm_up() { # port: a short run first, so JIT tiering, caches and new files are 
 load() { # label, port, extra args... (appends the RESULT line)
   local label=$1 port=$2; shift 2
   log "load $label"
+  # The gateway's runs also carry its own account of the load (store wait, commits, fsyncs) from /metrics.
+  if [[ $label == gateway-* && $port == "${gw_port:-}" ]]; then set -- "$@" --metrics "http://127.0.0.1:$http_port/metrics"; fi
   "$bench" mqtt --port "$port" --label "$label" "$@" | tee -a "$results" | grep '^RESULT' >&2 || true
 }
 reference_loads() { # name, port: the loads every broker gets (the gateway's runs add what only it has)

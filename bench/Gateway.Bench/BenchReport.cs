@@ -91,6 +91,37 @@ internal static class BenchReport
         md.AppendLine("the same 2 cores; Mosquitto and the bare MQTTnet server forward nothing. \"Storing only\" is the like-for-like");
         md.AppendLine("comparison: every message still committed and fsynced before its ack.");
         md.AppendLine();
+        var accounted = new[]
+        {
+            ("QoS 1, 100 connections, storing only", "gateway-store-qos1-x100"),
+            ("QoS 1, 100 connections, 4 in flight each, storing only", "gateway-store-qos1-x100-if4"),
+            ("QoS 1, 1 connection, storing only", "gateway-store-qos1-x1"),
+            ("QoS 1 at half rate, storing only", "gateway-store-half-rate"),
+            ("QoS 0, 100 connections, storing only", "gateway-store-qos0-x100"),
+            ("QoS 1, 100 connections, forwarding", "gateway-qos1-x100"),
+            ("QoS 1 at half rate, forwarding", "gateway-half-rate"),
+        }.Where(a => !double.IsNaN(Get(a.Item2, "syncs"))).ToList();
+        if (accounted.Count > 0)
+        {
+            md.AppendLine("### Where an acknowledgement's time goes, by the gateway's own account");
+            md.AppendLine();
+            md.AppendLine("From the gateway's histograms at `/metrics`, read before and after each load (the median run of");
+            md.AppendLine("each). The store wait runs from a publish being queued for the writer to its commit being on disk:");
+            md.AppendLine("waiting behind the group being committed, LiteDB's commit, the fdatasync and the hand-off back. The");
+            md.AppendLine("rest of the round trip is the network, MQTTnet and the load tool, on the same 2 cores. Percentiles from");
+            md.AppendLine("histograms are the upper bound of their bucket (\"at most\").");
+            md.AppendLine();
+            md.AppendLine("| load | ack round trip, mean (ms) | store wait, mean (ms) | share of the round trip | store wait p99 at most (ms) | commit, mean (ms) | fdatasync, mean / p99 at most (ms) | messages per fdatasync |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|");
+            foreach (var (name, label) in accounted)
+            {
+                var roundTrip = Get(label, "ack_mean_ms");
+                var wait = Get(label, "store_wait_mean_ms");
+                var share = double.IsNaN(roundTrip) || double.IsNaN(wait) || roundTrip == 0 ? "n/a" : (wait / roundTrip).ToString("0%", CultureInfo.InvariantCulture);
+                md.AppendLine($"| {name} | {F(roundTrip, "0.00")} | {F(wait, "0.00")} | {share} | {F(Get(label, "store_wait_p99_at_most_ms"), "0.#")} | {F(Get(label, "commit_mean_ms"), "0.000")} | {F(Get(label, "sync_mean_ms"), "0.000")} / {F(Get(label, "sync_p99_at_most_ms"), "0.#")} | {F(Get(label, "msgs_per_sync"), "0.0")} |");
+            }
+            md.AppendLine();
+        }
         md.AppendLine("## Forwarding to RabbitMQ");
         md.AppendLine();
         md.AppendLine("| measure | msgs/s | ratio to RabbitMQ.Client with confirms |");

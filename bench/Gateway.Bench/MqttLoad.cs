@@ -34,6 +34,7 @@ internal static class MqttLoad
         var version = o.Text("mqtt", "5") == "3" ? MqttProtocolVersion.V311 : MqttProtocolVersion.V500;
         var consumer = UpstreamConsumer.FromOptions(o);
         var drainTimeout = TimeSpan.FromSeconds(o.Seconds("drain-timeout", 120));
+        var metricsUrl = o.Optional("metrics"); // the gateway's /metrics: its own timings of the load go into the result
         o.RejectUnknown();
         if ((int)qos > 2) throw new UsageException("--qos must be 0, 1 or 2");
         if (inflight is < 1 or > 255) throw new UsageException("--in-flight must be 1 to 255");
@@ -51,6 +52,8 @@ internal static class MqttLoad
                 .WithCleanSession().WithTimeout(TimeSpan.FromSeconds(30)).WithKeepAlivePeriod(TimeSpan.FromSeconds(60)).Build(), ct);
         });
 
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var metricsBefore = metricsUrl is null ? null : await GatewayTimings.ScrapeAsync(http, metricsUrl);
         var latencies = new Latencies();
         var acked = new ConcurrentBag<long>();
         long sent = 0, ok = 0, refused = 0, failed = 0, claimed = 0;
@@ -110,6 +113,7 @@ internal static class MqttLoad
         })));
         var elapsed = stop.Elapsed;
         progress.Change(Timeout.Infinite, Timeout.Infinite);
+        var metricsAfter = metricsUrl is null ? null : await GatewayTimings.ScrapeAsync(http, metricsUrl);
 
         var (p50, p99, p999, max) = latencies.Percentiles();
         var throughput = Interlocked.Read(ref ok) / elapsed.TotalSeconds;
@@ -118,8 +122,14 @@ internal static class MqttLoad
         {
             ("connections", connections), ("in_flight", inflight), ("qos", (int)qos), ("payload", payloadBytes), ("rate", rate), ("seconds", elapsed.TotalSeconds),
             ("sent", sent), ("acked", ok), ("refused", refused), ("failed", failed), ("msgs_per_s", throughput),
-            ("ack_p50_ms", p50), ("ack_p99_ms", p99), ("ack_p999_ms", p999), ("ack_max_ms", max),
+            ("ack_p50_ms", p50), ("ack_p99_ms", p99), ("ack_p999_ms", p999), ("ack_max_ms", max), ("ack_mean_ms", latencies.MeanMs()),
         };
+        if (metricsBefore is not null && metricsAfter is not null)
+        {
+            var timings = GatewayTimings.Fields(metricsBefore, metricsAfter, Interlocked.Read(ref ok));
+            results.AddRange(timings);
+            Report.Progress($"{label}: the gateway's account: {string.Join(' ', timings.Select(t => $"{t.Item1}={t.Item2:0.###}"))}");
+        }
 
         if (consumer is not null)
         {

@@ -91,6 +91,11 @@ internal sealed class Latencies
         return (At(0.50), At(0.99), At(0.999), Ms(sorted[^1]));
     }
 
+    public double MeanMs()
+    {
+        lock (_ticks) return _ticks.Count == 0 ? double.NaN : Ms((long)_ticks.Average());
+    }
+
     public static double Ms(long ticks) => ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
 }
 
