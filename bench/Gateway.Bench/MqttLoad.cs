@@ -126,7 +126,7 @@ internal static class MqttLoad
         };
         if (metricsBefore is not null && metricsAfter is not null)
         {
-            var timings = GatewayTimings.Fields(metricsBefore, metricsAfter, Interlocked.Read(ref ok));
+            var timings = GatewayTimings.Fields(metricsBefore, metricsAfter);
             results.AddRange(timings);
             Report.Progress($"{label}: the gateway's account: {string.Join(' ', timings.Select(t => $"{t.Item1}={t.Item2:0.###}"))}");
         }

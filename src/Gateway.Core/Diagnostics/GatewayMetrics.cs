@@ -94,6 +94,7 @@ public sealed class GatewayMetrics
         public void AppendTo(StringBuilder text, string name)
         {
             var culture = System.Globalization.CultureInfo.InvariantCulture;
+            text.Append("# TYPE ").Append(name).Append(" histogram\n");
             long cumulative = 0;
             for (var i = 0; i < Buckets.Length; i++)
             {

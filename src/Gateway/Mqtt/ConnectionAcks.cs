@@ -139,7 +139,7 @@ internal sealed class PendingAck(Task? stored, IncomingMessage? message, MqttApp
     public IncomingMessage? Message { get; } = message;
     public MqttApplicationMessage? Application { get; } = application;
 
-    /// <summary>When the publish was read (<see cref="System.Diagnostics.Stopwatch"/> ticks): its ack's wait for the disk is measured from here.</summary>
+    /// <summary>When the publish was queued for the store (<see cref="System.Diagnostics.Stopwatch"/> ticks): its ack's wait is measured from here.</summary>
     public long Arrived { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
     /// <summary>Arrival order on its connection.</summary>

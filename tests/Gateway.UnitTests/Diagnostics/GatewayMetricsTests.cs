@@ -15,6 +15,7 @@ public sealed class GatewayMetricsTests
 
         var lines = metrics.ToPrometheusText().Split('\n');
 
+        Assert.Contains("# TYPE gateway_outbox_sync_seconds histogram", lines);
         Assert.Contains("gateway_outbox_sync_seconds_bucket{le=\"0.0005\"} 1", lines);
         Assert.Contains("gateway_outbox_sync_seconds_bucket{le=\"0.001\"} 2", lines);
         Assert.Contains("gateway_outbox_sync_seconds_bucket{le=\"0.02\"} 2", lines);
