@@ -33,7 +33,7 @@ public sealed class GatewayMetrics
 
     /// <summary>
     /// Counts a duration into the histogram <paramref name="name"/> (seconds, Prometheus style: cumulative
-    /// buckets, a sum and a count). Lock-free: the writer thread calls it once per group commit.
+    /// buckets, a sum and a count). Lock-free: the writer calls it per commit and fsync, pool threads per QoS 1/2 ack.
     /// </summary>
     public void Observe(string name, TimeSpan duration) =>
         _histograms.GetOrAdd(name, static _ => new Histogram()).Add(duration);
@@ -44,9 +44,14 @@ public sealed class GatewayMetrics
         if (!_histograms.TryGetValue(name, out var histogram)) return (0, 0);
         var bucket = Array.IndexOf(DurationBuckets, seconds);
         if (bucket < 0) throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "not one of the bucket bounds");
-        long below = 0;
-        for (var i = 0; i <= bucket; i++) below += Interlocked.Read(ref histogram.Buckets[i]);
-        return (below, Interlocked.Read(ref histogram.Count));
+        long below = 0, count = 0;
+        for (var i = 0; i < histogram.Buckets.Length; i++)
+        {
+            var n = Interlocked.Read(ref histogram.Buckets[i]);
+            count += n;
+            if (i <= bucket) below += n;
+        }
+        return (below, count);
     }
 
     /// <summary>Prometheus text exposition; the label, where there is one, is the upstream or route.</summary>
@@ -78,7 +83,6 @@ public sealed class GatewayMetrics
     {
         /// <summary>Per bucket (not cumulative), the last one past every bound (+Inf).</summary>
         public readonly long[] Buckets = new long[DurationBuckets.Length + 1];
-        public long Count;
         private long _sumTicks;
 
         public void Add(TimeSpan duration)
@@ -88,7 +92,6 @@ public sealed class GatewayMetrics
             while (i < DurationBuckets.Length && seconds > DurationBuckets[i]) i++;
             Interlocked.Increment(ref Buckets[i]);
             Interlocked.Add(ref _sumTicks, duration.Ticks);
-            Interlocked.Increment(ref Count);
         }
 
         public void AppendTo(StringBuilder text, string name)
