@@ -48,15 +48,23 @@ public sealed class StompLoadTests(ITestOutputHelper output)
         var publishing = Stopwatch.StartNew();
         var inFlight = new Queue<Task<TimeSpan>>();
         var ackLatencies = new List<TimeSpan>(Messages);
-        for (var i = 0; i < Messages; i++)
+        try
         {
-            // On a schedule (message i is due at i/Rate s), catching up when late rather than drifting.
-            var due = TimeSpan.FromSeconds(i / (double)Rate) - publishing.Elapsed;
-            if (due > TimeSpan.Zero) await Task.Delay(due);
-            if (inFlight.Count == MaxInFlight) ackLatencies.Add(await inFlight.Dequeue());
-            inFlight.Enqueue(PublishTimedAsync(publisher, $"{i}:{Stopwatch.GetTimestamp()}:".PadRight(PayloadBytes, 'x')));
+            for (var i = 0; i < Messages; i++)
+            {
+                // On a schedule (message i is due at i/Rate s), catching up when late rather than drifting.
+                var due = TimeSpan.FromSeconds(i / (double)Rate) - publishing.Elapsed;
+                if (due > TimeSpan.Zero) await Task.Delay(due);
+                if (inFlight.Count == MaxInFlight) ackLatencies.Add(await inFlight.Dequeue());
+                inFlight.Enqueue(PublishTimedAsync(publisher, $"{i}:{Stopwatch.GetTimestamp()}:".PadRight(PayloadBytes, 'x')));
+            }
+            while (inFlight.Count > 0) ackLatencies.Add(await inFlight.Dequeue());
         }
-        while (inFlight.Count > 0) ackLatencies.Add(await inFlight.Dequeue());
+        finally
+        {
+            // After a failure, the publishes still in flight fail with the connection: observed, not left to the finalizer.
+            foreach (var pending in inFlight) _ = pending.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        }
         var published = publishing.Elapsed;
         ackLatencies.Sort();
         output.WriteLine($"published and acknowledged {Messages} in {published.TotalSeconds:0.0} s; PUBACK p50 {ackLatencies[Messages / 2].TotalMilliseconds:0.0} ms, " +
