@@ -204,9 +204,7 @@ internal sealed partial class MqttIngest(
                 // The outbox is closing, or failed in a way it does not name: whether the message is
                 // stored is unknown, so no ack, none after it (acks go in order), and the connection is
                 // closed so the client sends again what is unacknowledged.
-                acks.Refused = true;
-                e.ProcessPacket = false;
-                Close(e);
+                StopAcking(e, acks);
                 return;
             }
             metrics.Observe("mqtt_ack_store_wait_seconds", System.Diagnostics.Stopwatch.GetElapsedTime(pending.Arrived));
@@ -321,12 +319,18 @@ internal sealed partial class MqttIngest(
         else
         {
             // No ack for this one, none after it, and the connection closed: the client keeps what is unacknowledged.
-            acks.Refused = true;
-            e.ProcessPacket = false;
-            Close(e);
+            StopAcking(e, acks);
         }
         metrics.Increment("mqtt_publishes_refused_total");
         LogRefused(e.ClientId, topic, acks.IsV5 ? $"reason code 0x{(int)code:x2}" : "disconnect (MQTT 3.1.1)", reason);
+    }
+
+    /// <summary>This ack does not leave, nor any after it (acks go in order), and the connection is closed.</summary>
+    private void StopAcking(InterceptingPacketEventArgs e, ConnectionAcks acks)
+    {
+        acks.Refused = true;
+        e.ProcessPacket = false;
+        Close(e);
     }
 
     /// <summary>Closes the connection whose ack interceptor this is, off the send loop (closing waits for it).</summary>

@@ -41,8 +41,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         Sync.Entered.Reset();
         Sync.Close();
 
-        var publish = device.PublishAsync("sensors/a/temp", "21.5", qos);
-        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the outbox to reach its fsync");
+        var publish = await PublishHeldAsync(device, "sensors/a/temp", "21.5", qos);
         // The commit is written and the fsync has begun but not returned: no ack may have left.
         await Assert.ThrowsAsync<TimeoutException>(() => publish.WaitAsync(TimeSpan.FromMilliseconds(300)));
 
@@ -57,18 +56,13 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     public async Task A_slow_fsync_shows_in_the_sync_and_ack_wait_histograms_at_metrics()
     {
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "slow-disk", MqttProtocolVersion.V500);
-        var syncedBefore = Sync.SyncsCompleted;
-        Assert.True((await device.PublishAsync("sensors/a/temp", "warm-up", MqttQualityOfServiceLevel.AtLeastOnce)).IsSuccess);
-        await Poll.UntilAsync(() => Sync.SyncsCompleted > syncedBefore, TimeSpan.FromSeconds(10), "the warm-up's fsync to finish");
+        await WarmUpAndCloseAsync(device);
         var (syncsFast, syncs) = Metrics.ReadHistogram("outbox_sync_seconds", 0.5);
         var (waitsFast, waits) = Metrics.ReadHistogram("mqtt_ack_store_wait_seconds", 0.5);
         Assert.True(waits >= 1, "the warm-up's ack wait was not counted");
-        Sync.Entered.Reset();
-        Sync.Close();
 
         // A disk that takes over half a second for one fsync, as a worn SD card can.
-        var publish = device.PublishAsync("sensors/a/temp", "21.5", MqttQualityOfServiceLevel.AtLeastOnce);
-        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the outbox to reach its fsync");
+        var publish = await PublishHeldAsync(device, "sensors/a/temp", "21.5", MqttQualityOfServiceLevel.AtLeastOnce);
         await Assert.ThrowsAsync<TimeoutException>(() => publish.WaitAsync(TimeSpan.FromMilliseconds(700)));
         Sync.Open();
         Assert.True((await publish.WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
@@ -115,6 +109,15 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         return subscriber;
     }
 
+    /// <summary>Publishes, and once the commit holding it has reached the shut gate returns the publish, its ack still pending.</summary>
+    private async Task<Task<MqttClientPublishResult>> PublishHeldAsync(MqttTestClient device, string topic, string payload,
+        MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce)
+    {
+        var publish = device.PublishAsync(topic, payload, qos);
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), $"the commit of '{payload}' to reach its fsync");
+        return publish;
+    }
+
     /// <summary>The first commit into new files makes LiteDB flush on its own: get it done, then shut the gate on the next fsync.</summary>
     private async Task WarmUpAndCloseAsync(MqttTestClient device)
     {
@@ -134,8 +137,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await WarmUpAndCloseAsync(device);
         var received = Metrics.Get("mqtt_publishes_received_total");
 
-        var first = device.PublishAsync("sensors/a/temp", "p0");
-        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the first publish's commit to reach its fsync");
+        var first = await PublishHeldAsync(device, "sensors/a/temp", "p0");
         var rest = Enumerable.Range(1, 4).Select(i => device.PublishAsync("sensors/a/temp", $"p{i}")).ToList();
 
         // The connection's receive loop is not held by the first commit: the others arrive meanwhile.
@@ -165,8 +167,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await WarmUpAndCloseAsync(device);
         await Poll.UntilAsync(() => subscriber.Received.Any(m => m.ConvertPayloadToString() == "warm-up"), TimeSpan.FromSeconds(10), "the warm-up to reach the subscriber");
 
-        var publish = device.PublishAsync("sensors/b/temp", "held");
-        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the outbox to reach its fsync");
+        var publish = await PublishHeldAsync(device, "sensors/b/temp", "held");
         // A QoS 0 message from another device, sent after it, is delivered on arrival (nobody waits
         // for its commit): once it is at the subscriber, the held one would be too had it not waited.
         await other.PublishAsync("sensors/c/marker", "after", MqttQualityOfServiceLevel.AtMostOnce);
@@ -187,8 +188,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await WarmUpAndCloseAsync(device);
 
         var received = Metrics.Get("mqtt_publishes_received_total");
-        var first = device.PublishAsync("sensors/e/temp", "left-1"); // its ack may leave or not as the connection closes: only delivery is asserted
-        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the first publish's commit to reach its fsync");
+        var first = await PublishHeldAsync(device, "sensors/e/temp", "left-1"); // its ack may leave or not as the connection closes: only delivery is asserted
         // The send loop holds the first one's ack; the second one's waits in MQTTnet's queue behind it.
         var second = device.PublishAsync("sensors/e/temp", "left-2");
         await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") == received + 2, TimeSpan.FromSeconds(10), "the second publish to be read");
@@ -210,8 +210,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await WarmUpAndCloseAsync(device);
 
         var received = Metrics.Get("mqtt_publishes_received_total");
-        var first = device.PublishAsync("sensors/d/state", "first-qos1");
-        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the QoS 1 publish's commit to reach its fsync");
+        var first = await PublishHeldAsync(device, "sensors/d/state", "first-qos1");
         await device.PublishAsync("sensors/d/state", "then-qos0", MqttQualityOfServiceLevel.AtMostOnce);
         // Both are in the gateway while the QoS 1 commit is held, and neither is delivered yet.
         await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") == received + 2, TimeSpan.FromSeconds(10), "the QoS 0 publish to be read");
@@ -251,8 +250,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await WarmUpAndCloseAsync(device);
         Sync.FailNext = new IOException("Input/output error");
 
-        var first = device.PublishAsync("sensors/a/temp", "f0");
-        await Poll.UntilAsync(() => Sync.Entered.IsSet, TimeSpan.FromSeconds(10), "the first publish's commit to reach its fsync");
+        var first = await PublishHeldAsync(device, "sensors/a/temp", "f0");
         var received = Metrics.Get("mqtt_publishes_received_total");
         var rest = Enumerable.Range(1, 3).Select(i => device.PublishAsync("sensors/a/temp", $"f{i}")).ToList();
         await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") == received + 3, TimeSpan.FromSeconds(10),
