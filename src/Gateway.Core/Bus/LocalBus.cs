@@ -1,4 +1,7 @@
+using Gateway.Core.Diagnostics;
 using Gateway.Core.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Gateway.Core.Bus;
 
@@ -17,17 +20,53 @@ public sealed record LocalMessage(
 /// itself; STOMP SENDs reach them by injection, so both sides see every message once.
 /// </summary>
 /// <remarks>
-/// <see cref="Publish"/> never waits for a subscriber: each subscriber's callback must queue and
-/// return (a STOMP session queues, and cuts off a client that falls too far behind), so a slow
-/// browser never slows ingest or another subscriber. Subscribers are kept in an array replaced on
-/// change, so publishing takes no lock.
+/// <para>
+/// <see cref="PostAsync"/> queues the message and returns: one dispatcher at a time (a thread-pool
+/// work item while anything is queued) offers the queued messages to the subscribers, in the order
+/// they were posted. So the fan-out to a thousand dashboards is not in the path of the device's
+/// PUBACK or the browser's RECEIPT, and each publisher's messages reach every subscriber in the
+/// order it sent them. The queue is bounded (<see cref="MaxQueued"/> messages,
+/// <see cref="MaxQueuedBytes"/> of payload): beyond that a post waits for room, in order, so a
+/// machine that cannot keep up slows its publishers' acks rather than losing local deliveries or
+/// memory.
+/// </para>
+/// <para>
+/// A subscriber's callback must queue and return (a STOMP session queues, and cuts off a client
+/// that falls too far behind), so a slow browser never slows another subscriber. Subscribers are
+/// kept in an array replaced on change, so offering a message takes no lock.
+/// </para>
 /// </remarks>
-public sealed class LocalBus
+public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<LocalBus>? logger = null) : IThreadPoolWorkItem
 {
+    /// <summary>At most this many messages wait for the dispatcher before a post waits for room.</summary>
+    public const int MaxQueued = 1024;
+
+    /// <summary>At most this much payload waits for the dispatcher (a bigger message is taken alone).</summary>
+    public const long MaxQueuedBytes = 8L << 20;
+
+    /// <summary>Messages one work item offers before it lets the pool run other work.</summary>
+    private const int BatchPerWorkItem = 64;
+
+    private readonly ILogger _logger = logger ?? (ILogger)NullLogger.Instance;
     private readonly Lock _changes = new();
     private Subscriber[] _subscribers = [];
 
+    private readonly Lock _queueLock = new();
+    private readonly Queue<LocalMessage> _queue = new();
+    private readonly Queue<(LocalMessage Message, TaskCompletionSource Room)> _waiting = new();
+    private long _queuedBytes;
+    private bool _dispatching;
+
     public int SubscriberCount => Volatile.Read(ref _subscribers).Length;
+
+    /// <summary>Messages posted and not yet offered to the subscribers (waiting for room included).</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_queueLock) return _queue.Count + _waiting.Count;
+        }
+    }
 
     /// <summary>Adds a subscriber for an MQTT topic filter (already validated); dispose the result to remove it.</summary>
     public IDisposable Subscribe(string filter, Func<LocalMessage, bool> deliver)
@@ -37,21 +76,98 @@ public sealed class LocalBus
         return subscriber;
     }
 
-    /// <summary>Offers the message to every matching subscriber; returns how many took it.</summary>
-    public int Publish(LocalMessage message)
+    /// <summary>
+    /// Queues the message for every subscriber whose filter matches when its turn comes. Completes at
+    /// once while the queue has room; otherwise once it has, after the posts waiting before it.
+    /// </summary>
+    public ValueTask PostAsync(LocalMessage message)
+    {
+        if (SubscriberCount == 0) return ValueTask.CompletedTask; // nobody to offer it to, the usual case on the ingest path
+        TaskCompletionSource room;
+        lock (_queueLock)
+        {
+            if (_waiting.Count == 0 && HasRoomFor(message))
+            {
+                Enqueue(message);
+                if (!_dispatching)
+                {
+                    _dispatching = true;
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                }
+                return ValueTask.CompletedTask;
+            }
+            // The poster's continuation must not run on the dispatcher that makes the room.
+            room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiting.Enqueue((message, room));
+        }
+        metrics?.Increment("local_bus_full_waits_total");
+        return new ValueTask(room.Task);
+    }
+
+    /// <summary>The dispatcher: offers queued messages in order, a batch per work item.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        for (var i = 0; i < BatchPerWorkItem; i++)
+        {
+            LocalMessage message;
+            List<TaskCompletionSource>? admitted = null;
+            lock (_queueLock)
+            {
+                if (!_queue.TryDequeue(out message!))
+                {
+                    _dispatching = false;
+                    return;
+                }
+                _queuedBytes -= message.Payload.Length;
+                while (_waiting.TryPeek(out var waiting) && HasRoomFor(waiting.Message))
+                {
+                    _waiting.Dequeue();
+                    Enqueue(waiting.Message);
+                    (admitted ??= []).Add(waiting.Room);
+                }
+            }
+            if (admitted is not null) foreach (var room in admitted) room.TrySetResult();
+            Offer(message);
+        }
+        // More may be queued: the next batch goes behind whatever else the pool has to run.
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    private bool HasRoomFor(LocalMessage message) =>
+        _queue.Count == 0 || (_queue.Count < MaxQueued && _queuedBytes + message.Payload.Length <= MaxQueuedBytes);
+
+    private void Enqueue(LocalMessage message)
+    {
+        _queue.Enqueue(message);
+        _queuedBytes += message.Payload.Length;
+    }
+
+    /// <summary>To every matching subscriber; one that throws is counted and logged, and the rest still get it.</summary>
+    private void Offer(LocalMessage message)
     {
         var taken = 0;
         foreach (var subscriber in Volatile.Read(ref _subscribers))
         {
-            if (TopicFilter.Matches(subscriber.Filter, message.Topic) && subscriber.Deliver(message)) taken++;
+            try
+            {
+                if (TopicFilter.Matches(subscriber.Filter, message.Topic) && subscriber.Deliver(message)) taken++;
+            }
+            catch (Exception ex)
+            {
+                metrics?.Increment("local_delivery_failures_total");
+                LogDeliveryFailed(message.Topic, ex.Message);
+            }
         }
-        return taken;
+        if (taken > 0) metrics?.Increment("local_deliveries_total", by: taken);
     }
 
     private void Remove(Subscriber subscriber)
     {
         lock (_changes) _subscribers = Array.FindAll(_subscribers, s => !ReferenceEquals(s, subscriber));
     }
+
+    [LoggerMessage(EventIds.LocalDeliveryFailed, LogLevel.Warning, "A message to '{Topic}' could not be delivered to a local subscriber: {Cause}")]
+    private partial void LogDeliveryFailed(string topic, string cause);
 
     private sealed class Subscriber(LocalBus bus, string filter, Func<LocalMessage, bool> deliver) : IDisposable
     {

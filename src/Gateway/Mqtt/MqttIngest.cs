@@ -23,8 +23,9 @@ namespace Gateway.Mqtt;
 /// to deliver it (<c>ProcessPublish = false</c>, the ack still says success) and the receive loop goes
 /// on reading. Its ack then waits in MQTTnet's send loop, in the outbound packet interceptor, for the
 /// commit to be on disk: exactly "ack only after the commit is on disk", with the connection's next
-/// publishes already on their way to the next commit. Once it is, the send loop delivers the message
-/// to local subscribers (STOMP and MQTT) and lets the ack go. Acks leave in the order the publishes
+/// publishes already on their way to the next commit. Once it is, the send loop queues the message
+/// for the local bus's STOMP subscribers (whose fan-out happens off this path), hands it to MQTTnet
+/// for its MQTT subscribers, and lets the ack go. Acks leave in the order the publishes
 /// came, as the send loop takes them in that order and commits complete in order. At most
 /// <see cref="ConnectionAcks.MaxPending"/> acks wait per connection; a publish MQTTnet delivers itself
 /// (QoS 0) waits until those before it are delivered, so local order is the order sent.
@@ -97,7 +98,7 @@ internal sealed partial class MqttIngest(
                 if (options.Unrouted == UnroutedPolicy.Local)
                 {
                     await AfterEarlierDeliveriesAsync(acks, e.CancellationToken).ConfigureAwait(false);
-                    PublishLocally(e.ClientId, application); // local subscribers still get it (MQTTnet delivers to MQTT's); nothing to store
+                    await PublishLocallyAsync(e.ClientId, application).ConfigureAwait(false); // local subscribers still get it (MQTTnet delivers to MQTT's); nothing to store
                 }
                 else
                 {
@@ -115,7 +116,7 @@ internal sealed partial class MqttIngest(
                 _ = committed.ContinueWith(ReportQosZeroFailure, this, CancellationToken.None,
                     TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 await AfterEarlierDeliveriesAsync(acks, e.CancellationToken).ConfigureAwait(false);
-                PublishLocally(message); // MQTTnet delivers it to MQTT subscribers once this returns
+                await PublishLocallyAsync(message).ConfigureAwait(false); // MQTTnet delivers it to MQTT subscribers once this returns
             }
             else if (held is not null)
             {
@@ -130,7 +131,7 @@ internal sealed partial class MqttIngest(
             {
                 // A will, or no connection state: any ack waits here, and MQTTnet delivers once this returns.
                 await committed.ConfigureAwait(false);
-                PublishLocally(message);
+                await PublishLocallyAsync(message).ConfigureAwait(false);
             }
         }
         catch (OutboxRejectedException ex)
@@ -249,7 +250,7 @@ internal sealed partial class MqttIngest(
     {
         try
         {
-            PublishLocally(message);
+            await PublishLocallyAsync(message).ConfigureAwait(false);
             if (Server is not { IsStarted: true } server) return; // stopping: the store has it
             application.Payload = new ReadOnlySequence<byte>(message.Payload);
             await MqttListenerService.DeliverAsync(server, application, clientId).ConfigureAwait(false);
@@ -268,18 +269,18 @@ internal sealed partial class MqttIngest(
         _ => MqttPubAckReasonCode.UnspecifiedError,
     };
 
-    /// <summary>To the local bus's (STOMP) subscribers; nothing is built when there are none, the usual case on the ingest path.</summary>
-    private void PublishLocally(IncomingMessage message)
-    {
-        if (bus.SubscriberCount == 0) return;
-        metrics.Increment("local_deliveries_total", by: bus.Publish(new LocalMessage(message.Topic, message.Payload, message.ContentType, message.UserProperties, "mqtt")));
-    }
+    /// <summary>
+    /// Queued for the local bus's (STOMP) subscribers, in the order of this connection's messages; the
+    /// fan-out itself happens off this path (<see cref="LocalBus"/>). Nothing is built when there
+    /// are no subscribers, the usual case on the ingest path.
+    /// </summary>
+    private ValueTask PublishLocallyAsync(IncomingMessage message) =>
+        bus.SubscriberCount == 0
+            ? ValueTask.CompletedTask
+            : bus.PostAsync(new LocalMessage(message.Topic, message.Payload, message.ContentType, message.UserProperties, "mqtt"));
 
-    private void PublishLocally(string clientId, MqttApplicationMessage application)
-    {
-        if (bus.SubscriberCount == 0) return;
-        PublishLocally(ToIncoming(clientId, application, routes));
-    }
+    private ValueTask PublishLocallyAsync(string clientId, MqttApplicationMessage application) =>
+        bus.SubscriberCount == 0 ? ValueTask.CompletedTask : PublishLocallyAsync(ToIncoming(clientId, application, routes));
 
     /// <summary>A refusal known when the publish arrives: MQTTnet sends the ack with the reason code, or closes the connection.</summary>
     private void Refuse(InterceptingPublishEventArgs e, ConnectionAcks? acks, MqttPubAckReasonCode code, string reason)

@@ -205,7 +205,7 @@ internal sealed partial class StompBridge(
     private async ValueTask DeliverLocallyAsync(IncomingMessage message)
     {
         var local = new LocalMessage(message.Topic, message.Payload, message.ContentType, message.UserProperties, "stomp");
-        metrics.Increment("local_deliveries_total", by: bus.Publish(local));
+        await bus.PostAsync(local).ConfigureAwait(false); // the fan-out to STOMP subscribers happens off this path
         await mqtt.InjectAsync(message).ConfigureAwait(false);
     }
 

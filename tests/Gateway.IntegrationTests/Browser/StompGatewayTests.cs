@@ -108,6 +108,38 @@ public sealed class StompGatewayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_PUBACK_and_a_RECEIPT_do_not_wait_for_the_fan_out_to_STOMP_subscribers_who_still_get_every_message_in_order()
+    {
+        // A fan-out that takes its time (a thousand dashboards, a slow board): a bus subscriber, offered
+        // each message before the real STOMP subscriber below, that holds its callback until released.
+        var bus = App.Services.GetRequiredService<Gateway.Core.Bus.LocalBus>();
+        using var release = new ManualResetEventSlim(false);
+        using var offered = new SemaphoreSlim(0);
+        using var holding = bus.Subscribe("sensors/#", _ =>
+        {
+            offered.Release();
+            release.Wait(Patience);
+            return true;
+        });
+        await using var dashboard = await ConnectStompAsync();
+        await dashboard.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Subscribe, ("destination", "/topic/sensors.g.*"), ("id", "0"), ("receipt", "s"))], "s", CancellationToken.None).WaitAsync(Patience);
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-fan-out", MqttProtocolVersion.V500);
+        await using var browser = await ConnectStompAsync();
+
+        Assert.True((await device.PublishAsync("sensors/g/temp", "m1").WaitAsync(Patience)).IsSuccess);
+        Assert.True(await offered.WaitAsync(Patience), "the first message never reached the local bus");
+        // The fan-out is held on m1; the next PUBACK and a RECEIPT still come.
+        await browser.WriteAndAwaitReceiptAsync([Send("/topic/sensors.g.hum", "s1", ("receipt", "r-s1"))], "r-s1", CancellationToken.None).WaitAsync(Patience);
+        Assert.True((await device.PublishAsync("sensors/g/temp", "m2").WaitAsync(Patience)).IsSuccess);
+        Assert.False(dashboard.Messages.TryRead(out _), "the dashboard got a message while the fan-out was held");
+
+        release.Set();
+        var bodies = new List<string>();
+        for (var i = 0; i < 3; i++) bodies.Add(Encoding.UTF8.GetString((await dashboard.Messages.ReadAsync().AsTask().WaitAsync(Patience)).Body.Span));
+        Assert.Equal(["m1", "s1", "m2"], bodies);
+    }
+
+    [Fact]
     public async Task A_STOMP_SEND_reaches_MQTT_subscribers_once_and_is_stored_once()
     {
         await using var subscriber = await MqttTestClient.ConnectAsync(MqttPort, "sub", MqttProtocolVersion.V500);
