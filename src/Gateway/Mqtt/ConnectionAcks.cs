@@ -57,6 +57,13 @@ internal sealed class ConnectionAcks(bool isV5)
     public bool Refused { get; set; }
 
     /// <summary>
+    /// Set by the receive loop when it refuses a publish on arrival on MQTT 3.1.1: the connection is
+    /// closed when that publish's turn comes in the send loop, once the acks before it have left, and
+    /// what the receive loop reads meanwhile is neither stored nor acknowledged (the client sends it again).
+    /// </summary>
+    public bool Closing { get; set; }
+
+    /// <summary>
     /// What the connection's end set going: the local delivery of the messages whose acks had not
     /// left (<see cref="WatchEnd"/>). A will waits for it, so it does not overtake them.
     /// </summary>

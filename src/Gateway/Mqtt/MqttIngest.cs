@@ -33,9 +33,10 @@ namespace Gateway.Mqtt;
 /// <para>
 /// A refusal sets a reason code (MQTT 5) or closes the connection without an ack (MQTT 3.1.1, which
 /// has no way to say no): the client keeps its message and sends it again. A refusal known on arrival
-/// (no route, too large, over quota) is set on the ack at once (it leaves after the acks before it;
-/// on MQTT 3.1.1 the connection is closed, and those earlier, stored publishes are sent again); a
-/// commit that fails is answered when its ack would have left.
+/// (no route, too large, over quota) is set on the ack at once and leaves after the acks before it;
+/// on MQTT 3.1.1 the connection is closed at that ack's turn, so the earlier, stored publishes are
+/// acknowledged and not sent again, and what is read meanwhile is neither stored nor acked. A commit
+/// that fails is answered when its ack would have left.
 /// </para>
 /// </remarks>
 internal sealed partial class MqttIngest(
@@ -50,6 +51,9 @@ internal sealed partial class MqttIngest(
 
     /// <summary>An ack whose answer was settled when its publish arrived (a reason code, or nothing to store).</summary>
     private static readonly PendingAck Settled = new(null, null, null);
+
+    /// <summary>The ack of a publish refused on arrival on MQTT 3.1.1: when its turn comes, the connection is closed instead.</summary>
+    private static readonly PendingAck CloseHere = new(null, null, null);
 
     /// <summary>The server, for local delivery of what was stored and for closing a refused MQTT 3.1.1 connection; set once it starts.</summary>
     public MqttServer? Server { get; set; }
@@ -85,6 +89,15 @@ internal sealed partial class MqttIngest(
             if (acks is null && !e.CancellationToken.CanBeCanceled && e.SessionItems[AcksItem] is ConnectionAcks ended)
                 await ended.Ended.ConfigureAwait(false);
             if (held is not null) await held.WaitUntilFewerThanAsync(ConnectionAcks.MaxPending, e.CancellationToken).ConfigureAwait(false);
+            if (acks is { Closing: true })
+            {
+                // Read after a refusal on MQTT 3.1.1 while the acks before that one leave: the connection
+                // closes at the refusal's turn, so this is neither stored nor acked, and the client sends it again.
+                e.ProcessPublish = false;
+                held?.Add(packetId, Settled); // its ack never leaves: the refusal's turn stops all after it
+                metrics.Increment("mqtt_publishes_ignored_total");
+                return;
+            }
             if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish)
             {
                 held?.Add(packetId, Settled); // MQTTnet already refused it (unknown topic alias): its reason code goes out
@@ -102,9 +115,9 @@ internal sealed partial class MqttIngest(
                 }
                 else
                 {
-                    Refuse(e, acks, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'");
+                    Refuse(e, acks, held, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'");
                 }
-                held?.Add(packetId, Settled);
+                held?.Add(packetId, held.Closing ? CloseHere : Settled);
                 return;
             }
 
@@ -136,8 +149,8 @@ internal sealed partial class MqttIngest(
         }
         catch (OutboxRejectedException ex)
         {
-            Refuse(e, acks, CodeFor(ex), ex.Message);
-            held?.Add(packetId, Settled);
+            Refuse(e, acks, held, CodeFor(ex), ex.Message);
+            held?.Add(packetId, held.Closing ? CloseHere : Settled);
         }
         catch (OperationCanceledException) when (e.CancellationToken.IsCancellationRequested)
         {
@@ -187,6 +200,13 @@ internal sealed partial class MqttIngest(
             {
                 // After a refusal on MQTT 3.1.1: acks go in order, so none may follow.
                 e.ProcessPacket = false;
+                return;
+            }
+            if (ReferenceEquals(pending, CloseHere))
+            {
+                // Refused on arrival (MQTT 3.1.1): the acks before it have left, so the client will not
+                // send those stored messages again; this one gets none, nor anything after it.
+                StopAcking(e, acks);
                 return;
             }
             if (pending.Stored is null) return; // settled on arrival
@@ -282,8 +302,12 @@ internal sealed partial class MqttIngest(
     private ValueTask PublishLocallyAsync(string clientId, MqttApplicationMessage application) =>
         bus.SubscriberCount == 0 ? ValueTask.CompletedTask : PublishLocallyAsync(ToIncoming(clientId, application, routes));
 
-    /// <summary>A refusal known when the publish arrives: MQTTnet sends the ack with the reason code, or closes the connection.</summary>
-    private void Refuse(InterceptingPublishEventArgs e, ConnectionAcks? acks, MqttPubAckReasonCode code, string reason)
+    /// <summary>
+    /// A refusal known when the publish arrives: MQTTnet sends the ack with the reason code (MQTT 5), or
+    /// the connection is closed (MQTT 3.1.1): for a publish whose ack waits in the send loop
+    /// (<paramref name="held"/>), at its turn there, so the acks of the stored publishes before it leave first.
+    /// </summary>
+    private void Refuse(InterceptingPublishEventArgs e, ConnectionAcks? acks, ConnectionAcks? held, MqttPubAckReasonCode code, string reason)
     {
         e.ProcessPublish = false;
         var isV5 = acks?.IsV5 ?? false; // unknown version: closing is the refusal both understand
@@ -295,7 +319,8 @@ internal sealed partial class MqttIngest(
         else
         {
             // MQTT 3.1.1 has no negative PUBACK: closing without one tells the client to keep the message.
-            e.CloseConnection = true;
+            if (held is not null) held.Closing = true;
+            else e.CloseConnection = true;
         }
         metrics.Increment("mqtt_publishes_refused_total");
         LogRefused(e.ClientId, e.ApplicationMessage.Topic, isV5 ? $"reason code 0x{(int)code:x2}" : "disconnect (MQTT 3.1.1)", reason);

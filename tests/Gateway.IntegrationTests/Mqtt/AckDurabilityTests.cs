@@ -101,6 +101,33 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await Poll.UntilAsync(() => !device.IsConnected, TimeSpan.FromSeconds(10), "the gateway to drop the connection");
     }
 
+    [Fact]
+    public async Task A_publish_refused_on_arrival_on_MQTT311_closes_the_connection_after_the_acks_before_it_and_nothing_read_after_it_is_stored()
+    {
+        await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev3-big", MqttProtocolVersion.V311);
+        await WarmUpAndCloseAsync(device);
+        var refusedBefore = Metrics.Get("mqtt_publishes_refused_total");
+        var ignoredBefore = Metrics.Get("mqtt_publishes_ignored_total");
+
+        var first = await PublishHeldAsync(device, "sensors/a/temp", "before-refusal");
+        var tooLarge = device.PublishAsync("sensors/a/temp", new string('x', (1 << 20) + 1)); // over the store's 1 MiB per message
+        var after = device.PublishAsync("sensors/a/temp", "after-refusal");
+        await Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_refused_total") == refusedBefore + 1 && Metrics.Get("mqtt_publishes_ignored_total") == ignoredBefore + 1,
+            TimeSpan.FromSeconds(10), "the oversized publish to be refused and the one after it read");
+        Sync.Open();
+
+        // The stored one before the refusal is acknowledged, so the client will not send it again; the
+        // refused one and the one read after it are not, and the connection is closed.
+        Assert.True((await first.WaitAsync(TimeSpan.FromSeconds(10))).IsSuccess);
+        await Assert.ThrowsAnyAsync<Exception>(() => tooLarge.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAnyAsync<Exception>(() => after.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Poll.UntilAsync(() => !device.IsConnected, TimeSpan.FromSeconds(10), "the gateway to drop the connection");
+        var stored = _gateway.App.Services.GetRequiredService<Gateway.Core.Outbox.IOutbox>().ReadAfter(0, 100, 4 << 20)
+            .Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Payload.Span)).ToList();
+        Assert.Single(stored, p => p == "before-refusal");
+        Assert.DoesNotContain("after-refusal", stored);
+    }
+
     /// <summary>A local MQTT 5 client subscribed to every sensor topic, watching what is delivered.</summary>
     private async Task<MqttTestClient> ConnectSubscriberAsync(string clientId)
     {
