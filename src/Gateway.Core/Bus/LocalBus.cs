@@ -21,14 +21,16 @@ public sealed record LocalMessage(
 /// </summary>
 /// <remarks>
 /// <para>
-/// <see cref="PostAsync"/> queues the message and returns: one dispatcher at a time (a thread-pool
-/// work item while anything is queued) offers the queued messages to the subscribers, in the order
-/// they were posted. So the fan-out to a thousand dashboards is not in the path of the device's
-/// PUBACK or the browser's RECEIPT, and each publisher's messages reach every subscriber in the
-/// order it sent them. The queue is bounded (<see cref="MaxQueued"/> messages,
-/// <see cref="MaxQueuedBytes"/> of payload): beyond that a post waits for room, in order, so a
-/// machine that cannot keep up slows its publishers' acks rather than losing local deliveries or
-/// memory.
+/// <see cref="PostAsync"/> queues the message with the subscribers whose filters match it at that
+/// moment, and returns; a message nobody subscribes to is not queued at all. One dispatcher at a time
+/// (a thread-pool work item while anything is queued) offers the queued messages to their
+/// subscribers, in the order they were posted. So the fan-out to a thousand dashboards is not in
+/// the path of the device's PUBACK or the browser's RECEIPT, and each publisher's messages reach
+/// every subscriber in the order it sent them. The queue is bounded (<see cref="MaxQueued"/>
+/// messages, <see cref="MaxQueuedBytes"/> of payload): beyond that a post waits for room, in order
+/// (one post per publishing connection at most, as each waits for its own), so a machine that
+/// cannot keep up with its subscribers slows the acks of their publishers rather than losing local
+/// deliveries or memory.
 /// </para>
 /// <para>
 /// A subscriber's callback must queue and return (a STOMP session queues, and cuts off a client
@@ -36,7 +38,7 @@ public sealed record LocalMessage(
 /// kept in an array replaced on change, so offering a message takes no lock.
 /// </para>
 /// </remarks>
-public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<LocalBus>? logger = null) : IThreadPoolWorkItem
+public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<LocalBus>? logger = null)
 {
     /// <summary>At most this many messages wait for the dispatcher before a post waits for room.</summary>
     public const int MaxQueued = 1024;
@@ -52,10 +54,14 @@ public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<Loc
     private Subscriber[] _subscribers = [];
 
     private readonly Lock _queueLock = new();
-    private readonly Queue<LocalMessage> _queue = new();
-    private readonly Queue<(LocalMessage Message, TaskCompletionSource Room)> _waiting = new();
+    private readonly Queue<Entry> _queue = new();
+    private readonly Queue<(Entry Item, TaskCompletionSource Room)> _waiting = new();
     private long _queuedBytes;
     private bool _dispatching;
+    private Dispatcher? _dispatcher;
+
+    /// <summary>A posted message and the subscribers its topic matched when it was posted.</summary>
+    private readonly record struct Entry(LocalMessage Message, Subscriber[] Subscribers);
 
     public int SubscriberCount => Volatile.Read(ref _subscribers).Length;
 
@@ -77,76 +83,88 @@ public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<Loc
     }
 
     /// <summary>
-    /// Queues the message for every subscriber whose filter matches when its turn comes. Completes at
-    /// once while the queue has room; otherwise once it has, after the posts waiting before it.
+    /// Queues the message for the subscribers whose filters match it now. Completes at once while the
+    /// queue has room (or nobody subscribes to its topic); otherwise once it has, after the posts
+    /// waiting before it.
     /// </summary>
     public ValueTask PostAsync(LocalMessage message)
     {
-        if (SubscriberCount == 0) return ValueTask.CompletedTask; // nobody to offer it to, the usual case on the ingest path
+        var subscribers = Volatile.Read(ref _subscribers);
+        if (!AnyMatches(subscribers, message.Topic)) return ValueTask.CompletedTask; // the usual case on the ingest path
+        var item = new Entry(message, subscribers);
         TaskCompletionSource room;
         lock (_queueLock)
         {
             if (_waiting.Count == 0 && HasRoomFor(message))
             {
-                Enqueue(message);
+                Enqueue(item);
                 if (!_dispatching)
                 {
                     _dispatching = true;
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                    ThreadPool.UnsafeQueueUserWorkItem(_dispatcher ??= new Dispatcher(this), preferLocal: false);
                 }
                 return ValueTask.CompletedTask;
             }
             // The poster's continuation must not run on the dispatcher that makes the room.
             room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiting.Enqueue((message, room));
+            _waiting.Enqueue((item, room));
         }
         metrics?.Increment("local_bus_full_waits_total");
         return new ValueTask(room.Task);
     }
 
     /// <summary>The dispatcher: offers queued messages in order, a batch per work item.</summary>
-    void IThreadPoolWorkItem.Execute()
+    private void Dispatch()
     {
         for (var i = 0; i < BatchPerWorkItem; i++)
         {
-            LocalMessage message;
+            Entry item;
             List<TaskCompletionSource>? admitted = null;
             lock (_queueLock)
             {
-                if (!_queue.TryDequeue(out message!))
+                if (!_queue.TryDequeue(out item))
                 {
                     _dispatching = false;
                     return;
                 }
-                _queuedBytes -= message.Payload.Length;
-                while (_waiting.TryPeek(out var waiting) && HasRoomFor(waiting.Message))
+                _queuedBytes -= item.Message.Payload.Length;
+                while (_waiting.TryPeek(out var waiting) && HasRoomFor(waiting.Item.Message))
                 {
                     _waiting.Dequeue();
-                    Enqueue(waiting.Message);
+                    Enqueue(waiting.Item);
                     (admitted ??= []).Add(waiting.Room);
                 }
             }
             if (admitted is not null) foreach (var room in admitted) room.TrySetResult();
-            Offer(message);
+            Offer(item.Message, item.Subscribers);
         }
         // More may be queued: the next batch goes behind whatever else the pool has to run.
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(_dispatcher!, preferLocal: false);
+    }
+
+    private static bool AnyMatches(Subscriber[] subscribers, string topic)
+    {
+        foreach (var subscriber in subscribers)
+        {
+            if (TopicFilter.Matches(subscriber.Filter, topic)) return true;
+        }
+        return false;
     }
 
     private bool HasRoomFor(LocalMessage message) =>
         _queue.Count == 0 || (_queue.Count < MaxQueued && _queuedBytes + message.Payload.Length <= MaxQueuedBytes);
 
-    private void Enqueue(LocalMessage message)
+    private void Enqueue(Entry item)
     {
-        _queue.Enqueue(message);
-        _queuedBytes += message.Payload.Length;
+        _queue.Enqueue(item);
+        _queuedBytes += item.Message.Payload.Length;
     }
 
-    /// <summary>To every matching subscriber; one that throws is counted and logged, and the rest still get it.</summary>
-    private void Offer(LocalMessage message)
+    /// <summary>To every matching subscriber of those when it was posted; one that throws is counted and logged, and the rest still get it.</summary>
+    private void Offer(LocalMessage message, Subscriber[] subscribers)
     {
         var taken = 0;
-        foreach (var subscriber in Volatile.Read(ref _subscribers))
+        foreach (var subscriber in subscribers)
         {
             try
             {
@@ -168,6 +186,12 @@ public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<Loc
 
     [LoggerMessage(EventIds.LocalDeliveryFailed, LogLevel.Warning, "A message to '{Topic}' could not be delivered to a local subscriber: {Cause}")]
     private partial void LogDeliveryFailed(string topic, string cause);
+
+    /// <summary>The pool work item that runs <see cref="Dispatch"/>; private, so nobody else can run a second dispatcher.</summary>
+    private sealed class Dispatcher(LocalBus bus) : IThreadPoolWorkItem
+    {
+        public void Execute() => bus.Dispatch();
+    }
 
     private sealed class Subscriber(LocalBus bus, string filter, Func<LocalMessage, bool> deliver) : IDisposable
     {

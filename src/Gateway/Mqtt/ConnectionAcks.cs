@@ -59,7 +59,8 @@ internal sealed class ConnectionAcks(bool isV5)
     /// <summary>
     /// Set by the receive loop when it refuses a publish on arrival on MQTT 3.1.1: the connection is
     /// closed when that publish's turn comes in the send loop, once the acks before it have left, and
-    /// what the receive loop reads meanwhile is neither stored nor acknowledged (the client sends it again).
+    /// what the receive loop reads meanwhile is neither stored nor acknowledged: the client sends its
+    /// QoS 1/2 publishes again, and QoS 0 ones are lost, as they would be to a close at once.
     /// </summary>
     public bool Closing { get; set; }
 
@@ -93,6 +94,15 @@ internal sealed class ConnectionAcks(bool isV5)
     private List<PendingAck> Remaining()
     {
         lock (_pending) return [.. _pending.Values.Where(p => p.Stored is not null).OrderBy(p => p.Order)];
+    }
+
+    /// <summary>Whether any ack is still to leave.</summary>
+    public bool HasPending
+    {
+        get
+        {
+            lock (_pending) return _pending.Count > 0;
+        }
     }
 
     public bool TryGet(ushort packetId, out PendingAck pending)
@@ -140,7 +150,7 @@ internal sealed class ConnectionAcks(bool isV5)
 /// </summary>
 internal sealed class PendingAck(Task? stored, IncomingMessage? message, MqttApplicationMessage? application)
 {
-    private int _claimed;
+    private Task? _delivery;
 
     public Task? Stored { get; } = stored;
     public IncomingMessage? Message { get; } = message;
@@ -152,6 +162,13 @@ internal sealed class PendingAck(Task? stored, IncomingMessage? message, MqttApp
     /// <summary>Arrival order on its connection.</summary>
     public long Order { get; set; }
 
-    /// <summary>True for the one caller that delivers it locally: its ack's send loop, or the connection's end.</summary>
-    public bool Claim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+    /// <summary>
+    /// Delivers it locally once, whoever asks first (its ack's send loop, or the connection's end);
+    /// a later caller gets the same delivery to wait for, so it cannot be overtaken.
+    /// </summary>
+    public Task DeliverOnce(Func<PendingAck, string, Task> deliver, string clientId)
+    {
+        if (Volatile.Read(ref _delivery) is { } started) return started;
+        lock (this) return _delivery ??= deliver(this, clientId);
+    }
 }

@@ -35,8 +35,9 @@ namespace Gateway.Mqtt;
 /// has no way to say no): the client keeps its message and sends it again. A refusal known on arrival
 /// (no route, too large, over quota) is set on the ack at once and leaves after the acks before it;
 /// on MQTT 3.1.1 the connection is closed at that ack's turn, so the earlier, stored publishes are
-/// acknowledged and not sent again, and what is read meanwhile is neither stored nor acked. A commit
-/// that fails is answered when its ack would have left.
+/// acknowledged and not sent again, and what is read meanwhile is neither stored nor acked (a QoS 0
+/// publish refused on MQTT 3.1.1 while acks are waiting is counted and logged, not closed on, see
+/// <see cref="Refuse"/>). A commit that fails is answered when its ack would have left.
 /// </para>
 /// </remarks>
 internal sealed partial class MqttIngest(
@@ -92,7 +93,8 @@ internal sealed partial class MqttIngest(
             if (acks is { Closing: true })
             {
                 // Read after a refusal on MQTT 3.1.1 while the acks before that one leave: the connection
-                // closes at the refusal's turn, so this is neither stored nor acked, and the client sends it again.
+                // closes at the refusal's turn, so this is neither stored nor acked (QoS 1/2 comes again;
+                // QoS 0 is lost, as it would be to a close at once), and counted.
                 e.ProcessPublish = false;
                 held?.Add(packetId, Settled); // its ack never leaves: the refusal's turn stops all after it
                 metrics.Increment("mqtt_publishes_ignored_total");
@@ -229,7 +231,7 @@ internal sealed partial class MqttIngest(
                 return;
             }
             metrics.Observe("mqtt_ack_store_wait_seconds", System.Diagnostics.Stopwatch.GetElapsedTime(pending.Arrived));
-            if (pending.Claim()) await DeliverLocallyAsync(e.ClientId, pending.Message!, pending.Application!).ConfigureAwait(false);
+            await pending.DeliverOnce(DeliverLocally, e.ClientId).ConfigureAwait(false);
         }
         finally
         {
@@ -241,6 +243,9 @@ internal sealed partial class MqttIngest(
     private Func<string, IReadOnlyList<PendingAck>, Task> DeliverRemaining => _deliverRemaining ??= DeliverRemainingAsync;
     private Func<string, IReadOnlyList<PendingAck>, Task>? _deliverRemaining;
 
+    private Func<PendingAck, string, Task> DeliverLocally => _deliverLocally ??= (pending, clientId) => DeliverLocallyAsync(clientId, pending.Message!, pending.Application!);
+    private Func<PendingAck, string, Task>? _deliverLocally;
+
     /// <summary>
     /// A connection ended with acks still waiting: their messages are stored (or will be) and are
     /// forwarded, so local subscribers get them too, in the order sent, once each commit is on disk.
@@ -249,7 +254,6 @@ internal sealed partial class MqttIngest(
     {
         foreach (var pending in remaining)
         {
-            if (!pending.Claim()) continue; // its send loop got to it
             try
             {
                 await pending.Stored!.ConfigureAwait(false);
@@ -258,7 +262,9 @@ internal sealed partial class MqttIngest(
             {
                 continue; // not stored: nobody local sees it
             }
-            await DeliverLocallyAsync(clientId, pending.Message!, pending.Application!).ConfigureAwait(false);
+            // Started by its send loop, if that got to it first: then this waits for that delivery, so the
+            // next message (and the will) does not overtake it.
+            await pending.DeliverOnce(DeliverLocally, clientId).ConfigureAwait(false);
         }
     }
 
@@ -304,26 +310,40 @@ internal sealed partial class MqttIngest(
 
     /// <summary>
     /// A refusal known when the publish arrives: MQTTnet sends the ack with the reason code (MQTT 5), or
-    /// the connection is closed (MQTT 3.1.1): for a publish whose ack waits in the send loop
-    /// (<paramref name="held"/>), at its turn there, so the acks of the stored publishes before it leave first.
+    /// the connection is closed (MQTT 3.1.1). A QoS 1/2 publish's close waits for its turn in the send
+    /// loop (<paramref name="held"/>), so the acks of the stored publishes before it leave first; a
+    /// QoS 0 one, which has no ack to wait with, closes at once unless acks are still waiting, which a
+    /// close would lose (the client would send those stored messages again): then it is only counted
+    /// and logged, as its sender keeps no copy either way.
     /// </summary>
     private void Refuse(InterceptingPublishEventArgs e, ConnectionAcks? acks, ConnectionAcks? held, MqttPubAckReasonCode code, string reason)
     {
         e.ProcessPublish = false;
         var isV5 = acks?.IsV5 ?? false; // unknown version: closing is the refusal both understand
+        string answer;
         if (isV5)
         {
             e.Response.ReasonCode = code;
             e.Response.ReasonString = reason;
+            answer = $"reason code 0x{(int)code:x2}";
+        }
+        else if (held is not null)
+        {
+            // MQTT 3.1.1 has no negative PUBACK: closing without one tells the client to keep the message.
+            held.Closing = true;
+            answer = "disconnect (MQTT 3.1.1)";
+        }
+        else if (acks is { HasPending: true })
+        {
+            answer = "no disconnect (MQTT 3.1.1, QoS 0, acks of earlier publishes still to leave)";
         }
         else
         {
-            // MQTT 3.1.1 has no negative PUBACK: closing without one tells the client to keep the message.
-            if (held is not null) held.Closing = true;
-            else e.CloseConnection = true;
+            e.CloseConnection = true;
+            answer = "disconnect (MQTT 3.1.1)";
         }
         metrics.Increment("mqtt_publishes_refused_total");
-        LogRefused(e.ClientId, e.ApplicationMessage.Topic, isV5 ? $"reason code 0x{(int)code:x2}" : "disconnect (MQTT 3.1.1)", reason);
+        LogRefused(e.ClientId, e.ApplicationMessage.Topic, answer, reason);
     }
 
     /// <summary>A commit that failed, answered as its ack is about to leave.</summary>

@@ -69,11 +69,34 @@ public sealed class LocalBusTests
     }
 
     [Fact]
-    public async Task With_nobody_subscribed_a_post_queues_nothing()
+    public async Task A_subscriber_gets_what_was_posted_after_it_subscribed_not_what_was_still_queued_before()
     {
         var bus = new LocalBus();
-        await bus.PostAsync(Message("sensors/a", 1));
-        Assert.Equal(0, bus.Queued);
+        using var held = new ManualResetEventSlim(false);
+        var entered = new ManualResetEventSlim(false);
+        using var holding = bus.Subscribe("hold", _ =>
+        {
+            entered.Set();
+            held.Wait(TimeSpan.FromSeconds(30)); // the dispatcher stays here, so what follows stays queued
+            return true;
+        });
+        var before = new Recorder(1);
+        using var early = bus.Subscribe("t/#", before.Take);
+        await bus.PostAsync(Message("hold", 0));
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(10)));
+        await bus.PostAsync(Message("t/a", 1)); // queued behind the held one, for `early` only
+        await bus.PostAsync(Message("nobody/here", 2)); // matches nobody: not even queued
+        Assert.Equal(1, bus.Queued);
+
+        var after = new Recorder(1);
+        using var late = bus.Subscribe("t/#", after.Take);
+        await bus.PostAsync(Message("t/a", 3));
+        held.Set();
+
+        await after.Reached;
+        await FenceAsync(bus);
+        Assert.Equal([1, 3], before.Sequences);
+        Assert.Equal([3], after.Sequences);
     }
 
     [Fact]
