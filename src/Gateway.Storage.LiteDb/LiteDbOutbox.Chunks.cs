@@ -354,7 +354,8 @@ public sealed partial class LiteDbOutbox
     // while, not a burst about to be forwarded) are joined into one. The writer
     // notes each small chunk it commits, so finding them reads no other chunk. Chunks with removed
     // messages are left alone, and so are the newest, which a forwarder that keeps up removes anyway.
-    // (Small chunks written before a restart are not joined.)
+    // Small chunks written before the store was opened are found by reading the stored chunks, a
+    // step at a time when the writer is idle (RescanStep).
     private const int SmallChunk = 16, CompactMaxMessages = 1000, CompactMaxBytes = 256 << 10;
 
     /// <summary>
@@ -413,9 +414,110 @@ public sealed partial class LiteDbOutbox
         }
     }
 
+    /// <summary>Stored chunks one rescan step reads at most before the writer looks at its queue again.</summary>
+    private const int RescanStepChunks = 1024;
+
+    /// <summary>True while the chunks stored before the store was opened have not all been read for small ones.</summary>
+    private bool _rescanning;
+
+    /// <summary>The rescan goes on with the chunks above this one (by last sequence).</summary>
+    private long _rescanAfter;
+
+    /// <summary>The last sequence committed before the store was opened: the rescan ends there.</summary>
+    private long _rescanThrough;
+
+    /// <summary>At open: the small chunks already stored are looked for once the writer is idle.</summary>
+    private void StartRescan(long lastStored)
+    {
+        _rescanAfter = 0;
+        _rescanThrough = lastStored;
+        _rescanning = lastStored > 0;
+        _compactPending = _rescanning;
+    }
+
+    /// <summary>
+    /// One step of the rescan: reads the chunks stored before opening, oldest first, up to the first
+    /// run of small chunks that can be joined (consecutive, none removed, not yet passed by every
+    /// upstream, well behind the newest), and joins it. True when it did something and there may be
+    /// more; false when it has to wait (for more to fall behind the newest) or is done.
+    /// </summary>
+    private bool RescanStep()
+    {
+        var limit = Math.Min(_rescanThrough, LastCommittedSequence - _options.CompactBehind);
+        var run = new List<BsonDocument>();
+        int messages = 0, bytes = 0, read = 0;
+        long resumeAfter = _rescanAfter; // where the next step starts: after the last chunk no run needs again
+        var stop = Stop.EndOfChunks;
+        foreach (var doc in _chunks.Find(IdQuery.Above(_rescanAfter), 0, int.MaxValue))
+        {
+            var last = doc["_id"].AsInt64;
+            if (last > limit)
+            {
+                stop = Stop.Limit;
+                break;
+            }
+            if (read >= RescanStepChunks && run.Count == 0)
+            {
+                stop = Stop.Budget;
+                break;
+            }
+            read++;
+            var first = doc[FirstField].AsInt64;
+            var count = doc[CountField].AsInt32;
+            var size = doc[BlobField].IsBinary ? doc[BlobField].AsBinary.Length : int.MaxValue; // a damaged one is left to the readers
+            var small = count < SmallChunk && size <= CompactMaxBytes && GoneOf(last) is null && !PassedByEveryUpstream(last);
+            if (small && run.Count > 0 && first == run[^1]["_id"].AsInt64 + 1 && messages + count <= CompactMaxMessages && bytes + size <= CompactMaxBytes)
+            {
+                run.Add(doc);
+                messages += count;
+                bytes += size;
+                continue;
+            }
+            if (run.Count >= CompactMinBlockedRun)
+            {
+                stop = Stop.RunEnded; // this chunk ends the run; the next step reads it again
+                break;
+            }
+            run.Clear();
+            resumeAfter = first - 1; // from this chunk on: it may start a run
+            if (!small)
+            {
+                resumeAfter = last;
+                continue;
+            }
+            run.Add(doc);
+            messages = count;
+            bytes = size;
+        }
+
+        if (stop == Stop.Limit && _rescanThrough > limit && run.Count < CompactMinRun)
+        {
+            // The chunks after these are not yet CompactBehind behind the newest, and the run may go on
+            // into them: as with the chunks noted since opening, it waits for more commits.
+            _rescanAfter = resumeAfter;
+            return false;
+        }
+        if (run.Count >= CompactMinBlockedRun)
+        {
+            _rescanAfter = run[^1]["_id"].AsInt64; // joined or not (a failed join is not tried again)
+            JoinChunks(run);
+            return true;
+        }
+        if (stop == Stop.Budget)
+        {
+            _rescanAfter = resumeAfter;
+            return true;
+        }
+        _rescanning = false; // every chunk stored before opening has been read
+        return false;
+    }
+
+    private enum Stop { EndOfChunks, Limit, Budget, RunEnded }
+
     /// <summary>Joins the oldest run of small chunks, if one is ready; true when there may be more to do now.</summary>
     private bool TryCompactSmallChunks()
     {
+        if (_rescanning && RescanStep()) return true;
         while (_smallChunks.TryPeek(out var front) && PassedByEveryUpstream(front.Last)) _smallChunks.Dequeue();
         var limit = LastCommittedSequence - _options.CompactBehind;
         // The run from the front, by what the writer noted: consecutive sequences, within the limits.

@@ -189,6 +189,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         SweepPassedMessages();
         SweepExpired();
         NoteLogSize();
+        StartRescan(_lastCommitted);
     }
 
     /// <summary>Moves a store that cannot be used aside (kept for inspection), reports it, and opens a new one.</summary>

@@ -555,6 +555,75 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Small_chunks_written_before_a_restart_are_found_and_joined_after_it_and_every_message_stays_in_order()
+    {
+        // Before the restart nothing is far enough behind the newest to be joined.
+        var outbox = _folder.Open(configure: o => o with { CompactBehind = 1_000_000, UnacknowledgedLinger = TimeSpan.FromSeconds(5) });
+        var topics = new List<string>();
+        async Task OneByOne(string prefix, int n)
+        {
+            for (var i = 1; i <= n; i++)
+            {
+                await outbox.AppendAsync(OutboxFolder.Message($"{prefix}/{i}", "abcd")); // a commit each: a small chunk
+                topics.Add($"{prefix}/{i}");
+            }
+        }
+        await OneByOne("run", 150);
+        // Twenty nobody waits for, queued at once, share one commit: a big chunk that ends the run.
+        var big = new List<Task<long>>();
+        for (var i = 1; i <= 20; i++)
+        {
+            big.Add(await outbox.EnqueueAsync(OutboxFolder.Message($"big/{i}", "abcd"), awaited: false));
+            topics.Add($"big/{i}");
+        }
+        outbox.CommitLingeringNow();
+        await Task.WhenAll(big);
+        await OneByOne("few", LiteDbOutbox.CompactMinBlockedRun - 1); // too few to be worth a join
+        await outbox.DisposeAsync();
+        Assert.Equal(0, _folder.Metrics.Get("outbox_chunks_joined_total"));
+        _folder.WithStore(db => Assert.Equal(150 + 1 + LiteDbOutbox.CompactMinBlockedRun - 1, db.GetCollection("chunks").Count()));
+
+        // Reopened, with nothing new written: the stored chunks are read for small ones and the run is joined.
+        var reopened = _folder.Open(configure: o => o with { CompactBehind = 0 });
+        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 150);
+        Assert.Equal(topics, reopened.ReadAfter(0, 1000, int.MaxValue).Select(m => m.Message.Topic));
+        Assert.Equal(topics.Count, reopened.Count);
+        Assert.Equal(4 * topics.Count, reopened.Bytes);
+        await reopened.DisposeAsync();
+
+        Assert.Equal(150, _folder.Metrics.Get("outbox_chunks_joined_total"));
+        _folder.WithStore(db => Assert.Equal(1 + 1 + LiteDbOutbox.CompactMinBlockedRun - 1, db.GetCollection("chunks").Count()));
+        var again = _folder.Open();
+        Assert.Equal(topics, again.ReadAfter(0, 1000, int.MaxValue).Select(m => m.Message.Topic));
+        Assert.Equal(4 * topics.Count, again.Bytes);
+    }
+
+    [Fact]
+    public async Task Small_chunks_from_before_a_restart_still_too_close_to_the_newest_are_joined_once_enough_has_come_after_them()
+    {
+        var outbox = _folder.Open(configure: o => o with { CompactBehind = 1_000_000 });
+        for (var i = 1; i <= 150; i++) await outbox.AppendAsync(OutboxFolder.Message($"old/{i}", "abcd"));
+        await outbox.DisposeAsync();
+
+        // 120 behind: at first only the oldest 30 are far enough behind, too few to join, and the rescan
+        // waits. 120 new messages in one commit and one more after them put the whole run behind.
+        var reopened = _folder.Open(configure: o => o with { CompactBehind = 120, UnacknowledgedLinger = TimeSpan.FromSeconds(5) });
+        var group = new List<Task<long>>();
+        for (var i = 1; i <= 120; i++) group.Add(await reopened.EnqueueAsync(OutboxFolder.Message($"new/{i}", "abcd"), awaited: false));
+        reopened.CommitLingeringNow();
+        await Task.WhenAll(group);
+        await reopened.AppendAsync(OutboxFolder.Message("tail", "abcd"));
+
+        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 150);
+        var expected = Enumerable.Range(1, 150).Select(i => $"old/{i}").Concat(Enumerable.Range(1, 120).Select(i => $"new/{i}")).Append("tail");
+        Assert.Equal(expected, reopened.ReadAfter(0, 1000, int.MaxValue).Select(m => m.Message.Topic));
+        await reopened.DisposeAsync();
+
+        Assert.Equal(150, _folder.Metrics.Get("outbox_chunks_joined_total"));
+        _folder.WithStore(db => Assert.Equal(3, db.GetCollection("chunks").Count())); // the joined run, the group, the tail
+    }
+
+    [Fact]
     public async Task Small_chunks_joined_after_the_stored_totals_were_written_are_counted_once_after_a_restart()
     {
         static LiteDbOutboxOptions Configure(LiteDbOutboxOptions o) =>
