@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gateway.Core.Messages;
 using LiteDB;
 
@@ -414,8 +415,12 @@ public sealed partial class LiteDbOutbox
         }
     }
 
-    /// <summary>Stored chunks one rescan step reads at most before the writer looks at its queue again.</summary>
-    private const int RescanStepChunks = 1024;
+    /// <summary>
+    /// Stored chunks one rescan step reads at most (besides a run it is following) before the writer
+    /// looks at its queue again: a chunk of a backlog taken in under load holds about 50 messages, so
+    /// a step reads under a megabyte and keeps a drain's cursor commits waiting a few milliseconds at most.
+    /// </summary>
+    private const int RescanStepChunks = 64;
 
     /// <summary>True while the chunks stored before the store was opened have not all been read for small ones.</summary>
     private bool _rescanning;
@@ -426,10 +431,14 @@ public sealed partial class LiteDbOutbox
     /// <summary>The last sequence committed before the store was opened: the rescan ends there.</summary>
     private long _rescanThrough;
 
+    /// <summary>What the rescan has read and joined, and the writer's time it took (Stopwatch ticks), for its closing log line.</summary>
+    private long _rescanRead, _rescanJoined, _rescanTicks;
+
     /// <summary>At open: the small chunks already stored are looked for once the writer is idle.</summary>
     private void StartRescan(long lastStored)
     {
         _rescanAfter = 0;
+        _rescanRead = _rescanJoined = _rescanTicks = 0;
         _rescanThrough = lastStored;
         _rescanning = lastStored > 0;
         _compactPending = _rescanning;
@@ -442,6 +451,25 @@ public sealed partial class LiteDbOutbox
     /// more; false when it has to wait (for more to fall behind the newest) or is done.
     /// </summary>
     private bool RescanStep()
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return RescanStepTimed();
+        }
+        catch
+        {
+            _rescanning = false; // opportunistic: a store it cannot read this way is left as it is (the failure is logged)
+            throw;
+        }
+        finally
+        {
+            _rescanTicks += Stopwatch.GetTimestamp() - started;
+            if (!_rescanning) LogRescanned(_rescanRead, _rescanThrough, _rescanJoined, Stopwatch.GetElapsedTime(0, _rescanTicks).TotalMilliseconds);
+        }
+    }
+
+    private bool RescanStepTimed()
     {
         var limit = Math.Min(_rescanThrough, LastCommittedSequence - _options.CompactBehind);
         var run = new List<BsonDocument>();
@@ -462,6 +490,7 @@ public sealed partial class LiteDbOutbox
                 break;
             }
             read++;
+            _rescanRead++;
             var first = doc[FirstField].AsInt64;
             var count = doc[CountField].AsInt32;
             var size = doc[BlobField].IsBinary ? doc[BlobField].AsBinary.Length : int.MaxValue; // a damaged one is left to the readers
@@ -501,6 +530,7 @@ public sealed partial class LiteDbOutbox
         {
             _rescanAfter = run[^1]["_id"].AsInt64; // joined or not (a failed join is not tried again)
             JoinChunks(run);
+            _rescanJoined += run.Count;
             return true;
         }
         if (stop == Stop.Budget)

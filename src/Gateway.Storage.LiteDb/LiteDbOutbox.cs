@@ -1161,6 +1161,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     [LoggerMessage(EventIds.OutboxCommitFailed, LogLevel.Error, "Outbox commit of {Operations} operations failed, their acks are refused: {Cause}")]
     private partial void LogCommitFailed(int operations, string cause, Exception ex);
 
+    [LoggerMessage(EventIds.OutboxRescanned, LogLevel.Information, "Outbox: read {Chunks} chunks stored before it opened (through sequence {Through}) for small ones to join: {Joined} joined, {Milliseconds:0} ms of the writer's time")]
+    private partial void LogRescanned(long chunks, long through, long joined, double milliseconds);
+
     [LoggerMessage(EventIds.OutboxClosed, LogLevel.Information, "Outbox {Path} closed with {Count} messages stored")]
     private partial void LogClosed(string path, long count);
 

@@ -37,6 +37,7 @@ public static class EventIds
     public const int OutboxCompactionFailed = 314;
     public const int OutboxLogMended = 315;
     public const int OutboxLogConverted = 316;
+    public const int OutboxRescanned = 317;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;
