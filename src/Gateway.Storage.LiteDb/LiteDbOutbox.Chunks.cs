@@ -471,6 +471,11 @@ public sealed partial class LiteDbOutbox
 
     private bool RescanStepTimed()
     {
+        if (PassedByEveryUpstream(_rescanThrough))
+        {
+            _rescanning = false; // all forwarded (or going): nothing of it is worth joining now
+            return false;
+        }
         var limit = Math.Min(_rescanThrough, LastCommittedSequence - _options.CompactBehind);
         var run = new List<BsonDocument>();
         int messages = 0, bytes = 0, read = 0;
