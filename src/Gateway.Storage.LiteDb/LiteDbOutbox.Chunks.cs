@@ -510,6 +510,7 @@ public sealed partial class LiteDbOutbox
             if (run.Count >= CompactMinBlockedRun)
             {
                 stop = Stop.RunEnded; // this chunk ends the run; the next step reads it again
+                _rescanRead--;
                 break;
             }
             run.Clear();
@@ -534,8 +535,7 @@ public sealed partial class LiteDbOutbox
         if (run.Count >= CompactMinBlockedRun)
         {
             _rescanAfter = run[^1]["_id"].AsInt64; // joined or not (a failed join is not tried again)
-            JoinChunks(run);
-            _rescanJoined += run.Count;
+            if (JoinChunks(run)) _rescanJoined += run.Count;
             return true;
         }
         if (stop == Stop.Budget)
@@ -600,7 +600,8 @@ public sealed partial class LiteDbOutbox
         return true;
     }
 
-    private void JoinChunks(List<BsonDocument> run)
+    /// <summary>Joins a run of small chunks into one, in a transaction of its own; false (and logged) when that failed and they stay as they were.</summary>
+    private bool JoinChunks(List<BsonDocument> run)
     {
         var first = run[0][FirstField].AsInt64;
         var last = run[^1]["_id"].AsInt64;
@@ -627,6 +628,7 @@ public sealed partial class LiteDbOutbox
             inTransaction = false;
             SyncLog();
             _metrics.Increment("outbox_chunks_joined_total", "", run.Count);
+            return true;
         }
         catch (Exception ex)
         {
@@ -638,6 +640,7 @@ public sealed partial class LiteDbOutbox
             }
             _compactPending = false; // tried again after the next commit of new messages
             LogCompactionFailed(first, last, ex.Message);
+            return false;
         }
     }
 
