@@ -416,11 +416,12 @@ public sealed partial class LiteDbOutbox
     }
 
     /// <summary>
-    /// Stored chunks one rescan step reads at most (besides a run it is following) before the writer
-    /// looks at its queue again: a chunk of a backlog taken in under load holds about 50 messages, so
-    /// a step reads under a megabyte and keeps a drain's cursor commits waiting a few milliseconds at most.
+    /// What one rescan step reads at most (besides a run it is following) before the writer looks at
+    /// its queue again: 64 chunks or 1 MiB of them, whichever comes first, and no more once work is
+    /// waiting. A chunk of a backlog taken in under load holds about 50 messages, a few kilobytes
+    /// each, and is read whole.
     /// </summary>
-    private const int RescanStepChunks = 64;
+    private const int RescanStepChunks = 64, RescanStepBytes = 1 << 20;
 
     /// <summary>True while the chunks stored before the store was opened have not all been read for small ones.</summary>
     private bool _rescanning;
@@ -439,9 +440,19 @@ public sealed partial class LiteDbOutbox
     {
         _rescanAfter = 0;
         _rescanRead = _rescanJoined = _rescanTicks = 0;
-        _rescanThrough = lastStored;
-        _rescanning = lastStored > 0;
-        _compactPending = _rescanning;
+        ResumeRescan(lastStored);
+    }
+
+    /// <summary>
+    /// After a reopen (which forgets the small chunks noted so far): the rescan goes on from where it
+    /// was, now through <paramref name="lastStored"/>, so nothing it has read (a run whose join
+    /// failed included) is read again.
+    /// </summary>
+    private void ResumeRescan(long lastStored)
+    {
+        _rescanThrough = Math.Max(_rescanThrough, lastStored);
+        _rescanning = _rescanThrough > _rescanAfter;
+        _compactPending |= _rescanning;
     }
 
     /// <summary>
@@ -465,7 +476,7 @@ public sealed partial class LiteDbOutbox
         finally
         {
             _rescanTicks += Stopwatch.GetTimestamp() - started;
-            if (!_rescanning) LogRescanned(_rescanRead, _rescanThrough, _rescanJoined, Stopwatch.GetElapsedTime(0, _rescanTicks).TotalMilliseconds);
+            if (!_rescanning && _rescanRead > 0) LogRescanned(_rescanRead, _rescanThrough, _rescanJoined, Stopwatch.GetElapsedTime(0, _rescanTicks).TotalMilliseconds);
         }
     }
 
@@ -479,6 +490,7 @@ public sealed partial class LiteDbOutbox
         var limit = Math.Min(_rescanThrough, LastCommittedSequence - _options.CompactBehind);
         var run = new List<BsonDocument>();
         int messages = 0, bytes = 0, read = 0;
+        long readBytes = 0;
         long resumeAfter = _rescanAfter; // where the next step starts: after the last chunk no run needs again
         var stop = Stop.EndOfChunks;
         foreach (var doc in _chunks.Find(IdQuery.Above(_rescanAfter), 0, int.MaxValue))
@@ -489,9 +501,9 @@ public sealed partial class LiteDbOutbox
                 stop = Stop.Limit;
                 break;
             }
-            if (read >= RescanStepChunks && run.Count == 0)
+            if (read > 0 && run.Count == 0 && (read >= RescanStepChunks || readBytes >= RescanStepBytes || _queue.Reader.Count > 0))
             {
-                stop = Stop.Budget;
+                stop = Stop.Budget; // the next step reads this chunk again
                 break;
             }
             read++;
@@ -499,6 +511,7 @@ public sealed partial class LiteDbOutbox
             var first = doc[FirstField].AsInt64;
             var count = doc[CountField].AsInt32;
             var size = doc[BlobField].IsBinary ? doc[BlobField].AsBinary.Length : int.MaxValue; // a damaged one is left to the readers
+            readBytes += doc[BlobField].IsBinary ? size : 0;
             var small = count < SmallChunk && size <= CompactMaxBytes && GoneOf(last) is null && !PassedByEveryUpstream(last);
             if (small && run.Count > 0 && first == run[^1]["_id"].AsInt64 + 1 && messages + count <= CompactMaxMessages && bytes + size <= CompactMaxBytes)
             {
@@ -530,6 +543,7 @@ public sealed partial class LiteDbOutbox
             // The chunks after these are not yet CompactBehind behind the newest, and the run may go on
             // into them: as with the chunks noted since opening, it waits for more commits.
             _rescanAfter = resumeAfter;
+            _rescanRead -= run.Count; // read again then
             return false;
         }
         if (run.Count >= CompactMinBlockedRun)

@@ -117,6 +117,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         {
             ReplaceCorruptStore(ex.Message);
         }
+        StartRescan(_lastCommitted);
 
         _metrics.Gauge("outbox_messages", "", () => Count);
         _metrics.Gauge("outbox_payload_bytes", "", () => Bytes);
@@ -189,7 +190,6 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         SweepPassedMessages();
         SweepExpired();
         NoteLogSize();
-        StartRescan(_lastCommitted);
     }
 
     /// <summary>Moves a store that cannot be used aside (kept for inspection), reports it, and opens a new one.</summary>
@@ -831,6 +831,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
         _lastSequence = _lastCommitted = Math.Max(sequence, _lastSequence);
         _reopenNeeded = false;
+        ResumeRescan(_lastCommitted); // the small chunks noted before are forgotten: the rescan covers them
         LogReopened(_count);
         return true;
     }

@@ -151,6 +151,7 @@ internal sealed class ConnectionAcks(bool isV5)
 internal sealed class PendingAck(Task? stored, IncomingMessage? message, MqttApplicationMessage? application)
 {
     private Task? _delivery;
+    private bool _delivering;
 
     public Task? Stored { get; } = stored;
     public IncomingMessage? Message { get; } = message;
@@ -169,6 +170,12 @@ internal sealed class PendingAck(Task? stored, IncomingMessage? message, MqttApp
     public Task DeliverOnce(Func<PendingAck, string, Task> deliver, string clientId)
     {
         if (Volatile.Read(ref _delivery) is { } started) return started;
-        lock (this) return _delivery ??= deliver(this, clientId);
+        lock (this)
+        {
+            if (_delivery is { } begun) return begun;
+            if (_delivering) return Task.CompletedTask; // asked again from inside its own delivery (the lock is re-entrant)
+            _delivering = true;
+            return _delivery = deliver(this, clientId);
+        }
     }
 }

@@ -36,7 +36,7 @@ namespace Gateway.Mqtt;
 /// (no route, too large, over quota) is set on the ack at once and leaves after the acks before it;
 /// on MQTT 3.1.1 the connection is closed at that ack's turn, so the earlier, stored publishes are
 /// acknowledged and not sent again, and what is read meanwhile is neither stored nor acked (a QoS 0
-/// publish refused on MQTT 3.1.1 while acks are waiting is counted and logged, not closed on, see
+/// publish refused on MQTT 3.1.1 closes the connection once the acks waiting before it have left, see
 /// <see cref="Refuse"/>). A commit that fails is answered when its ack would have left.
 /// </para>
 /// </remarks>
@@ -117,7 +117,8 @@ internal sealed partial class MqttIngest(
                 }
                 else
                 {
-                    Refuse(e, acks, held, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'");
+                    if (Refuse(e, acks, held, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'"))
+                        await CloseAfterEarlierAcksAsync(e, acks!).ConfigureAwait(false);
                 }
                 held?.Add(packetId, held.Closing ? CloseHere : Settled);
                 return;
@@ -151,7 +152,7 @@ internal sealed partial class MqttIngest(
         }
         catch (OutboxRejectedException ex)
         {
-            Refuse(e, acks, held, CodeFor(ex), ex.Message);
+            if (Refuse(e, acks, held, CodeFor(ex), ex.Message)) await CloseAfterEarlierAcksAsync(e, acks!).ConfigureAwait(false);
             held?.Add(packetId, held.Closing ? CloseHere : Settled);
         }
         catch (OperationCanceledException) when (e.CancellationToken.IsCancellationRequested)
@@ -312,12 +313,12 @@ internal sealed partial class MqttIngest(
     /// A refusal known when the publish arrives: MQTTnet sends the ack with the reason code (MQTT 5), or
     /// the connection is closed (MQTT 3.1.1). A QoS 1/2 publish's close waits for its turn in the send
     /// loop (<paramref name="held"/>), so the acks of the stored publishes before it leave first; a
-    /// QoS 0 one, which has no ack to wait with, closes at once unless acks are still waiting, which a
-    /// close would lose (the client would send those stored messages again): then it is only counted
-    /// and logged, as its sender keeps no copy either way.
+    /// QoS 0 one has no ack to wait with, and closes at once when no acks are waiting. True when acks
+    /// are: the caller closes after them (<see cref="CloseAfterEarlierAcksAsync"/>).
     /// </summary>
-    private void Refuse(InterceptingPublishEventArgs e, ConnectionAcks? acks, ConnectionAcks? held, MqttPubAckReasonCode code, string reason)
+    private bool Refuse(InterceptingPublishEventArgs e, ConnectionAcks? acks, ConnectionAcks? held, MqttPubAckReasonCode code, string reason)
     {
+        var closeAfterAcks = false;
         e.ProcessPublish = false;
         var isV5 = acks?.IsV5 ?? false; // unknown version: closing is the refusal both understand
         string answer;
@@ -335,7 +336,8 @@ internal sealed partial class MqttIngest(
         }
         else if (acks is { HasPending: true })
         {
-            answer = "no disconnect (MQTT 3.1.1, QoS 0, acks of earlier publishes still to leave)";
+            closeAfterAcks = true;
+            answer = "disconnect once the acks of earlier publishes have left (MQTT 3.1.1)";
         }
         else
         {
@@ -344,6 +346,31 @@ internal sealed partial class MqttIngest(
         }
         metrics.Increment("mqtt_publishes_refused_total");
         LogRefused(e.ClientId, e.ApplicationMessage.Topic, answer, reason);
+        return closeAfterAcks;
+    }
+
+    /// <summary>How long a close waits after the last earlier ack's entry goes (see <see cref="CloseAfterEarlierAcksAsync"/>).</summary>
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// A QoS 0 publish refused on MQTT 3.1.1 while acks wait: the connection is closed once they have
+    /// left, not at once, which would lose them (the client would send those stored messages again).
+    /// The receive loop waits here, so nothing after the refused publish is read.
+    /// </summary>
+    private static async Task CloseAfterEarlierAcksAsync(InterceptingPublishEventArgs e, ConnectionAcks acks)
+    {
+        try
+        {
+            await acks.WaitUntilFewerThanAsync(1, e.CancellationToken).ConfigureAwait(false);
+            // The last ack's entry goes just before MQTTnet writes that ack: a moment's grace lets the
+            // write start before the close cancels the connection.
+            await Task.Delay(CloseGrace, e.CancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Gone meanwhile.
+        }
+        e.CloseConnection = true;
     }
 
     /// <summary>A commit that failed, answered as its ack is about to leave.</summary>

@@ -606,7 +606,8 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         await outbox.DisposeAsync();
 
         // 120 behind: at first only the oldest 30 are far enough behind, too few to join, and the rescan
-        // waits. 120 new messages in one commit and one more after them put the whole run behind.
+        // waits. 120 new messages in one commit put the whole run behind; a big commit does not wake
+        // compaction, the small one after it does.
         var reopened = _folder.Open(configure: o => o with { CompactBehind = 120, UnacknowledgedLinger = TimeSpan.FromSeconds(5) });
         var group = new List<Task<long>>();
         for (var i = 1; i <= 120; i++) group.Add(await reopened.EnqueueAsync(OutboxFolder.Message($"new/{i}", "abcd"), awaited: false));
