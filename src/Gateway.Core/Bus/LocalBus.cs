@@ -38,7 +38,7 @@ public sealed record LocalMessage(
 /// kept in an array replaced on change, so offering a message takes no lock.
 /// </para>
 /// </remarks>
-public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<LocalBus>? logger = null)
+public sealed partial class LocalBus
 {
     /// <summary>At most this many messages wait for the dispatcher before a post waits for room.</summary>
     public const int MaxQueued = 1024;
@@ -49,7 +49,8 @@ public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<Loc
     /// <summary>Messages one work item offers before it lets the pool run other work.</summary>
     private const int BatchPerWorkItem = 64;
 
-    private readonly ILogger _logger = logger ?? (ILogger)NullLogger.Instance;
+    private readonly GatewayMetrics? _metrics;
+    private readonly ILogger _logger;
     private readonly Lock _changes = new();
     private Subscriber[] _subscribers = [];
 
@@ -62,6 +63,13 @@ public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<Loc
 
     /// <summary>A posted message and the subscribers its topic matched when it was posted.</summary>
     private readonly record struct Entry(LocalMessage Message, Subscriber[] Subscribers);
+
+    public LocalBus(GatewayMetrics? metrics = null, ILogger<LocalBus>? logger = null)
+    {
+        _metrics = metrics;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        metrics?.Gauge("local_bus_queued", "", () => Queued);
+    }
 
     public int SubscriberCount => Volatile.Read(ref _subscribers).Length;
 
@@ -109,7 +117,7 @@ public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<Loc
             room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiting.Enqueue((item, room));
         }
-        metrics?.Increment("local_bus_full_waits_total");
+        _metrics?.Increment("local_bus_full_waits_total");
         return new ValueTask(room.Task);
     }
 
@@ -172,11 +180,11 @@ public sealed partial class LocalBus(GatewayMetrics? metrics = null, ILogger<Loc
             }
             catch (Exception ex)
             {
-                metrics?.Increment("local_delivery_failures_total");
+                _metrics?.Increment("local_delivery_failures_total");
                 LogDeliveryFailed(message.Topic, ex.Message);
             }
         }
-        if (taken > 0) metrics?.Increment("local_deliveries_total", by: taken);
+        if (taken > 0) _metrics?.Increment("local_deliveries_total", by: taken);
     }
 
     private void Remove(Subscriber subscriber)

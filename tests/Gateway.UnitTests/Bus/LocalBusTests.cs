@@ -126,6 +126,7 @@ public sealed class LocalBusTests
         // Room comes only from the dispatcher, which is held: nothing to wait for before looking.
         Assert.All(beyond, p => Assert.False(p.IsCompleted, "a post past the limit did not wait for room"));
         Assert.Equal(3, metrics.Get("local_bus_full_waits_total"));
+        Assert.Contains($"gateway_local_bus_queued {LocalBus.MaxQueued + 3}", metrics.ToPrometheusText().Split('\n'));
 
         held.Set();
         await Task.WhenAll(beyond).WaitAsync(TimeSpan.FromSeconds(10));
