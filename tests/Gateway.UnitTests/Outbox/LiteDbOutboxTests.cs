@@ -599,6 +599,36 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_rescan_goes_on_past_its_step_limit_to_small_chunks_far_behind_big_ones()
+    {
+        var outbox = _folder.Open(configure: o => o with { CompactBehind = 1_000_000, UnacknowledgedLinger = TimeSpan.FromSeconds(5) });
+        var topics = new List<string>();
+        for (var chunk = 0; chunk < 100; chunk++) // more big chunks than one rescan step reads
+        {
+            var group = new List<Task<long>>();
+            for (var i = 0; i < 20; i++)
+            {
+                group.Add(await outbox.EnqueueAsync(OutboxFolder.Message($"big/{chunk}/{i}", "abcd"), awaited: false));
+                topics.Add($"big/{chunk}/{i}");
+            }
+            outbox.CommitLingeringNow();
+            await Task.WhenAll(group);
+        }
+        for (var i = 1; i <= 10; i++)
+        {
+            await outbox.AppendAsync(OutboxFolder.Message($"small/{i}", "abcd"));
+            topics.Add($"small/{i}");
+        }
+        await outbox.DisposeAsync();
+
+        var reopened = _folder.Open(configure: o => o with { CompactBehind = 0 });
+        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 10);
+        Assert.Equal(topics, reopened.ReadAfter(0, 5000, int.MaxValue).Select(m => m.Message.Topic));
+        await reopened.DisposeAsync();
+        _folder.WithStore(db => Assert.Equal(100 + 1, db.GetCollection("chunks").Count()));
+    }
+
+    [Fact]
     public async Task Small_chunks_from_before_a_restart_still_too_close_to_the_newest_are_joined_once_enough_has_come_after_them()
     {
         var outbox = _folder.Open(configure: o => o with { CompactBehind = 1_000_000 });
