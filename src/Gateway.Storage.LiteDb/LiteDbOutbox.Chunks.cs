@@ -416,6 +416,14 @@ public sealed partial class LiteDbOutbox
     }
 
     /// <summary>
+    /// Whether a small chunk (<paramref name="first"/>, <paramref name="count"/> messages,
+    /// <paramref name="size"/> bytes) can join a run that ends at <paramref name="end"/> and holds
+    /// <paramref name="messages"/> and <paramref name="bytes"/> so far: consecutive, within the limits.
+    /// </summary>
+    private static bool JoinsRun(long end, int messages, int bytes, long first, int count, int size) =>
+        first == end + 1 && messages + count <= CompactMaxMessages && bytes + size <= CompactMaxBytes;
+
+    /// <summary>
     /// What one rescan step reads at most (besides a run it is following) before the writer looks at
     /// its queue again: 64 chunks or 1 MiB of them, whichever comes first, and no more once work is
     /// waiting. A chunk of a backlog taken in under load holds about 50 messages, a few kilobytes
@@ -492,28 +500,29 @@ public sealed partial class LiteDbOutbox
         int messages = 0, bytes = 0, read = 0;
         long readBytes = 0;
         long resumeAfter = _rescanAfter; // where the next step starts: after the last chunk no run needs again
-        var stop = Stop.EndOfChunks;
+        bool atLimit = false, stepSpent = false; // otherwise the end of the chunks, or of a run, ended the reading
         foreach (var doc in _chunks.Find(IdQuery.Above(_rescanAfter), 0, int.MaxValue))
         {
             var last = doc["_id"].AsInt64;
             if (last > limit)
             {
-                stop = Stop.Limit;
+                atLimit = true;
                 break;
             }
             if (read > 0 && run.Count == 0 && (read >= RescanStepChunks || readBytes >= RescanStepBytes || _queue.Reader.Count > 0))
             {
-                stop = Stop.Budget; // the next step reads this chunk again
+                stepSpent = true; // the next step reads this chunk again
                 break;
             }
             read++;
             _rescanRead++;
             var first = doc[FirstField].AsInt64;
             var count = doc[CountField].AsInt32;
-            var size = doc[BlobField].IsBinary ? doc[BlobField].AsBinary.Length : int.MaxValue; // a damaged one is left to the readers
-            readBytes += doc[BlobField].IsBinary ? size : 0;
+            var blob = doc[BlobField];
+            var size = blob.IsBinary ? blob.AsBinary.Length : int.MaxValue; // a damaged one is left to the readers
+            readBytes += blob.IsBinary ? size : 0;
             var small = count < SmallChunk && size <= CompactMaxBytes && GoneOf(last) is null && !PassedByEveryUpstream(last);
-            if (small && run.Count > 0 && first == run[^1]["_id"].AsInt64 + 1 && messages + count <= CompactMaxMessages && bytes + size <= CompactMaxBytes)
+            if (small && run.Count > 0 && JoinsRun(run[^1]["_id"].AsInt64, messages, bytes, first, count, size))
             {
                 run.Add(doc);
                 messages += count;
@@ -522,8 +531,7 @@ public sealed partial class LiteDbOutbox
             }
             if (run.Count >= CompactMinBlockedRun)
             {
-                stop = Stop.RunEnded; // this chunk ends the run; the next step reads it again
-                _rescanRead--;
+                _rescanRead--; // this chunk ends the run, joined below; the next step reads it again
                 break;
             }
             run.Clear();
@@ -538,7 +546,7 @@ public sealed partial class LiteDbOutbox
             bytes = size;
         }
 
-        if (stop == Stop.Limit && _rescanThrough > limit && run.Count < CompactMinRun)
+        if (atLimit && _rescanThrough > limit && run.Count < CompactMinRun)
         {
             // The chunks after these are not yet CompactBehind behind the newest, and the run may go on
             // into them: as with the chunks noted since opening, it waits for more commits.
@@ -552,7 +560,7 @@ public sealed partial class LiteDbOutbox
             if (JoinChunks(run)) _rescanJoined += run.Count;
             return true;
         }
-        if (stop == Stop.Budget)
+        if (stepSpent)
         {
             _rescanAfter = resumeAfter;
             return true;
@@ -560,8 +568,6 @@ public sealed partial class LiteDbOutbox
         _rescanning = false; // every chunk stored before opening has been read
         return false;
     }
-
-    private enum Stop { EndOfChunks, Limit, Budget, RunEnded }
 
     /// <summary>Joins the oldest run of small chunks, if one is ready; true when there may be more to do now.</summary>
     private bool TryCompactSmallChunks()
@@ -576,7 +582,7 @@ public sealed partial class LiteDbOutbox
         foreach (var (first, last, count, size) in _smallChunks)
         {
             if (last > limit) break;
-            if (take > 0 && (first != end + 1 || messages + count > CompactMaxMessages || bytes + size > CompactMaxBytes))
+            if (take > 0 && !JoinsRun(end, messages, bytes, first, count, size))
             {
                 blocked = true;
                 break;

@@ -59,7 +59,7 @@ public sealed partial class LocalBus
     private readonly Queue<(Entry Item, TaskCompletionSource Room)> _waiting = new();
     private long _queuedBytes;
     private bool _dispatching;
-    private Dispatcher? _dispatcher;
+    private readonly Dispatcher _dispatcher;
 
     /// <summary>A posted message and the subscribers its topic matched when it was posted.</summary>
     private readonly record struct Entry(LocalMessage Message, Subscriber[] Subscribers);
@@ -68,6 +68,7 @@ public sealed partial class LocalBus
     {
         _metrics = metrics;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        _dispatcher = new Dispatcher(this);
         metrics?.Gauge("local_bus_queued", "", () => Queued);
     }
 
@@ -109,7 +110,7 @@ public sealed partial class LocalBus
                 if (!_dispatching)
                 {
                     _dispatching = true;
-                    ThreadPool.UnsafeQueueUserWorkItem(_dispatcher ??= new Dispatcher(this), preferLocal: false);
+                    ThreadPool.UnsafeQueueUserWorkItem(_dispatcher, preferLocal: false);
                 }
                 return ValueTask.CompletedTask;
             }
@@ -147,7 +148,7 @@ public sealed partial class LocalBus
             Offer(item.Message, item.Subscribers);
         }
         // More may be queued: the next batch goes behind whatever else the pool has to run.
-        ThreadPool.UnsafeQueueUserWorkItem(_dispatcher!, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(_dispatcher, preferLocal: false);
     }
 
     private static bool AnyMatches(Subscriber[] subscribers, string topic)

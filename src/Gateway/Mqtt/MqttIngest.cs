@@ -37,7 +37,7 @@ namespace Gateway.Mqtt;
 /// on MQTT 3.1.1 the connection is closed at that ack's turn, so the earlier, stored publishes are
 /// acknowledged and not sent again, and what is read meanwhile is neither stored nor acked (a QoS 0
 /// publish refused on MQTT 3.1.1 closes the connection once the acks waiting before it have left, see
-/// <see cref="Refuse"/>). A commit that fails is answered when its ack would have left.
+/// <see cref="RefuseAsync"/>). A commit that fails is answered when its ack would have left.
 /// </para>
 /// </remarks>
 internal sealed partial class MqttIngest(
@@ -117,8 +117,7 @@ internal sealed partial class MqttIngest(
                 }
                 else
                 {
-                    if (Refuse(e, acks, held, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'"))
-                        await CloseAfterEarlierAcksAsync(e, acks!).ConfigureAwait(false);
+                    await RefuseAsync(e, acks, held, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'").ConfigureAwait(false);
                 }
                 held?.Add(packetId, held.Closing ? CloseHere : Settled);
                 return;
@@ -152,7 +151,7 @@ internal sealed partial class MqttIngest(
         }
         catch (OutboxRejectedException ex)
         {
-            if (Refuse(e, acks, held, CodeFor(ex), ex.Message)) await CloseAfterEarlierAcksAsync(e, acks!).ConfigureAwait(false);
+            await RefuseAsync(e, acks, held, CodeFor(ex), ex.Message).ConfigureAwait(false);
             held?.Add(packetId, held.Closing ? CloseHere : Settled);
         }
         catch (OperationCanceledException) when (e.CancellationToken.IsCancellationRequested)
@@ -313,10 +312,10 @@ internal sealed partial class MqttIngest(
     /// A refusal known when the publish arrives: MQTTnet sends the ack with the reason code (MQTT 5), or
     /// the connection is closed (MQTT 3.1.1). A QoS 1/2 publish's close waits for its turn in the send
     /// loop (<paramref name="held"/>), so the acks of the stored publishes before it leave first; a
-    /// QoS 0 one has no ack to wait with, and closes at once when no acks are waiting. True when acks
-    /// are: the caller closes after them (<see cref="CloseAfterEarlierAcksAsync"/>).
+    /// QoS 0 one has no ack to wait with: it closes at once when no acks are waiting, and after them
+    /// when some are (<see cref="CloseAfterEarlierAcksAsync"/>).
     /// </summary>
-    private bool Refuse(InterceptingPublishEventArgs e, ConnectionAcks? acks, ConnectionAcks? held, MqttPubAckReasonCode code, string reason)
+    private Task RefuseAsync(InterceptingPublishEventArgs e, ConnectionAcks? acks, ConnectionAcks? held, MqttPubAckReasonCode code, string reason)
     {
         var closeAfterAcks = false;
         e.ProcessPublish = false;
@@ -346,7 +345,7 @@ internal sealed partial class MqttIngest(
         }
         metrics.Increment("mqtt_publishes_refused_total");
         LogRefused(e.ClientId, e.ApplicationMessage.Topic, answer, reason);
-        return closeAfterAcks;
+        return closeAfterAcks ? CloseAfterEarlierAcksAsync(e, acks!) : Task.CompletedTask;
     }
 
     /// <summary>How long a close waits after the last earlier ack's entry goes (see <see cref="CloseAfterEarlierAcksAsync"/>).</summary>
