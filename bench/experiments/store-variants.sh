@@ -22,24 +22,29 @@ QOS=${QOS:-1}
 MEASURE=${MEASURE:-10}
 CONNECTIONS=${CONNECTIONS:-100}
 
+port=18930
+http=18980
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in $port $http; do
+  if port_open $p; then echo "port $p is in use (another run of this script, or a leftover gateway?)" >&2; exit 1; fi
+done
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 work=$(mktemp -d /tmp/store-variants.XXXXXX)
 tree="$work/tree"
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true
   git -C "$root" worktree remove --force "$tree" 2>/dev/null || true
-  rm -rf "$work/data"
+  rm -rf "$work/data" "$work/gateway" # the runs, logs and build log stay
 }
 trap cleanup EXIT
 
 echo "store-variants: building the patched gateway and the load tool" >&2
-git worktree add --detach "$tree" HEAD >/dev/null 2>&1
+git worktree add --detach "$tree" HEAD > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 git -C "$tree" apply "$root/bench/experiments/store-variants.patch"
-dotnet build "$tree/src/Gateway/Gateway.csproj" -c Release -o "$work/gateway" --nologo -v quiet >/dev/null
-dotnet build bench/Gateway.Bench -c Release --nologo -v quiet >/dev/null
+build() { dotnet build "$@" -c Release --nologo -v quiet > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }; }
+build "$tree/src/Gateway/Gateway.csproj" -o "$work/gateway"
+build bench/Gateway.Bench # the load tool as it is in the working tree
 bench="$root/bench/Gateway.Bench/bin/Release/net10.0/gateway-bench"
-port=18930
-http=18980
 
 measure() { # label: warm up, then the measured load; prints msgs/s
   "$bench" mqtt --port "$port" --connections "$CONNECTIONS" --qos "$QOS" --duration 4 --label warm > /dev/null 2>> "$work/bench.log"
@@ -47,7 +52,7 @@ measure() { # label: warm up, then the measured load; prints msgs/s
     | grep -o 'msgs_per_s=[0-9]*' | cut -d= -f2
 }
 wait_port() {
-  for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+  for _ in $(seq 1 200); do port_open "$1" && return 0; sleep 0.05; done
   echo "port $1 did not open" >&2; return 1
 }
 
@@ -68,9 +73,10 @@ for round in $(seq 1 "$rounds"); do
         dotnet "$work/gateway/gateway.dll" > "$work/gateway-$v-$round.log" 2>&1 &
     fi
     pid=$!
-    wait_port $port
-    rate=$(measure "$v-$round")
-    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    # A run that fails (the process did not start, the load tool found nothing) counts as 0 and the rest go on.
+    rate=0
+    if wait_port $port; then rate=$(measure "$v-$round") || rate=0; fi
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=
     echo "round $round variant $v msgs_per_s $rate" | tee -a "$out"
   done
 done
