@@ -434,6 +434,12 @@ public sealed partial class LiteDbOutbox
     /// <summary>True while the chunks stored before the store was opened have not all been read for small ones.</summary>
     private bool _rescanning;
 
+    /// <summary>Whether the chunks stored before opening are still to be read for small ones (tests watch it).</summary>
+    internal bool Rescanning => Volatile.Read(ref _rescanning);
+
+    /// <summary>Whether the writer has no compaction step to try until something changes (tests watch it).</summary>
+    internal bool CompactionIdle => !Volatile.Read(ref _compactPending);
+
     /// <summary>The rescan goes on with the chunks above this one (by last sequence).</summary>
     private long _rescanAfter;
 

@@ -738,6 +738,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
             {
                 foreach (var (upstream, through) in movedCursors) _cursors[upstream] = through;
             }
+            // A rescan waiting for newer messages has nothing left to wait for once every upstream has
+            // passed its chunks (a drain after a restart, with nothing new coming): its next step ends it.
+            if (_rescanning && PassedByEveryUpstream(_rescanThrough)) _compactPending = true;
         }
         Interlocked.Exchange(ref _count, count);
         Interlocked.Exchange(ref _bytes, bytes);

@@ -655,6 +655,30 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_rescan_waiting_for_newer_messages_ends_once_the_upstream_has_passed_its_chunks_with_nothing_new_arriving()
+    {
+        var routes = new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]);
+        var outbox = _folder.Open(routes, configure: o => o with { CompactBehind = 1_000_000 });
+        for (var i = 1; i <= 150; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}", "abcd"));
+        await outbox.DisposeAsync();
+
+        // 120 behind: only the oldest 30 of the 150 small chunks are far enough behind the newest,
+        // too few to join, so the rescan waits for newer messages and the writer goes idle.
+        var reopened = _folder.Open(routes, configure: o => o with { CompactBehind = 120 });
+        await Poll(() => reopened.Rescanning && reopened.CompactionIdle);
+
+        // None come: the upstream confirms all 150 (a drain after a restart). Nothing is left worth
+        // joining, and the rescan ends without waiting for a commit of new messages.
+        var all = reopened.ReadAfter(0, 1000, int.MaxValue);
+        Assert.Equal(150, all.Count);
+        await reopened.AdvanceCursorAsync("up", all[^1].Sequence, all);
+        await Poll(() => !reopened.Rescanning);
+        await Poll(() => reopened.Count == 0);
+        Assert.Equal(0, _folder.Metrics.Get("outbox_chunks_joined_total"));
+        await reopened.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Small_chunks_joined_after_the_stored_totals_were_written_are_counted_once_after_a_restart()
     {
         static LiteDbOutboxOptions Configure(LiteDbOutboxOptions o) =>
