@@ -15,8 +15,15 @@ internal abstract class UpstreamConsumer : IAsyncDisposable
 {
     private readonly Dictionary<long, long> _arrivals = [];
     private long _first, _last;
+    private long _loadEnded, _arrivedByLoadEnd;
 
-    public sealed record EndToEnd(long Received, long Missing, double Rate, double P50, double P99, double P999);
+    /// <summary>
+    /// What arrived, and how late. <paramref name="Rate"/> runs from the first arrival to the last, so it
+    /// takes in the drain after the publishers stopped; <paramref name="RateDuringLoad"/> counts only what
+    /// arrived from the first arrival until they stopped: how fast the broker forwarded while it was also
+    /// taking messages in (NaN when nothing arrived before the end of the load).
+    /// </summary>
+    public sealed record EndToEnd(long Received, long Missing, double Rate, double RateDuringLoad, double P50, double P99, double P999);
 
     public static UpstreamConsumer? FromOptions(Options o)
     {
@@ -31,10 +38,12 @@ internal abstract class UpstreamConsumer : IAsyncDisposable
 
     public abstract ValueTask DisposeAsync();
 
-    protected void Arrived(ReadOnlySpan<byte> payload)
+    protected void Arrived(ReadOnlySpan<byte> payload) => Arrived(payload, Stopwatch.GetTimestamp());
+
+    /// <summary>A message arrived at <paramref name="now"/> (a <see cref="Stopwatch"/> timestamp).</summary>
+    internal void Arrived(ReadOnlySpan<byte> payload, long now)
     {
         if (payload.Length < 16) return;
-        var now = Stopwatch.GetTimestamp();
         var id = BinaryPrimitives.ReadInt64LittleEndian(payload);
         var sent = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
         lock (_arrivals)
@@ -42,6 +51,18 @@ internal abstract class UpstreamConsumer : IAsyncDisposable
             _arrivals.TryAdd(id, now - sent); // a replay keeps the first arrival
             if (_first == 0) _first = now;
             _last = now;
+        }
+    }
+
+    /// <summary>Notes that the publishers stopped, for <see cref="EndToEnd.RateDuringLoad"/>.</summary>
+    public void MarkLoadEnded() => MarkLoadEnded(Stopwatch.GetTimestamp());
+
+    internal void MarkLoadEnded(long now)
+    {
+        lock (_arrivals)
+        {
+            _loadEnded = now;
+            _arrivedByLoadEnd = _arrivals.Count;
         }
     }
 
@@ -75,7 +96,9 @@ internal abstract class UpstreamConsumer : IAsyncDisposable
             var (p50, p99, p999, _) = latencies.Percentiles();
             var received = ids.Count(_arrivals.ContainsKey);
             var span = Latencies.Ms(_last - _first) / 1000;
-            return new EndToEnd(received, ids.Count - received, span > 0 ? _arrivals.Count / span : double.NaN, p50, p99, p999);
+            var loadSpan = _first == 0 || _loadEnded <= _first ? 0 : Latencies.Ms(_loadEnded - _first) / 1000;
+            return new EndToEnd(received, ids.Count - received, span > 0 ? _arrivals.Count / span : double.NaN,
+                loadSpan > 0 ? _arrivedByLoadEnd / loadSpan : double.NaN, p50, p99, p999);
         }
     }
 
