@@ -88,6 +88,7 @@ drained() { # everything forwarded, then the queue emptied for the next rate
   "$bench" queue --uri "$amqp" --queue bench --purge yes 2>> "$work/bench.log"
 }
 field() { tr ' ' '\n' <<< "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+whole() { [[ $1 =~ ^[0-9]+([.][0-9]*)?$ ]] && printf '%.0f' "$1" || printf '%s' "${1:--}"; } # "-": the load tool had no figure
 
 echo "forward-at-rate: warming up" >&2
 "$bench" mqtt --port $gw_port --connections 100 --qos 1 --duration 4 --label warm-up > /dev/null 2>> "$work/bench.log"
@@ -99,10 +100,10 @@ for rate in "$@"; do
   [ -n "$line" ] || { echo "forward-at-rate: the run at $rate msgs/s printed no result (see $work/bench.log)" >&2; exit 1; }
   echo "$line" >> "$work/results.txt"
   ingested=$(field "$line" msgs_per_s) arrived=$(field "$line" upstream_during_load_msgs_per_s)
-  kept=$(awk -v o="$rate" -v i="$ingested" -v a="$arrived" 'BEGIN { print (o > 0 && i >= 0.99 * o && a >= 0.99 * i) ? "yes" : "no" }')
+  kept=$(awk -v o="$rate" -v i="$ingested" -v a="$arrived" 'BEGIN { print (o > 0 && a != "-" && i >= 0.99 * o && a >= 0.99 * i) ? "yes" : "no" }')
   offered=$rate; [ "$rate" = 0 ] && offered=flat-out
-  printf '%-10s %10.0f %11s %10.0f %10.0f %11s %11s %8s %8s\n' "$offered" "$ingested" "$(field "$line" ack_p99_ms)" "$arrived" \
-    "$(field "$line" upstream_msgs_per_s)" "$(field "$line" e2e_p50_ms)" "$(field "$line" e2e_p99_ms)" "$kept" "$(field "$line" upstream_missing)"
+  printf '%-10s %10s %11s %10s %10s %11s %11s %8s %8s\n' "$offered" "$(whole "$ingested")" "$(field "$line" ack_p99_ms)" "$(whole "$arrived")" \
+    "$(whole "$(field "$line" upstream_msgs_per_s)")" "$(field "$line" e2e_p50_ms)" "$(field "$line" e2e_p99_ms)" "$kept" "$(field "$line" upstream_missing)"
   drained
 done
 kill "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true; gateway_pid=

@@ -30,10 +30,11 @@ public sealed class UpstreamConsumerTests
     public async Task The_rate_while_the_load_ran_leaves_out_the_drain_after_it()
     {
         var consumer = new Recorder();
-        // 1,000 messages over the 10 s of load (100 a second), then a backlog of 2,000 drained in 1 s after it.
-        for (var i = 0; i < 1000; i++) consumer.Arrived(Payload(i), At(i * 0.01));
-        consumer.MarkLoadEnded(At(10));
-        for (var i = 0; i < 2000; i++) consumer.Arrived(Payload(1000 + i), At(10 + i * 0.0005));
+        // The first message arrives 5 s into the run (the clock's zero is not the load's start). Then 1,000
+        // messages over the 10 s until the load ends (100 a second), and a backlog of 2,000 drained in 1 s after it.
+        for (var i = 0; i < 1000; i++) consumer.Arrived(Payload(i), At(5 + i * 0.01));
+        consumer.MarkLoadEnded(At(15));
+        for (var i = 0; i < 2000; i++) consumer.Arrived(Payload(1000 + i), At(15 + i * 0.0005));
 
         var e2e = await consumer.WaitForAsync(Enumerable.Range(0, 3000).Select(i => (long)i).ToHashSet(), TimeSpan.FromSeconds(5));
 
