@@ -93,14 +93,9 @@ stop_gateway() { kill -TERM "$gateway_pid"; wait "$gateway_pid" 2>/dev/null || t
 # --- RabbitMQ: a private node (brokers.md) -----------------------------------------------------
 amqp_port=$(free_port); dist_port=$(free_port)
 rabbit_node="bench-$$@localhost"
-mkdir -p "$work/rabbit/mnesia" "$work/rabbit/log"
-echo '[].' > "$work/rabbit/enabled_plugins"
-chown -R rabbitmq:rabbitmq "$work/rabbit" 2>/dev/null || true
-env RABBITMQ_NODENAME="$rabbit_node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$amqp_port RABBITMQ_DIST_PORT=$dist_port \
-    RABBITMQ_MNESIA_BASE="$work/rabbit/mnesia" RABBITMQ_LOG_BASE="$work/rabbit/log" \
-    RABBITMQ_ENABLED_PLUGINS_FILE="$work/rabbit/enabled_plugins" RABBITMQ_FEATURE_FLAGS_FILE="$work/rabbit/feature_flags" \
-    rabbitmq-server > "$work/rabbit/out.log" 2>&1 &
-pids+=($!)
+source bench/rabbit-node.sh
+start_rabbit_node "$work/rabbit" "$rabbit_node" "$amqp_port" "$dist_port"
+pids+=("$rabbit_pid")
 amqp="amqp://guest:guest@127.0.0.1:$amqp_port/"
 log "starting RabbitMQ on $amqp_port"
 wait_port "$amqp_port" 60

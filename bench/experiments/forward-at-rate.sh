@@ -55,14 +55,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$work/rabbit/mnesia" "$work/rabbit/log"
-echo '[].' > "$work/rabbit/enabled_plugins"
-chown -R rabbitmq:rabbitmq "$work/rabbit" 2>/dev/null || true
-env RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$amqp_port RABBITMQ_DIST_PORT=$dist_port \
-    RABBITMQ_MNESIA_BASE="$work/rabbit/mnesia" RABBITMQ_LOG_BASE="$work/rabbit/log" \
-    RABBITMQ_ENABLED_PLUGINS_FILE="$work/rabbit/enabled_plugins" RABBITMQ_FEATURE_FLAGS_FILE="$work/rabbit/feature_flags" \
-    rabbitmq-server > "$work/rabbit/out.log" 2>&1 &
-rabbit_pid=$!
+source bench/rabbit-node.sh
+start_rabbit_node "$work/rabbit" "$node" "$amqp_port" "$dist_port"
 amqp="amqp://guest:guest@127.0.0.1:$amqp_port/"
 wait_port $amqp_port 60 || { tail -20 "$work/rabbit/out.log" >&2; exit 1; }
 sleep 2
