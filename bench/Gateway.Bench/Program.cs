@@ -12,8 +12,9 @@ public static class Program
                         Publishes (QoS 1/2: one awaiting its ack per connection, or up to --in-flight); reports sent,
                         acknowledged, refused, msgs/s and ack latency p50/p99/p99.9. With a consumer, also what arrived
                         upstream, the end-to-end rate (while the load ran, and first arrival to last) and latency, and
-                        how many acknowledged messages are missing (exit code 3 when any is). With --metrics (the gateway's), also its own account of the load: how
-                        long acks waited for the store, commits and fsyncs took, and messages per fsync.
+                        how many acknowledged messages are missing (exit code 3 when any is). With --metrics (the
+                        gateway's), also its own account of the load: how long acks waited for the store, commits
+                        and fsyncs took, and messages per fsync.
           server        --port P [--bind A]             a bare MQTTnet server, no storage (the reference)
           amqp-publish  --uri amqp://... [--exchange X] [--routing-key K] [--messages N] [--payload BYTES] [--batch N] [--in-flight N] [--properties plain|gateway] [--keys N]
                         RabbitMQ.Client publishing persistent messages with confirms (the ceiling of forwarding)
