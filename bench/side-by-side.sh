@@ -28,6 +28,7 @@ fi
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+source bench/lib.sh
 dotnet build src/Gateway -c Release --nologo -v quiet >/dev/null
 dotnet build bench/Gateway.Bench -c Release --nologo -v quiet >/dev/null
 bench="$root/bench/Gateway.Bench/bin/Release/net10.0/gateway-bench"
@@ -73,19 +74,12 @@ reference_loads() { # name, port: the loads every broker gets (the gateway's run
   load "$1-qos1-x100-if4" "$2" --connections 100 --qos 1 --in-flight 4 --duration "$DURATION"
 }
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-metric() { curl -s "http://127.0.0.1:$http_port/metrics" | awk -v m="gateway_$1" '$1 == m { print $2 }'; }
 wait_drained() { # the gateway forwarded everything; then empty the queue for the next run
-  for _ in $(seq 1 600); do [ "$(metric outbox_messages)" = "0" ] && break; sleep 1; done
+  for _ in $(seq 1 600); do [ "$(gateway_metric outbox_messages)" = "0" ] && break; sleep 1; done
   "$bench" queue --uri "$amqp" --queue bench --purge yes
 }
 start_gateway() { # data folder, upstream endpoint
-  Gateway__Id=bench Gateway__DataPath="$1" Gateway__Mqtt__Port=$gw_port Gateway__Mqtt__BindAddress=127.0.0.1 \
-  Gateway__Http__Port=$http_port Gateway__Http__BindAddress=127.0.0.1 Gateway__Stomp__Port=0 \
-  Gateway__Outbox__MaxMessages=20000000 Gateway__Outbox__MaxBytes=20000000000 \
-  Gateway__Upstreams__rabbit__Endpoints__0="$2" Gateway__Upstreams__rabbit__ReconnectMaxDelay=00:00:01 \
-  Gateway__Routes__0__Filter='bench/#' Gateway__Routes__0__Upstream=rabbit \
-    dotnet "$gateway_dll" > "$work/gateway-$(date +%s%N).log" 2>&1 &
-  gateway_pid=$!
+  start_bench_gateway "$1" "$2" "$work/gateway-$(date +%s%N).log"
   pids+=("$gateway_pid")
 }
 stop_gateway() { kill -TERM "$gateway_pid"; wait "$gateway_pid" 2>/dev/null || true; }
@@ -93,7 +87,6 @@ stop_gateway() { kill -TERM "$gateway_pid"; wait "$gateway_pid" 2>/dev/null || t
 # --- RabbitMQ: a private node (brokers.md) -----------------------------------------------------
 amqp_port=$(free_port); dist_port=$(free_port)
 rabbit_node="bench-$$@localhost"
-source bench/rabbit-node.sh
 start_rabbit_node "$work/rabbit" "$rabbit_node" "$amqp_port" "$dist_port"
 pids+=("$rabbit_pid")
 amqp="amqp://guest:guest@127.0.0.1:$amqp_port/"

@@ -43,6 +43,8 @@ build() { dotnet build "$1" -c Release --nologo -v quiet > "$work/build.log" 2>&
 build src/Gateway
 build bench/Gateway.Bench
 bench="$root/bench/Gateway.Bench/bin/Release/net10.0/gateway-bench"
+gateway_dll="$root/src/Gateway/bin/Release/net10.0/gateway.dll"
+source bench/lib.sh
 node="forward-at-rate-$$@localhost"
 gateway_pid= rabbit_pid=
 trap 'echo "forward-at-rate: failed at line $LINENO (logs in $work)" >&2' ERR
@@ -55,30 +57,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source bench/rabbit-node.sh
 start_rabbit_node "$work/rabbit" "$node" "$amqp_port" "$dist_port"
 amqp="amqp://guest:guest@127.0.0.1:$amqp_port/"
 wait_port $amqp_port 60 || { tail -20 "$work/rabbit/out.log" >&2; exit 1; }
 sleep 2
 "$bench" queue --uri "$amqp" --queue bench --purge yes 2>> "$work/bench.log"
 
-Gateway__Id=bench Gateway__DataPath="$work/gateway-data" Gateway__Mqtt__Port=$gw_port Gateway__Mqtt__BindAddress=127.0.0.1 \
-Gateway__Http__Port=$http_port Gateway__Http__BindAddress=127.0.0.1 Gateway__Stomp__Port=0 \
-Gateway__Outbox__MaxMessages=20000000 Gateway__Outbox__MaxBytes=20000000000 \
-Gateway__Upstreams__rabbit__Endpoints__0="$amqp" Gateway__Upstreams__rabbit__ReconnectMaxDelay=00:00:01 \
-Gateway__Routes__0__Filter='bench/#' Gateway__Routes__0__Upstream=rabbit \
-  dotnet "$root/src/Gateway/bin/Release/net10.0/gateway.dll" > "$work/gateway.log" 2>&1 &
-gateway_pid=$!
+start_bench_gateway "$work/gateway-data" "$amqp" "$work/gateway.log"
 wait_port $gw_port 60 || { tail -20 "$work/gateway.log" >&2; exit 1; }
 
-metric() { curl -s --max-time 5 "http://127.0.0.1:$http_port/metrics" | awk -v m="gateway_$1" '$1 == m { print $2 }' || true; }
 drained() { # everything forwarded, then the queue emptied for the next rate
   for _ in $(seq 1 600); do
     kill -0 "$gateway_pid" 2>/dev/null || { echo "forward-at-rate: the gateway exited (see $work/gateway.log)" >&2; exit 1; }
-    [ "$(metric outbox_messages)" = "0" ] && break
+    [ "$(gateway_metric outbox_messages)" = "0" ] && break
     sleep 1
   done
-  [ "$(metric outbox_messages)" = "0" ] || { echo "forward-at-rate: the gateway did not drain within 10 minutes" >&2; exit 1; }
+  [ "$(gateway_metric outbox_messages)" = "0" ] || { echo "forward-at-rate: the gateway did not drain within 10 minutes" >&2; exit 1; }
   "$bench" queue --uri "$amqp" --queue bench --purge yes 2>> "$work/bench.log"
 }
 field() { tr ' ' '\n' <<< "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
