@@ -204,7 +204,7 @@ stop_gateway
 
 machine="$(nproc) cores ($(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), .NET $(dotnet --version), Mosquitto $("$mosquitto_bin" -h 2>/dev/null | awk 'NR==1 { print $3 }'), RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null)"
 notes=""
-[ -f bench/notes.md ] && notes="--notes bench/notes.md"
+[ -f bench/conclusions.md ] && notes="--notes bench/conclusions.md"
 "$bench" report --results "$results" --out docs/benchmarks.md --machine "$machine" --command "$command_line" $notes
 cp "$results" "$work/results-final.txt"
 log "done: docs/benchmarks.md (raw results and logs in $work)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What rate of forwarding the gateway can keep up, as against how fast it forwards while 100
-# connections publish flat out (the side-by-side's "sustained" row; bench/notes.md, round 12).
+# connections publish flat out (the side-by-side's "sustained" row).
 # Starts a private RabbitMQ node and the gateway forwarding to it (as side-by-side.sh does), then for
 # each offered rate runs 100 connections publishing QoS 1 at that total rate (0 = flat out) with a
 # consumer on the queue, and prints what arrived upstream and how late. Ends with RabbitMQ.Client
