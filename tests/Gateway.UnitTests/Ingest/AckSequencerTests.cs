@@ -198,16 +198,23 @@ public sealed class AckSequencerTests
     [Fact]
     public async Task A_publish_delivered_without_an_ack_waits_until_the_earlier_ones_are_delivered()
     {
-        var acks = Sequencer(reasonCodes: true);
+        var delivery = Commit();
+        var acks = Sequencer(reasonCodes: true, deliver: async message =>
+        {
+            await delivery.Task;
+            _delivered.Enqueue(message);
+        });
         var first = Commit();
         acks.Hold(1, first.Task, "qos1-first");
 
         var earlier = acks.WaitForEarlierAcksAsync(CancellationToken.None);
         var seenWhenDone = earlier.ContinueWith(_ => _delivered.ToArray(), TaskScheduler.Default);
-        Assert.False(earlier.IsCompleted, "a later QoS 0 publish would overtake the stored one");
-
         first.SetResult();
-        Assert.Equal(AckAction.Send, await ActionOf(acks.AckLeavingAsync(1)));
+        var verdict = acks.AckLeavingAsync(1);
+        Assert.False(earlier.IsCompleted, "a later QoS 0 publish would overtake the stored one, committed but not yet delivered");
+
+        delivery.SetResult();
+        Assert.Equal(AckAction.Send, await ActionOf(verdict));
         Assert.Equal(["qos1-first"], await seenWhenDone.WaitAsync(Patience));
     }
 
