@@ -147,7 +147,7 @@ public sealed class AckSequencer<TMessage>(bool acksCarryReasonCodes, int maxWai
     /// Called by the send loop as the ack of <paramref name="packetId"/> is about to leave: completes
     /// once its answer is known (for a held publish, after the commit and the local delivery).
     /// </summary>
-    public async Task<AckVerdict<TMessage>> AckLeavingAsync(ushort packetId)
+    public Task<AckVerdict<TMessage>> AckLeavingAsync(ushort packetId)
     {
         Entry? entry;
         lock (_gate)
@@ -156,20 +156,12 @@ public sealed class AckSequencer<TMessage>(bool acksCarryReasonCodes, int maxWai
             {
                 // Not seen arriving on this connection (one taken over meanwhile, say): an ack leaves only
                 // when it is known to be true. Seen, but behind an earlier one: it would overtake it.
-                if (!IsWaiting(packetId)) return new(AckAction.Withhold);
+                if (!IsWaiting(packetId)) return Task.FromResult(new AckVerdict<TMessage>(AckAction.Withhold));
                 _stopped = true;
-                return new(AckAction.WithholdAndClose);
+                return Task.FromResult(new AckVerdict<TMessage>(AckAction.WithholdAndClose));
             }
         }
-        try
-        {
-            return await AnswerAsync(entry).ConfigureAwait(false);
-        }
-        finally
-        {
-            // Only now: a publish delivered by the adapter itself waits for this (WaitForEarlierAcksAsync).
-            Leave(entry);
-        }
+        return AnswerAsync(entry);
     }
 
     private bool IsWaiting(ushort packetId)
@@ -181,28 +173,37 @@ public sealed class AckSequencer<TMessage>(bool acksCarryReasonCodes, int maxWai
         return false;
     }
 
+    /// <summary>The answer for the ack at the head of the queue, whose entry then goes.</summary>
     private async Task<AckVerdict<TMessage>> AnswerAsync(Entry entry)
     {
-        if (_stopped) return new(AckAction.Withhold); // acks go in order: none may follow a refusal that closes
-        if (entry.Kind == EntryKind.CloseHere) return Stop(null);
-        if (entry.Kind == EntryKind.Settled) return new(AckAction.Send);
         try
         {
-            await entry.Stored!.ConfigureAwait(false);
+            if (_stopped) return new(AckAction.Withhold); // acks go in order: none may follow a refusal that closes
+            if (entry.Kind == EntryKind.CloseHere) return Stop(null);
+            if (entry.Kind == EntryKind.Settled) return new(AckAction.Send);
+            try
+            {
+                await entry.Stored!.ConfigureAwait(false);
+            }
+            catch (OutboxRejectedException ex)
+            {
+                return AcksCarryReasonCodes ? new(AckAction.SendRefusal, ex, entry.Message) : Stop(ex, entry.Message);
+            }
+            catch (Exception)
+            {
+                // The outbox is closing, or failed in a way it does not name: whether the message is stored
+                // is unknown, so no ack, none after it, and the client sends again what is unacknowledged.
+                return Stop(null);
+            }
+            var storeWait = Stopwatch.GetElapsedTime(entry.Arrived);
+            await entry.DeliverOnce(deliver).ConfigureAwait(false);
+            return new(AckAction.Send, StoreWait: storeWait);
         }
-        catch (OutboxRejectedException ex)
+        finally
         {
-            return AcksCarryReasonCodes ? new(AckAction.SendRefusal, ex, entry.Message) : Stop(ex, entry.Message);
+            // Only now: a publish delivered by the adapter itself waits for this (WaitForEarlierAcksAsync).
+            Leave(entry);
         }
-        catch (Exception)
-        {
-            // The outbox is closing, or failed in a way it does not name: whether the message is stored
-            // is unknown, so no ack, none after it, and the client sends again what is unacknowledged.
-            return Stop(null);
-        }
-        var storeWait = Stopwatch.GetElapsedTime(entry.Arrived);
-        await entry.DeliverOnce(deliver).ConfigureAwait(false);
-        return new(AckAction.Send, StoreWait: storeWait);
     }
 
     private AckVerdict<TMessage> Stop(OutboxRejectedException? rejection, TMessage? message = default)
