@@ -12,8 +12,8 @@ namespace Gateway.Core.Ingest;
 /// <remarks>
 /// <para>
 /// The send loop writes acks one at a time in arrival order, so one ack waiting for its commit holds
-/// every ack behind it: acks leave in order without a clock or a timer. An ack asked for while an
-/// earlier one has not been answered would overtake it: it is withheld and the connection closed.
+/// every ack behind it. An ack asked for while an earlier one has not been answered would overtake
+/// it: it is withheld and the connection closed.
 /// </para>
 /// <para>
 /// Where acks carry no reason code (MQTT 3.1.1), a refusal is a close without an ack: the acks of
