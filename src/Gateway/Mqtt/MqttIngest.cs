@@ -2,6 +2,7 @@ using System.Buffers;
 using Gateway.Configuration;
 using Gateway.Core.Bus;
 using Gateway.Core.Diagnostics;
+using Gateway.Core.Ingest;
 using Gateway.Core.Messages;
 using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
@@ -14,7 +15,9 @@ using MQTTnet.Server;
 namespace Gateway.Mqtt;
 
 /// <summary>
-/// Puts every MQTT publish through the outbox before its PUBACK/PUBREC leaves or anybody local sees it.
+/// Puts every MQTT publish through the outbox before its PUBACK/PUBREC leaves or anybody local sees it:
+/// the adapter between MQTTnet's interceptors and each connection's <see cref="AckSequencer{TMessage}"/>,
+/// which holds the rules (ack order, refusal then close, the limit of acks waiting, delivery before a will).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -22,22 +25,14 @@ namespace Gateway.Mqtt;
 /// connection meanwhile. So a QoS 1/2 publish is only queued for the writer here; MQTTnet is told not
 /// to deliver it (<c>ProcessPublish = false</c>, the ack still says success) and the receive loop goes
 /// on reading. Its ack then waits in MQTTnet's send loop, in the outbound packet interceptor, for the
-/// commit to be on disk: exactly "ack only after the commit is on disk", with the connection's next
-/// publishes already on their way to the next commit. Once it is, the send loop queues the message
-/// for the local bus's STOMP subscribers (whose fan-out happens off this path), hands it to MQTTnet
-/// for its MQTT subscribers, and lets the ack go. Acks leave in the order the publishes
-/// came, as the send loop takes them in that order and commits complete in order. At most
-/// <see cref="ConnectionAcks.MaxPending"/> acks wait per connection; a publish MQTTnet delivers itself
-/// (QoS 0) waits until those before it are delivered, so local order is the order sent.
+/// commit to be on disk and the local delivery of the message (<see cref="OnOutboundPacketAsync"/>),
+/// with the connection's next publishes already on their way to the next commit.
 /// </para>
 /// <para>
-/// A refusal sets a reason code (MQTT 5) or closes the connection without an ack (MQTT 3.1.1, which
-/// has no way to say no): the client keeps its message and sends it again. A refusal known on arrival
-/// (no route, too large, over quota) is set on the ack at once and leaves after the acks before it;
-/// on MQTT 3.1.1 the connection is closed at that ack's turn, so the earlier, stored publishes are
-/// acknowledged and not sent again, and what is read meanwhile is neither stored nor acked (a QoS 0
-/// publish refused on MQTT 3.1.1 closes the connection once the acks waiting before it have left, see
-/// <see cref="RefuseAsync"/>). A commit that fails is answered when its ack would have left.
+/// Which publishes are the connection's own: the receive loop hands every packet it reads to the
+/// inbound packet interceptor before anything else, which announces a publish to the sequencer; a
+/// publish the gateway injects carries <see cref="MqttListenerService.InjectedItem"/>. Any other publish
+/// with the connection's session items is its will, which MQTTnet publishes once the receive loop has ended.
 /// </para>
 /// </remarks>
 internal sealed partial class MqttIngest(
@@ -48,13 +43,13 @@ internal sealed partial class MqttIngest(
     GatewayMetrics metrics,
     ILogger<MqttIngest> logger)
 {
+    /// <summary>
+    /// How many acks may wait per connection: the receive loop reads no further publish until one is on
+    /// its way out, so a client that sends without reading its acks holds at most this many messages here.
+    /// </summary>
+    public const int MaxAcksWaiting = 256;
+
     private const string AcksItem = "gateway.acks";
-
-    /// <summary>An ack whose answer was settled when its publish arrived (a reason code, or nothing to store).</summary>
-    private static readonly PendingAck Settled = new(null, null, null);
-
-    /// <summary>The ack of a publish refused on arrival on MQTT 3.1.1: when its turn comes, the connection is closed instead.</summary>
-    private static readonly PendingAck CloseHere = new(null, null, null);
 
     /// <summary>The server, for local delivery of what was stored and for closing a refused MQTT 3.1.1 connection; set once it starts.</summary>
     public MqttServer? Server { get; set; }
@@ -63,96 +58,37 @@ internal sealed partial class MqttIngest(
     {
         // Per connection, not per session: a resumed session keeps its items, and an earlier
         // connection's unsent acks (or its protocol version) must not be taken for this one's.
-        e.SessionItems[AcksItem] = new ConnectionAcks(e.ProtocolVersion == MqttProtocolVersion.V500);
+        e.SessionItems[AcksItem] = new AckSequencer<StoredPublish>(e.ProtocolVersion == MqttProtocolVersion.V500, MaxAcksWaiting, DeliverLocally);
         return Task.CompletedTask;
     }
 
-    /// <summary>Notes the packet identifier of a publish: the publish interceptor that runs next does not get it.</summary>
+    /// <summary>Announces a publish the receive loop read, with its packet identifier: the publish interceptor that runs next does not get it.</summary>
     public Task OnInboundPacketAsync(InterceptingPacketEventArgs e)
     {
-        if (e.Packet is MqttPublishPacket publish && e.SessionItems[AcksItem] is ConnectionAcks acks) acks.Arrive(publish.PacketIdentifier);
+        if (e.Packet is MqttPublishPacket publish && e.SessionItems[AcksItem] is AckSequencer<StoredPublish> acks)
+            acks.Announce(publish.PacketIdentifier, e.CancellationToken);
         return Task.CompletedTask;
     }
 
     public async Task OnPublishAsync(InterceptingPublishEventArgs e)
     {
         if (e.SessionItems.Contains(MqttListenerService.InjectedItem)) return; // a STOMP SEND or a local delivery, stored already
-        var application = e.ApplicationMessage;
-        var atMostOnce = application.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
-        // Read by this connection's receive loop? A will is published after the loop ended, with no token to cancel.
+        var connection = e.SessionItems[AcksItem] as AckSequencer<StoredPublish>;
         ushort packetId = 0;
-        var acks = e.CancellationToken.CanBeCanceled && e.SessionItems[AcksItem] is ConnectionAcks connection && connection.TakeArriving(out packetId)
-            ? connection : null;
-        var held = atMostOnce ? null : acks; // its ack waits in the send loop, with an entry for every QoS 1/2 publish
+        if (connection is not null && !connection.TryTakeAnnounced(out packetId))
+        {
+            // Its will: after the stored messages its end is delivering, not before; no ack, no connection to order it in.
+            await connection.DeliveredAtEnd.ConfigureAwait(false);
+            connection = null;
+        }
+        var arrival = new Arrival(e, connection, packetId);
         try
         {
-            // A will: after what its connection's end is delivering, not before.
-            if (acks is null && !e.CancellationToken.CanBeCanceled && e.SessionItems[AcksItem] is ConnectionAcks ended)
-                await ended.Ended.ConfigureAwait(false);
-            if (held is not null) await held.WaitUntilFewerThanAsync(ConnectionAcks.MaxPending, e.CancellationToken).ConfigureAwait(false);
-            if (acks is { Closing: true })
-            {
-                // Read after a refusal on MQTT 3.1.1 while the acks before that one leave: the connection
-                // closes at the refusal's turn, so this is neither stored nor acked (QoS 1/2 comes again;
-                // QoS 0 is lost, as it would be to a close at once), and counted.
-                e.ProcessPublish = false;
-                held?.Add(packetId, Settled); // its ack never leaves: the refusal's turn stops all after it
-                metrics.Increment("mqtt_publishes_ignored_total");
-                return;
-            }
-            if (string.IsNullOrEmpty(application.Topic) || !e.ProcessPublish)
-            {
-                held?.Add(packetId, Settled); // MQTTnet already refused it (unknown topic alias): its reason code goes out
-                return;
-            }
-            metrics.Increment("mqtt_publishes_received_total");
-
-            if (routes.IsUnrouted(application.Topic))
-            {
-                metrics.Increment("messages_unrouted_total");
-                if (options.Unrouted == UnroutedPolicy.Local)
-                {
-                    await AfterEarlierDeliveriesAsync(acks, e.CancellationToken).ConfigureAwait(false);
-                    await PublishLocallyAsync(e.ClientId, application).ConfigureAwait(false); // local subscribers still get it (MQTTnet delivers to MQTT's); nothing to store
-                }
-                else
-                {
-                    await RefuseAsync(e, acks, held, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{application.Topic}'").ConfigureAwait(false);
-                }
-                held?.Add(packetId, held.Closing ? CloseHere : Settled);
-                return;
-            }
-
-            var message = ToIncoming(e.ClientId, application, routes);
-            var committed = await outbox.EnqueueAsync(message, awaited: !atMostOnce, e.CancellationToken).ConfigureAwait(false);
-            if (atMostOnce)
-            {
-                // QoS 0: stored by the same path, but nobody waits for the disk; a failure is counted and logged.
-                _ = committed.ContinueWith(ReportQosZeroFailure, this, CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                await AfterEarlierDeliveriesAsync(acks, e.CancellationToken).ConfigureAwait(false);
-                await PublishLocallyAsync(message).ConfigureAwait(false); // MQTTnet delivers it to MQTT subscribers once this returns
-            }
-            else if (held is not null)
-            {
-                // The ack and the local delivery wait in the send loop (OnOutboundPacketAsync), which
-                // delivers from the store's copy: the entry does not keep MQTTnet's as well.
-                e.ProcessPublish = false;
-                application.Payload = ReadOnlySequence<byte>.Empty;
-                held.Add(packetId, new PendingAck(committed, message, application));
-                held.WatchEnd(e.CancellationToken, DeliverRemaining, e.ClientId);
-            }
-            else
-            {
-                // A will, or no connection state: any ack waits here, and MQTTnet delivers once this returns.
-                await committed.ConfigureAwait(false);
-                await PublishLocallyAsync(message).ConfigureAwait(false);
-            }
+            await IngestAsync(arrival).ConfigureAwait(false);
         }
         catch (OutboxRejectedException ex)
         {
-            await RefuseAsync(e, acks, held, CodeFor(ex), ex.Message).ConfigureAwait(false);
-            held?.Add(packetId, held.Closing ? CloseHere : Settled);
+            await RefuseAsync(arrival, CodeFor(ex), ex.Message).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (e.CancellationToken.IsCancellationRequested)
         {
@@ -169,123 +105,106 @@ internal sealed partial class MqttIngest(
         }
     }
 
-    /// <summary>
-    /// Before MQTTnet delivers a publish itself (QoS 0, or unrouted and kept local): the connection's
-    /// earlier QoS 1/2 publishes are delivered first, as their acks leave, so local subscribers and
-    /// retained messages see a connection's messages in the order it sent them.
-    /// </summary>
-    private static Task AfterEarlierDeliveriesAsync(ConnectionAcks? acks, CancellationToken cancellationToken) =>
-        acks is null ? Task.CompletedTask : acks.WaitUntilFewerThanAsync(1, cancellationToken);
-
-    /// <summary>
-    /// Holds a PUBACK or PUBREC in MQTTnet's send loop until its publish's commit is on disk, then
-    /// delivers the message locally and lets the ack go; answers a failed commit instead.
-    /// </summary>
-    public async Task OnOutboundPacketAsync(InterceptingPacketEventArgs e)
+    private async Task IngestAsync(Arrival arrival)
     {
-        ushort packetId;
-        if (e.Packet is MqttPubAckPacket pubAck) packetId = pubAck.PacketIdentifier;
-        else if (e.Packet is MqttPubRecPacket pubRec) packetId = pubRec.PacketIdentifier;
-        else return;
-        if (e.SessionItems[AcksItem] is not ConnectionAcks acks) return; // not seen connecting: the publish interceptor waited
-
-        if (!acks.TryGet(packetId, out var pending))
+        var e = arrival.Args;
+        if (arrival.Held is { } held) await held.WaitForRoomAsync(e.CancellationToken).ConfigureAwait(false);
+        if (arrival.Connection is { IsClosing: true })
         {
-            // An ack this connection's interceptor never saw (a connection taken over meanwhile): an
-            // ack leaves only when it is known to be true. Without it the client sends the message again.
-            e.ProcessPacket = false;
+            // Read after a refusal on MQTT 3.1.1 while the acks before it leave: the connection closes at
+            // the refusal's turn, so this is neither stored nor acked, and counted.
+            e.ProcessPublish = false;
+            arrival.Held?.Settle(arrival.PacketId); // its ack never leaves: the refusal's turn stops all after it
+            metrics.Increment("mqtt_publishes_ignored_total");
             return;
         }
-        try
+        if (string.IsNullOrEmpty(e.ApplicationMessage.Topic) || !e.ProcessPublish)
         {
-            if (acks.Refused)
-            {
-                // After a refusal on MQTT 3.1.1: acks go in order, so none may follow.
-                e.ProcessPacket = false;
-                return;
-            }
-            if (ReferenceEquals(pending, CloseHere))
-            {
-                // Refused on arrival (MQTT 3.1.1): the acks before it have left, so the client will not
-                // send those stored messages again; this one gets none, nor anything after it.
-                StopAcking(e, acks);
-                return;
-            }
-            if (pending.Stored is null) return; // settled on arrival
-
-            try
-            {
-                await pending.Stored.ConfigureAwait(false);
-            }
-            catch (OutboxRejectedException ex)
-            {
-                RefuseAck(e, acks, pending.Message!.Topic, CodeFor(ex), ex.Message);
-                return;
-            }
-            catch (Exception)
-            {
-                // The outbox is closing, or failed in a way it does not name: whether the message is
-                // stored is unknown, so no ack, none after it (acks go in order), and the connection is
-                // closed so the client sends again what is unacknowledged.
-                StopAcking(e, acks);
-                return;
-            }
-            metrics.Observe("mqtt_ack_store_wait_seconds", System.Diagnostics.Stopwatch.GetElapsedTime(pending.Arrived));
-            await pending.DeliverOnce(DeliverLocally, e.ClientId).ConfigureAwait(false);
+            arrival.Held?.Settle(arrival.PacketId); // MQTTnet already refused it (unknown topic alias): its reason code goes out
+            return;
         }
-        finally
-        {
-            // Only now: a publish MQTTnet delivers itself waits for this (AfterEarlierDeliveriesAsync).
-            acks.Done(packetId);
-        }
+        metrics.Increment("mqtt_publishes_received_total");
+        if (routes.IsUnrouted(e.ApplicationMessage.Topic)) await IngestUnroutedAsync(arrival).ConfigureAwait(false);
+        else await StoreAsync(arrival).ConfigureAwait(false);
     }
 
-    private Func<string, IReadOnlyList<PendingAck>, Task> DeliverRemaining => _deliverRemaining ??= DeliverRemainingAsync;
-    private Func<string, IReadOnlyList<PendingAck>, Task>? _deliverRemaining;
-
-    private Func<PendingAck, string, Task> DeliverLocally => _deliverLocally ??= (pending, clientId) => DeliverLocallyAsync(clientId, pending.Message!, pending.Application!);
-    private Func<PendingAck, string, Task>? _deliverLocally;
-
-    /// <summary>
-    /// A connection ended with acks still waiting: their messages are stored (or will be) and are
-    /// forwarded, so local subscribers get them too, in the order sent, once each commit is on disk.
-    /// </summary>
-    private async Task DeliverRemainingAsync(string clientId, IReadOnlyList<PendingAck> remaining)
+    private async Task IngestUnroutedAsync(Arrival arrival)
     {
-        foreach (var pending in remaining)
+        var e = arrival.Args;
+        metrics.Increment("messages_unrouted_total");
+        if (options.Unrouted != UnroutedPolicy.Local)
         {
-            try
-            {
-                await pending.Stored!.ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                continue; // not stored: nobody local sees it
-            }
-            // Started by its send loop, if that got to it first: then this waits for that delivery, so the
-            // next message (and the will) does not overtake it.
-            await pending.DeliverOnce(DeliverLocally, clientId).ConfigureAwait(false);
+            await RefuseAsync(arrival, MqttPubAckReasonCode.ImplementationSpecificError, $"no route for topic '{e.ApplicationMessage.Topic}'").ConfigureAwait(false);
+            return;
         }
+        // Local subscribers still get it (MQTTnet delivers to MQTT's once this returns); nothing to store.
+        if (arrival.Connection is { } connection) await connection.WaitForEarlierAcksAsync(e.CancellationToken).ConfigureAwait(false);
+        await PublishLocallyAsync(e.ClientId, e.ApplicationMessage).ConfigureAwait(false);
+        arrival.Held?.Settle(arrival.PacketId);
     }
 
-    /// <summary>
-    /// To STOMP subscribers (the local bus) and MQTT subscribers, as MQTTnet would have on arrival.
-    /// Best effort: the message is stored and its ack must still leave, whatever happens here.
-    /// </summary>
-    private async Task DeliverLocallyAsync(string clientId, IncomingMessage message, MqttApplicationMessage application)
+    private async Task StoreAsync(Arrival arrival)
     {
-        try
+        var e = arrival.Args;
+        var application = e.ApplicationMessage;
+        var message = ToIncoming(e.ClientId, application, routes);
+        var committed = await outbox.EnqueueAsync(message, awaited: !arrival.AtMostOnce, e.CancellationToken).ConfigureAwait(false);
+        if (arrival.AtMostOnce)
         {
+            // QoS 0: stored by the same path, but nobody waits for the disk; a failure is counted and logged.
+            _ = committed.ContinueWith(ReportQosZeroFailure, this, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            // Local subscribers and retained messages see a connection's messages in the order it sent them.
+            if (arrival.Connection is { } connection) await connection.WaitForEarlierAcksAsync(e.CancellationToken).ConfigureAwait(false);
+            await PublishLocallyAsync(message).ConfigureAwait(false); // MQTTnet delivers it to MQTT subscribers once this returns
+        }
+        else if (arrival.Held is { } held)
+        {
+            // The ack and the local delivery wait in the send loop, which delivers from the store's
+            // copy: the sequencer does not keep MQTTnet's as well.
+            e.ProcessPublish = false;
+            application.Payload = ReadOnlySequence<byte>.Empty;
+            held.Hold(arrival.PacketId, committed, new StoredPublish(message, application));
+        }
+        else
+        {
+            // A will, or no connection state: any ack waits here, and MQTTnet delivers once this returns.
+            await committed.ConfigureAwait(false);
             await PublishLocallyAsync(message).ConfigureAwait(false);
-            if (Server is not { IsStarted: true } server) return; // stopping: the store has it
-            application.Payload = new ReadOnlySequence<byte>(message.Payload);
-            await MqttListenerService.DeliverAsync(server, application, clientId).ConfigureAwait(false);
         }
-        catch (Exception ex)
+    }
+
+    /// <summary>
+    /// A refusal known when the publish arrives: MQTTnet sends the ack with the reason code (MQTT 5), or
+    /// the connection is closed (MQTT 3.1.1), at the publish's turn among the acks or, without an ack
+    /// (QoS 0), once the acks waiting before it have left (<see cref="CloseAfterEarlierAcksAsync"/>).
+    /// </summary>
+    private Task RefuseAsync(Arrival arrival, MqttPubAckReasonCode code, string reason)
+    {
+        var e = arrival.Args;
+        e.ProcessPublish = false;
+        // Unknown version (a will, say): closing is the refusal both understand.
+        var refusal = arrival.Connection is null ? ArrivalRefusal.CloseNow
+            : arrival.Held is not null ? arrival.Held.RefuseOnArrival(arrival.PacketId)
+            : arrival.Connection.RefuseUnacknowledgedOnArrival();
+        var answer = refusal switch
         {
-            metrics.Increment("local_delivery_failures_total");
-            LogLocalDeliveryFailed(message.Topic, ex.Message);
+            ArrivalRefusal.ReasonCode => $"reason code 0x{(int)code:x2}",
+            ArrivalRefusal.CloseAfterEarlierAcks => "disconnect once the acks of earlier publishes have left (MQTT 3.1.1)",
+            _ => "disconnect (MQTT 3.1.1)",
+        };
+        if (refusal == ArrivalRefusal.ReasonCode)
+        {
+            e.Response.ReasonCode = code;
+            e.Response.ReasonString = reason;
         }
+        else if (refusal == ArrivalRefusal.CloseNow)
+        {
+            e.CloseConnection = true;
+        }
+        metrics.Increment("mqtt_publishes_refused_total");
+        LogRefused(e.ClientId, e.ApplicationMessage.Topic, answer, reason);
+        return refusal == ArrivalRefusal.CloseAfterEarlierAcks ? CloseAfterEarlierAcksAsync(e, arrival.Connection!) : Task.CompletedTask;
     }
 
     private static MqttPubAckReasonCode CodeFor(OutboxRejectedException ex) => ex.Reason switch
@@ -294,138 +213,6 @@ internal sealed partial class MqttIngest(
         OutboxRejection.TooLarge => MqttPubAckReasonCode.ImplementationSpecificError,
         _ => MqttPubAckReasonCode.UnspecifiedError,
     };
-
-    /// <summary>
-    /// Queued for the local bus's (STOMP) subscribers, in the order of this connection's messages; the
-    /// fan-out itself happens off this path (<see cref="LocalBus"/>). Nothing is built when there
-    /// are no subscribers, the usual case on the ingest path.
-    /// </summary>
-    private ValueTask PublishLocallyAsync(IncomingMessage message) =>
-        bus.SubscriberCount == 0
-            ? ValueTask.CompletedTask
-            : bus.PostAsync(new LocalMessage(message.Topic, message.Payload, message.ContentType, message.UserProperties, "mqtt"));
-
-    private ValueTask PublishLocallyAsync(string clientId, MqttApplicationMessage application) =>
-        bus.SubscriberCount == 0 ? ValueTask.CompletedTask : PublishLocallyAsync(ToIncoming(clientId, application, routes));
-
-    /// <summary>
-    /// A refusal known when the publish arrives: MQTTnet sends the ack with the reason code (MQTT 5), or
-    /// the connection is closed (MQTT 3.1.1). A QoS 1/2 publish's close waits for its turn in the send
-    /// loop (<paramref name="held"/>), so the acks of the stored publishes before it leave first; a
-    /// QoS 0 one has no ack to wait with: it closes at once when no acks are waiting, and after them
-    /// when some are (<see cref="CloseAfterEarlierAcksAsync"/>).
-    /// </summary>
-    private Task RefuseAsync(InterceptingPublishEventArgs e, ConnectionAcks? acks, ConnectionAcks? held, MqttPubAckReasonCode code, string reason)
-    {
-        var closeAfterAcks = false;
-        e.ProcessPublish = false;
-        var isV5 = acks?.IsV5 ?? false; // unknown version: closing is the refusal both understand
-        string answer;
-        if (isV5)
-        {
-            e.Response.ReasonCode = code;
-            e.Response.ReasonString = reason;
-            answer = $"reason code 0x{(int)code:x2}";
-        }
-        else if (held is not null)
-        {
-            // MQTT 3.1.1 has no negative PUBACK: closing without one tells the client to keep the message.
-            held.Closing = true;
-            answer = "disconnect (MQTT 3.1.1)";
-        }
-        else if (acks is { HasPending: true })
-        {
-            closeAfterAcks = true;
-            answer = "disconnect once the acks of earlier publishes have left (MQTT 3.1.1)";
-        }
-        else
-        {
-            e.CloseConnection = true;
-            answer = "disconnect (MQTT 3.1.1)";
-        }
-        metrics.Increment("mqtt_publishes_refused_total");
-        LogRefused(e.ClientId, e.ApplicationMessage.Topic, answer, reason);
-        return closeAfterAcks ? CloseAfterEarlierAcksAsync(e, acks!) : Task.CompletedTask;
-    }
-
-    /// <summary>How long a close waits after the last earlier ack's entry goes (see <see cref="CloseAfterEarlierAcksAsync"/>).</summary>
-    private static readonly TimeSpan CloseGrace = TimeSpan.FromMilliseconds(50);
-
-    /// <summary>
-    /// A QoS 0 publish refused on MQTT 3.1.1 while acks wait: the connection is closed once they have
-    /// left, not at once, which would lose them (the client would send those stored messages again).
-    /// The receive loop waits here, so nothing after the refused publish is read.
-    /// </summary>
-    private static async Task CloseAfterEarlierAcksAsync(InterceptingPublishEventArgs e, ConnectionAcks acks)
-    {
-        try
-        {
-            await acks.WaitUntilFewerThanAsync(1, e.CancellationToken).ConfigureAwait(false);
-            // The last ack's entry goes just before MQTTnet writes that ack: a moment's grace lets the
-            // write start before the close cancels the connection.
-            await Task.Delay(CloseGrace, e.CancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Gone meanwhile.
-        }
-        e.CloseConnection = true;
-    }
-
-    /// <summary>A commit that failed, answered as its ack is about to leave.</summary>
-    private void RefuseAck(InterceptingPacketEventArgs e, ConnectionAcks acks, string topic, MqttPubAckReasonCode code, string reason)
-    {
-        if (acks.IsV5)
-        {
-            if (e.Packet is MqttPubAckPacket pubAck)
-            {
-                pubAck.ReasonCode = code;
-                pubAck.ReasonString = reason;
-            }
-            else if (e.Packet is MqttPubRecPacket pubRec)
-            {
-                pubRec.ReasonCode = (MqttPubRecReasonCode)(int)code; // the same values for these codes
-                pubRec.ReasonString = reason;
-            }
-        }
-        else
-        {
-            // No ack for this one, none after it, and the connection closed: the client keeps what is unacknowledged.
-            StopAcking(e, acks);
-        }
-        metrics.Increment("mqtt_publishes_refused_total");
-        LogRefused(e.ClientId, topic, acks.IsV5 ? $"reason code 0x{(int)code:x2}" : "disconnect (MQTT 3.1.1)", reason);
-    }
-
-    /// <summary>This ack does not leave, nor any after it (acks go in order), and the connection is closed.</summary>
-    private void StopAcking(InterceptingPacketEventArgs e, ConnectionAcks acks)
-    {
-        acks.Refused = true;
-        e.ProcessPacket = false;
-        Close(e);
-    }
-
-    /// <summary>Closes the connection whose ack interceptor this is, off the send loop (closing waits for it).</summary>
-    private void Close(InterceptingPacketEventArgs e)
-    {
-        if (Server is not { } server || e.CancellationToken.IsCancellationRequested) return; // closing already
-        _ = Task.Run(() => CloseAsync(server, e.ClientId, e.RemoteEndPoint));
-    }
-
-    private static async Task CloseAsync(MqttServer server, string clientId, System.Net.EndPoint remoteEndPoint)
-    {
-        try
-        {
-            // This connection only: the client may be connected again already, under the same id.
-            var clients = await server.GetClientsAsync().ConfigureAwait(false);
-            var connection = clients.FirstOrDefault(c => c.Id == clientId && Equals(c.RemoteEndPoint, remoteEndPoint));
-            if (connection is not null) await connection.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.UnspecifiedError }).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Gone already.
-        }
-    }
 
     private static void ReportQosZeroFailure(Task task, object? state)
     {
@@ -460,6 +247,20 @@ internal sealed partial class MqttIngest(
             ClientId = clientId,
             ReceivedAt = now,
         };
+    }
+
+    /// <summary>A message held for its ack: the store's copy, and MQTTnet's (without its payload) to deliver to MQTT subscribers.</summary>
+    internal readonly record struct StoredPublish(IncomingMessage Message, MqttApplicationMessage Application);
+
+    /// <summary>
+    /// One publish in the interceptor. <see cref="Connection"/> is null for one its connection's receive
+    /// loop did not read (the will); <see cref="Held"/> is set when its ack waits in the send loop (QoS 1/2).
+    /// </summary>
+    private readonly record struct Arrival(InterceptingPublishEventArgs Args, AckSequencer<StoredPublish>? Connection, ushort PacketId)
+    {
+        public bool AtMostOnce => Args.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
+
+        public AckSequencer<StoredPublish>? Held => AtMostOnce ? null : Connection;
     }
 
     [LoggerMessage(EventIds.PublishRefused, LogLevel.Warning, "Refused a publish from {ClientId} to '{Topic}' with {Answer}: {Reason}")]

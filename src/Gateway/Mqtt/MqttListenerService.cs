@@ -6,7 +6,6 @@ using MQTTnet;
 using MQTTnet.AspNetCore;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
-using MQTTnet.Server.Internal.Adapter;
 
 namespace Gateway.Mqtt;
 
@@ -41,7 +40,10 @@ internal sealed partial class MqttListenerService(
             .WithMaxPendingMessagesPerClient(mqtt.MaxPendingMessagesPerClient)
             .Build();
 
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [new MqttTcpServerAdapter(), WebSockets]);
+        // MQTTnet's own TCP adapter (its default), and the WebSocket one beside it.
+        var factory = new MqttServerFactory();
+        factory.DefaultServerAdapters.Add(_ => WebSockets);
+        _server = factory.CreateMqttServer(serverOptions);
         _server.ClientConnectedAsync += ingest.OnClientConnectedAsync;
         _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;

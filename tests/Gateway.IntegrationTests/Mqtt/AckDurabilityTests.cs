@@ -285,7 +285,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     [Fact]
     public async Task A_client_far_ahead_of_its_acks_is_not_read_past_the_limit_of_acks_waiting()
     {
-        var limit = Gateway.Mqtt.ConnectionAcks.MaxPending;
+        var limit = Gateway.Mqtt.MqttIngest.MaxAcksWaiting;
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "flooder", MqttProtocolVersion.V311);
         await WarmUpAndCloseAsync(device);
         var received = Metrics.Get("mqtt_publishes_received_total");
