@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Stomp;
 using MQTTnet.Protocol;
 using Xunit.Abstractions;

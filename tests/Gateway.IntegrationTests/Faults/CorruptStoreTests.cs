@@ -1,4 +1,3 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
 
 namespace Gateway.IntegrationTests.Faults;
 

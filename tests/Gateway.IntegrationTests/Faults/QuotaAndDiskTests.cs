@@ -1,5 +1,3 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using MQTTnet;
 using MQTTnet.Formatter;
 

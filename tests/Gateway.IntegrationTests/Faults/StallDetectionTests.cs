@@ -1,5 +1,3 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 
 namespace Gateway.IntegrationTests.Faults;
 

@@ -1,6 +1,4 @@
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Storage.LiteDb;
-using Gateway.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 

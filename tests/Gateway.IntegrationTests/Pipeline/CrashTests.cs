@@ -1,4 +1,3 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
 using Xunit.Abstractions;
 
 namespace Gateway.IntegrationTests.Pipeline;

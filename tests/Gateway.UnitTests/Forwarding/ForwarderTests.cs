@@ -10,7 +10,6 @@ namespace Gateway.UnitTests.Forwarding;
 /// <summary>The forwarder against the real outbox and a scripted upstream (the real brokers are in the integration tests).</summary>
 public sealed class ForwarderTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
     private readonly OutboxFolder _folder = new();
     private readonly RouteTable _routes = new([new Route("#", "up", new RouteTarget("amq.topic"))], ["up"]);
 
@@ -63,17 +62,17 @@ public sealed class ForwarderTests : IAsyncLifetime
         var inner = _folder.Open(_routes, sweepEvery: TimeSpan.FromMilliseconds(50));
         // A message that expires at once: swept away, leaving the committed sequence ahead of anything stored.
         await inner.AppendAsync(OutboxFolder.Message("t/1") with { ExpiresAt = DateTimeOffset.UtcNow });
-        await Until(() => inner.Count == 0);
+        await Poll.UntilAsync(() => inner.Count == 0);
         var outbox = new CountingOutbox(inner);
         var forwarder = new Forwarder(new ScriptedUpstream(), outbox, _routes, "gw", ForwarderOptions.Default, new GatewayMetrics(), NullLogger<Forwarder>.Instance);
 
         using var stop = new CancellationTokenSource();
         var running = forwarder.RunAsync(stop.Token, stop.Token);
-        await Until(() => outbox.Reads >= 1);
+        await Poll.UntilAsync(() => outbox.Reads >= 1);
         var watched = DateTime.UtcNow;
         while (DateTime.UtcNow - watched < TimeSpan.FromMilliseconds(300)) await Task.Delay(TimeSpan.FromMilliseconds(20));
         stop.Cancel();
-        await running.WaitAsync(Patience);
+        await running.WaitAsync(Patience.Reaction);
 
         Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in 300 ms
     }
@@ -109,20 +108,10 @@ public sealed class ForwarderTests : IAsyncLifetime
             metrics, NullLogger<Forwarder>.Instance);
         using var stop = new CancellationTokenSource();
         var running = forwarder.RunAsync(stop.Token, stop.Token);
-        await Until(() => outbox.Count == 0);
+        await Poll.UntilAsync(() => outbox.Count == 0);
         stop.Cancel();
-        await running.WaitAsync(Patience);
+        await running.WaitAsync(Patience.Reaction);
         return metrics;
-    }
-
-    private static async Task Until(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(TimeSpan.FromMilliseconds(5));
-        }
     }
 
     /// <summary>An upstream whose behaviour is scripted per connect and per batch.</summary>

@@ -7,7 +7,6 @@ namespace Gateway.UnitTests.Stomp;
 /// <summary>The client connection against a scripted broker over in-memory streams.</summary>
 public sealed class StompClientConnectionTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     /// <summary>The broker's side: reads frames the client sends, writes what the test says.</summary>
     private sealed class ScriptedBroker(Stream stream)
@@ -25,7 +24,7 @@ public sealed class StompClientConnectionTests
                 HeartbeatsSeen += heartbeats;
                 _pending = new ReadOnlySequence<byte>(pending.ToArray());
                 if (parsed) return frame!;
-                var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Patience);
+                var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Patience.Reaction);
                 if (read == 0) throw new EndOfStreamException();
                 _pending = new ReadOnlySequence<byte>([.. _pending.ToArray(), .. buffer.AsSpan(0, read).ToArray()]);
             }
@@ -37,7 +36,7 @@ public sealed class StompClientConnectionTests
             var buffer = new byte[256];
             while (HeartbeatsSeen < count)
             {
-                var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Patience);
+                var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Patience.Reaction);
                 var input = new ReadOnlySequence<byte>(buffer.AsMemory(0, read));
                 Assert.False(StompFrameReader.TryParse(ref input, StompLimits.Default, out _, out var heartbeats));
                 HeartbeatsSeen += heartbeats;
@@ -66,7 +65,7 @@ public sealed class StompClientConnectionTests
         Assert.Equal("edge", connect["login"]);
         Assert.Equal("secret", connect["passcode"]);
         await broker.SendAsync(StompFrame.Create(StompCommand.Connected, ("version", "1.2"), ("heart-beat", brokerHeartbeat)));
-        return (await connecting.WaitAsync(Patience), broker);
+        return (await connecting.WaitAsync(Patience.Reaction), broker);
     }
 
     [Fact]
@@ -80,7 +79,7 @@ public sealed class StompClientConnectionTests
         Assert.Equal("t1", commit["receipt"]);
         Assert.False(waiting.IsCompleted);
         await broker.SendAsync(StompFrame.Create(StompCommand.Receipt, ("receipt-id", "t1")));
-        Assert.Equal("t1", (await waiting.WaitAsync(Patience))["receipt-id"]);
+        Assert.Equal("t1", (await waiting.WaitAsync(Patience.Reaction))["receipt-id"]);
     }
 
     [Fact]
@@ -93,7 +92,7 @@ public sealed class StompClientConnectionTests
 
         await broker.SendAsync(StompFrame.Create(StompCommand.Error, Encoding.UTF8.GetBytes("caused by OutOfMemoryError"), ("message", "STORE COMMIT FAILED: Transaction rolled back")));
 
-        var error = await Assert.ThrowsAsync<StompErrorException>(() => waiting.WaitAsync(Patience));
+        var error = await Assert.ThrowsAsync<StompErrorException>(() => waiting.WaitAsync(Patience.Reaction));
         Assert.Contains("STORE COMMIT FAILED: Transaction rolled back", error.Message);
         Assert.Contains("OutOfMemoryError", error.Message);
         await Assert.ThrowsAnyAsync<Exception>(() => client.WriteAsync([StompFrame.Create(StompCommand.Begin, ("transaction", "t2"))], CancellationToken.None));
@@ -107,7 +106,7 @@ public sealed class StompClientConnectionTests
         Assert.Equal(TimeSpan.FromMilliseconds(200), client.ReceiveHeartbeat);
         var waiting = client.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Commit, ("transaction", "t"), ("receipt", "t"))], "t", CancellationToken.None);
 
-        var failure = await Assert.ThrowsAsync<TimeoutException>(() => waiting.WaitAsync(Patience));
+        var failure = await Assert.ThrowsAsync<TimeoutException>(() => waiting.WaitAsync(Patience.Reaction));
         Assert.Contains("missed heart-beats", failure.Message);
     }
 
@@ -132,7 +131,7 @@ public sealed class StompClientConnectionTests
         var connecting = StompClientConnection.ConnectAsync(clientStream, new StompConnectOptions { Host = "h" }, CancellationToken.None);
         await new ScriptedBroker(brokerStream).ReadFrameAsync();
         brokerStream.Dispose();
-        var failure = await Assert.ThrowsAsync<IOException>(() => connecting.WaitAsync(Patience));
+        var failure = await Assert.ThrowsAsync<IOException>(() => connecting.WaitAsync(Patience.Reaction));
         Assert.Contains("closed the connection", failure.Message);
     }
 }

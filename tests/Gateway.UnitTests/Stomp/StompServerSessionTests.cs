@@ -338,7 +338,7 @@ public sealed class StompServerSessionTests
         Assert.True(Environment.TickCount64 - started < 5000, "delivering to a stalled client took seconds: it waited on the client");
         Assert.Equal(StompCloseKind.SlowConsumer, s.Session.CloseKind);
         Assert.Contains("limit 10", s.Session.CloseReason);
-        await s.Running.WaitAsync(SessionUnderTest.Patience); // cut off after the close grace, not hung on the stalled pipe
+        await s.Running.WaitAsync(Patience.Reaction); // cut off after the close grace, not hung on the stalled pipe
         Assert.Equal(1, s.Backend.Released);
     }
 
@@ -434,7 +434,7 @@ public sealed class StompServerSessionTests
         // fills the transport past its pause threshold and the writer waits there.
         var sends = s.Transport.Sends;
         Assert.True(subscription.Deliver("/topic/a", NoHeaders, new byte[70_000]));
-        await Gateway.UnitTests.Outbox.LiteDbOutboxTests.Poll(() => Volatile.Read(ref s.Transport.Sends) > sends); // the writer took it
+        await Poll.UntilAsync(() => Volatile.Read(ref s.Transport.Sends) > sends); // the writer took it
         Assert.True(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000]));
         Assert.False(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000])); // 120,000 bytes queued
         Assert.Equal(StompCloseKind.SlowConsumer, s.Session.CloseKind);
@@ -492,7 +492,7 @@ public sealed class StompServerSessionTests
         await s.SendAsync(StompCommand.Subscribe, ("destination", "/topic/a"), ("id", "1"));
         await s.SendRawAsync("SEND\ndestination:/topic/a\n"); // half a frame, then gone
         s.Transport.FromClient.Complete();
-        await s.Running.WaitAsync(SessionUnderTest.Patience);
+        await s.Running.WaitAsync(Patience.Reaction);
         Assert.Equal(StompCloseKind.ClientClosed, s.Session.CloseKind);
         Assert.Contains("in the middle of a frame", s.Session.CloseReason);
         Assert.Empty(s.Backend.Sends);

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Stomp;
 
-namespace Gateway.IntegrationTests.Brokers;
+namespace Gateway.TestUtilities;
 
 /// <summary>
 /// A private ActiveMQ Classic instance (Debian's activemq) with STOMP on a free loopback port, its own

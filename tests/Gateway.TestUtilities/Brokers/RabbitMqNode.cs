@@ -1,7 +1,6 @@
-using Gateway.IntegrationTests.Infrastructure;
 using RabbitMQ.Client;
 
-namespace Gateway.IntegrationTests.Brokers;
+namespace Gateway.TestUtilities;
 
 /// <summary>
 /// A private RabbitMQ node (Debian's rabbitmq-server) on free loopback ports with its own data

@@ -1,8 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Gateway.IntegrationTests.Infrastructure;
 
-namespace Gateway.IntegrationTests.GatewayUnderTest;
+namespace Gateway.TestUtilities;
 
 /// <summary>
 /// The real gateway as a child process (<c>dotnet gateway.dll</c>) on free ports and its own data

@@ -1,0 +1,39 @@
+using System.Runtime.CompilerServices;
+
+namespace Gateway.TestUtilities;
+
+/// <summary>
+/// Waiting in tests: poll a condition until it holds or a deadline passes, never a bare sleep. A
+/// timeout names what was awaited (by default the condition's own source text) and the last error
+/// the condition threw, so a failure says what did not happen.
+/// </summary>
+public static class Poll
+{
+    // Short enough to add little to a test's time, long enough not to busy the two cores tests share.
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
+
+    public static Task UntilAsync(Func<bool> condition, TimeSpan? within = null, [CallerArgumentExpression(nameof(condition))] string what = "") =>
+        UntilAsync(() => Task.FromResult(condition()), within, what);
+
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? within = null, [CallerArgumentExpression(nameof(condition))] string what = "")
+    {
+        var timeout = within ?? Patience.Reaction;
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? last = null;
+        while (true)
+        {
+            try
+            {
+                if (await condition()) return;
+                last = null;
+            }
+            catch (Exception ex) when (ex is not InvalidOperationException)
+            {
+                last = ex; // e.g. the HTTP endpoint not up yet: keep polling, but report it if time runs out
+            }
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"waited {timeout.TotalSeconds:0.#} s for {what}" + (last is null ? "" : $"; last error: {last.Message}"));
+            await Task.Delay(Interval);
+        }
+    }
+}
