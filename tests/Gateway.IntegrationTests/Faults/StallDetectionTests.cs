@@ -1,4 +1,3 @@
-
 namespace Gateway.IntegrationTests.Faults;
 
 public sealed class StallDetectionTests

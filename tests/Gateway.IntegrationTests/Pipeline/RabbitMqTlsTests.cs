@@ -1,4 +1,3 @@
-
 namespace Gateway.IntegrationTests.Pipeline;
 
 /// <summary>amqps:// to a RabbitMQ TLS listener whose certificate a private CA signed.</summary>
