@@ -15,6 +15,7 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
     private static GatewaySettings ActiveMqUpstream(string name, params string[] endpoints) =>
         new GatewaySettings().Upstream(name, endpoints).Set($"Gateway__Upstreams__{name}__Kind", "ActiveMq");
 
+    [Trait("Category", "Slow")] // a load
     [Fact]
     public async Task Ten_thousand_QoS1_messages_routed_to_a_queue_arrive_once_and_in_order()
     {
@@ -103,6 +104,7 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
 }
 
 /// <summary>Two brokers standing in for Amazon MQ's active/standby pair: the gateway fails over and loses nothing.</summary>
+[Trait("Category", "Slow")] // a pair of brokers failing over
 public sealed class ActiveMqFailoverTests
 {
 

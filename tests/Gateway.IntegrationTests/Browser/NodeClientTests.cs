@@ -8,6 +8,7 @@ namespace Gateway.IntegrationTests.Browser;
 /// Playwright. The Node programs check what their clients see; these tests check what reached the
 /// upstream queue.
 /// </summary>
+[Trait("Category", "Slow")] // Chromium and Node.js clients
 [Collection(PipelineCollection.Name)]
 public sealed class NodeClientTests(PipelineFixture fixture)
 {

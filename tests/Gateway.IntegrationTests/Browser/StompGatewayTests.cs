@@ -146,17 +146,19 @@ public sealed class StompGatewayTests : IAsyncLifetime
         await stomp.WriteAndAwaitReceiptAsync([Send("/topic/commands.valve7", "open", ("receipt", "c1"), ("content-type", "text/plain"), ("operator", "ana"))], "c1", CancellationToken.None).WaitAsync(Patience.Reaction);
 
         await Poll.UntilAsync(() => !subscriber.Received.IsEmpty, Patience.Reaction, "the MQTT subscriber to receive the SEND");
-        await Task.Delay(TimeSpan.FromMilliseconds(500)); // time for a duplicate to show up, if there were one
-        var received = Assert.Single(subscriber.Received);
+        // A marker down the same path: a duplicate of the first SEND would reach the subscriber before it.
+        await stomp.WriteAndAwaitReceiptAsync([Send("/topic/commands.marker", "marker", ("receipt", "c2"))], "c2", CancellationToken.None).WaitAsync(Patience.Reaction);
+        await Poll.UntilAsync(() => subscriber.Received.Any(m => m.Topic == "commands/marker"), Patience.Reaction, "the marker to reach the MQTT subscriber");
+        var received = Assert.Single(subscriber.Received, m => m.Topic != "commands/marker");
         Assert.Equal("commands/valve7", received.Topic);
         Assert.Equal("open", Encoding.UTF8.GetString(received.Payload));
         Assert.Equal("text/plain", received.ContentType);
         Assert.Contains(received.UserProperties, p => p.Name == "operator" && Encoding.UTF8.GetString(p.ValueBuffer.Span) == "ana");
 
-        Assert.Equal(before + 1, Outbox.LastCommittedSequence); // the injected copy was not stored again
-        var stored = Outbox.ReadAfter(before, 10, 1 << 20).Single().Message;
-        Assert.Equal("commands/valve7", stored.Topic);
-        Assert.Equal("stomp:", stored.ClientId[..6]);
+        Assert.Equal(before + 2, Outbox.LastCommittedSequence); // the SEND and the marker: the injected copies were not stored again
+        var stored = Outbox.ReadAfter(before, 10, 1 << 20).Select(m => m.Message).ToList();
+        Assert.Equal(["commands/valve7", "commands/marker"], stored.Select(m => m.Topic));
+        Assert.Equal("stomp:", stored[0].ClientId[..6]);
     }
 
     [Fact]

@@ -7,6 +7,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
 
     private static string NewPrefix() => "t" + Guid.NewGuid().ToString("N")[..8];
 
+    [Trait("Category", "Slow")] // a load
     [Fact]
     public async Task Ten_thousand_QoS1_messages_from_several_publishers_arrive_once_in_order_with_keys_and_ids()
     {
@@ -44,6 +45,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         Assert.Empty(gateway.ErrorLines);
     }
 
+    [Trait("Category", "Slow")] // a broker restart
     [Fact]
     public async Task Publishes_are_acknowledged_while_the_broker_is_down_and_arrive_in_order_when_it_returns()
     {
@@ -69,6 +71,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience.Delivery, "the outbox to empty");
     }
 
+    [Trait("Category", "Slow")] // a crash under load
     [Fact]
     public async Task Every_acknowledged_message_arrives_after_the_gateway_is_killed_right_after_its_acks()
     {
@@ -108,6 +111,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         }
     }
 
+    [Trait("Category", "Slow")] // a second broker node
     [Fact]
     public async Task With_two_upstreams_on_one_route_a_stopped_one_never_stalls_the_other_and_gets_its_backlog_later()
     {
@@ -183,6 +187,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         Assert.Contains($"127.0.0.1:{Node.AmqpPort}", await gateway.GetAsync("/healthz"));
     }
 
+    [Trait("Category", "Slow")] // a load and a restart
     [Fact]
     public async Task A_SIGTERM_under_load_stops_cleanly_and_the_rest_is_sent_after_restart()
     {
@@ -218,6 +223,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         }
     }
 
+    [Trait("Category", "Slow")] // a broker outage
     [Fact]
     public async Task Messages_past_their_route_TTL_during_an_outage_are_removed_counted_and_never_sent()
     {

@@ -8,6 +8,7 @@ namespace Gateway.IntegrationTests.Pipeline;
 /// within what the first half needed (a short soak; longer runs by hand with GATEWAY_SOAK_CYCLES,
 /// figures in docs/reliability.md).
 /// </summary>
+[Trait("Category", "Slow")] // a soak
 [Collection(PipelineCollection.Name)]
 public sealed class StoreFileSoakTests(PipelineFixture fixture, ITestOutputHelper output)
 {

@@ -36,4 +36,27 @@ public static class Poll
             await Task.Delay(Interval);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="task"/> is still pending after <see cref="Patience.Quiet"/>: for what must
+    /// NOT happen when nothing later can show it did not (wait for the event that makes it possible
+    /// first, so the window starts where a wrong answer would appear).
+    /// </summary>
+    public static async Task<bool> StaysPendingAsync(Task task)
+    {
+        await Task.WhenAny(task, Task.Delay(Patience.Quiet));
+        return !task.IsCompleted;
+    }
+
+    /// <summary>Whether <paramref name="condition"/> stays false for <see cref="Patience.Quiet"/> (see <see cref="StaysPendingAsync"/>).</summary>
+    public static async Task<bool> StaysFalseAsync(Func<bool> condition)
+    {
+        var end = DateTime.UtcNow + Patience.Quiet;
+        while (DateTime.UtcNow < end)
+        {
+            if (condition()) return false;
+            await Task.Delay(Interval);
+        }
+        return !condition();
+    }
 }

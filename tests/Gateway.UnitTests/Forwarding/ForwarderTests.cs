@@ -68,26 +68,34 @@ public sealed class ForwarderTests : IAsyncLifetime
 
         using var stop = new CancellationTokenSource();
         var running = forwarder.RunAsync(stop.Token, stop.Token);
-        await Poll.UntilAsync(() => outbox.Reads >= 1);
-        var watched = DateTime.UtcNow;
-        while (DateTime.UtcNow - watched < TimeSpan.FromMilliseconds(300)) await Task.Delay(TimeSpan.FromMilliseconds(20));
+        await Poll.UntilAsync(() => outbox.Reads >= 1 && outbox.ParkedWaits >= 1); // it read, found nothing, and waits for messages
+        // A forwarder woken without new messages reads again at once: within this window it would be seen.
+        Assert.True(await Poll.StaysFalseAsync(() => outbox.Reads > 3), $"{outbox.Reads} reads of an empty store");
         stop.Cancel();
         await running.WaitAsync(Patience.Reaction);
 
-        Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in 300 ms
+        Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in half a second
     }
 
     /// <summary>Counts reads of the store on their way through.</summary>
     private sealed class CountingOutbox(Gateway.Core.Outbox.IOutbox inner) : Gateway.Core.Outbox.IOutbox
     {
         private int _reads;
+        private int _parkedWaits;
         public int Reads => Volatile.Read(ref _reads);
+        /// <summary>Waits for new messages that did not end at once: the forwarder is parked, not polling.</summary>
+        public int ParkedWaits => Volatile.Read(ref _parkedWaits);
         public long LastCommittedSequence => inner.LastCommittedSequence;
         public long Count => inner.Count;
         public ValueTask<long> AppendAsync(Gateway.Core.Messages.IncomingMessage message, CancellationToken cancellationToken = default) => inner.AppendAsync(message, cancellationToken);
         public ValueTask<Task<long>> EnqueueAsync(Gateway.Core.Messages.IncomingMessage message, bool awaited = true, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, awaited, cancellationToken);
         public void CommitLingeringNow() => inner.CommitLingeringNow();
-        public Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken) => inner.WaitForMessagesAfterAsync(sequence, cancellationToken);
+        public Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken)
+        {
+            var waiting = inner.WaitForMessagesAfterAsync(sequence, cancellationToken);
+            if (!waiting.IsCompleted) Interlocked.Increment(ref _parkedWaits);
+            return waiting;
+        }
         public long GetCursor(string upstream) => inner.GetCursor(upstream);
         public ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<Gateway.Core.Messages.StoredMessage> passed, CancellationToken cancellationToken = default) =>
             inner.AdvanceCursorAsync(upstream, throughSequence, passed, cancellationToken);

@@ -96,12 +96,13 @@ public sealed class StompServerSessionTests
     {
         await using var s = await SessionUnderTest.ConnectedAsync();
         var disk = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        s.Backend.OnSend = (_, _) => disk.Task;
+        var storing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        s.Backend.OnSend = (_, _) => { storing.TrySetResult(); return disk.Task; };
         await s.SendAsync(StompFrame.Create(StompCommand.Send, Text("21.5"), ("destination", "/topic/a.b"), ("receipt", "r1")));
 
         var receipt = s.TryReadAsync();
-        await Task.WhenAny(receipt, Task.Delay(TimeSpan.FromMilliseconds(300)));
-        Assert.False(receipt.IsCompleted, "a RECEIPT came before the store said the message is stored");
+        await storing.Task.WaitAsync(Patience.Reaction); // the session has the SEND and waits for the store
+        Assert.True(await Poll.StaysPendingAsync(receipt), "a RECEIPT came before the store said the message is stored");
 
         disk.SetResult();
         var frame = await receipt;
@@ -466,8 +467,8 @@ public sealed class StompServerSessionTests
         await s.SendAsync(StompFrame.Create(StompCommand.Send, Text("fire and forget"), ("destination", "/topic/a")));
         await s.SendAsync(StompCommand.Disconnect, ("receipt", "bye"));
         var receipt = s.TryReadAsync();
-        await Task.WhenAny(receipt, Task.Delay(TimeSpan.FromMilliseconds(300)));
-        Assert.False(receipt.IsCompleted, "DISCONNECT was answered before the earlier SEND was stored");
+        await Poll.UntilAsync(() => Volatile.Read(ref s.Backend.Flushes) == 1); // the session has the DISCONNECT and waits for the store
+        Assert.True(await Poll.StaysPendingAsync(receipt), "DISCONNECT was answered before the earlier SEND was stored");
         disk.SetResult();
         Assert.Equal("bye", (await receipt)!["receipt-id"]);
         Assert.Equal(1, s.Backend.Flushes);
