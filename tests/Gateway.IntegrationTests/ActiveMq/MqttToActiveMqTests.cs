@@ -107,7 +107,6 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
 [Trait("Category", "Slow")] // a pair of brokers failing over
 public sealed class ActiveMqFailoverTests
 {
-
     [Fact]
     public async Task When_the_active_broker_stops_mid_stream_the_gateway_moves_to_the_standby_and_nothing_acknowledged_is_lost()
     {

@@ -12,7 +12,6 @@ namespace Gateway.IntegrationTests.Pipeline;
 [Collection(PipelineCollection.Name)]
 public sealed class StoreFileSoakTests(PipelineFixture fixture, ITestOutputHelper output)
 {
-
     [Fact]
     public async Task Store_files_stay_flat_across_fill_and_drain_cycles()
     {

@@ -77,36 +77,6 @@ public sealed class ForwarderTests : IAsyncLifetime
         Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in half a second
     }
 
-    /// <summary>Counts reads of the store on their way through.</summary>
-    private sealed class CountingOutbox(Gateway.Core.Outbox.IOutbox inner) : Gateway.Core.Outbox.IOutbox
-    {
-        private int _reads;
-        private int _parkedWaits;
-        public int Reads => Volatile.Read(ref _reads);
-        /// <summary>Waits for new messages that did not end at once: the forwarder is parked, not polling.</summary>
-        public int ParkedWaits => Volatile.Read(ref _parkedWaits);
-        public long LastCommittedSequence => inner.LastCommittedSequence;
-        public long Count => inner.Count;
-        public ValueTask<long> AppendAsync(Gateway.Core.Messages.IncomingMessage message, CancellationToken cancellationToken = default) => inner.AppendAsync(message, cancellationToken);
-        public ValueTask<Task<long>> EnqueueAsync(Gateway.Core.Messages.IncomingMessage message, bool awaited = true, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, awaited, cancellationToken);
-        public void CommitLingeringNow() => inner.CommitLingeringNow();
-        public Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken)
-        {
-            var waiting = inner.WaitForMessagesAfterAsync(sequence, cancellationToken);
-            if (!waiting.IsCompleted) Interlocked.Increment(ref _parkedWaits);
-            return waiting;
-        }
-        public long GetCursor(string upstream) => inner.GetCursor(upstream);
-        public ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<Gateway.Core.Messages.StoredMessage> passed, CancellationToken cancellationToken = default) =>
-            inner.AdvanceCursorAsync(upstream, throughSequence, passed, cancellationToken);
-
-        public IReadOnlyList<Gateway.Core.Messages.StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
-        {
-            Interlocked.Increment(ref _reads);
-            return inner.ReadAfter(afterSequence, maxCount, maxBytes);
-        }
-    }
-
     /// <summary>Runs a forwarder over <paramref name="outbox"/> until the store is empty, then stops it.</summary>
     private async Task<GatewayMetrics> DrainAsync(ScriptedUpstream upstream, LiteDbOutbox outbox, ForwarderOptions? options = null)
     {
@@ -120,43 +90,5 @@ public sealed class ForwarderTests : IAsyncLifetime
         stop.Cancel();
         await running.WaitAsync(Patience.Reaction);
         return metrics;
-    }
-
-    /// <summary>An upstream whose behaviour is scripted per connect and per batch.</summary>
-    private sealed class ScriptedUpstream : IUpstreamConnector
-    {
-        private int _batches;
-
-        public HashSet<int> FailBatchNumbers { get; init; } = [];
-        public HashSet<int> HangBatchNumbers { get; init; } = [];
-        public int RefuseConnects { get; set; }
-        public List<int> ConnectAttempts { get; } = [];
-        public List<(long FirstSequence, bool Failed)> Attempts { get; } = [];
-        public List<Delivery> Confirmed { get; } = [];
-
-        public string Name => "up";
-        public IReadOnlyList<string> Endpoints { get; } = ["amqp://primary/", "amqp://standby/"];
-
-        public Task<IUpstreamLink> ConnectAsync(int endpointIndex, CancellationToken cancellationToken)
-        {
-            ConnectAttempts.Add(endpointIndex);
-            if (RefuseConnects-- > 0) throw new IOException("connection refused");
-            return Task.FromResult<IUpstreamLink>(new Link(this));
-        }
-
-        private sealed class Link(ScriptedUpstream owner) : IUpstreamLink
-        {
-            public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
-            {
-                var number = ++owner._batches;
-                var failed = owner.FailBatchNumbers.Contains(number);
-                owner.Attempts.Add((batch[0].Stored.Sequence, failed));
-                if (owner.HangBatchNumbers.Contains(number)) await Task.Delay(Timeout.Infinite, cancellationToken);
-                if (failed) throw new InvalidOperationException($"batch {number} nacked");
-                owner.Confirmed.AddRange(batch);
-            }
-
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-        }
     }
 }

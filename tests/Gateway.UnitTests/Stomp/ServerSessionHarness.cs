@@ -80,7 +80,6 @@ internal sealed class RecordingBackend : IStompBackend
 /// <summary>One session under test and the client's end of it.</summary>
 internal sealed class SessionUnderTest : IAsyncDisposable
 {
-
     private ReadOnlySequence<byte> _pending = ReadOnlySequence<byte>.Empty;
     private readonly CancellationTokenSource _stop = new();
 
