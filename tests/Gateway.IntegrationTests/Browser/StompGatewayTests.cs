@@ -73,6 +73,7 @@ public sealed class StompGatewayTests : IAsyncLifetime
         await using var stomp = await ConnectStompAsync();
         await WarmUpAsync(stomp);
         Sync.FailNext = new IOException("No space left on device");
+        _gateway.ExpectErrors(GatewayErrors.CommitFailed + "No space left on device"); // the failure this test injects
 
         var failure = await Assert.ThrowsAsync<StompErrorException>(() =>
             stomp.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "1", ("receipt", "r2"))], "r2", CancellationToken.None).WaitAsync(Patience.Reaction));

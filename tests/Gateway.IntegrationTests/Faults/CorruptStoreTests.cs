@@ -10,7 +10,7 @@ public sealed class CorruptStoreTests
         {
             File.WriteAllBytes(Path.Combine(dataPath, "outbox.db"), Enumerable.Range(0, 100_000).Select(i => (byte)(i * 31 % 253)).ToArray());
             await using var gateway = new GatewayProcess(dataPath: dataPath)
-                .ExpectErrors(@"crit: Gateway\.Storage\.LiteDb\.LiteDbOutbox\[304\] Outbox .* could not be opened .*; moved aside to "); // what this test provokes
+                .ExpectErrors(GatewayErrors.StoreMovedAside); // what this test provokes
             await gateway.StartAsync();
 
             await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");

@@ -80,6 +80,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     {
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev5", MqttProtocolVersion.V500);
         Sync.FailNext = new IOException("No space left on device");
+        _gateway.ExpectErrors(GatewayErrors.CommitFailed + "No space left on device"); // the failure this test injects
 
         var refused = await device.PublishAsync("sensors/a/temp", "1");
         Assert.False(refused.IsSuccess);
@@ -93,6 +94,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     {
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev3", MqttProtocolVersion.V311);
         Sync.FailNext = new IOException("Input/output error");
+        _gateway.ExpectErrors(GatewayErrors.CommitFailed + "Input/output error"); // the failure this test injects
 
         await Assert.ThrowsAnyAsync<Exception>(() => device.PublishAsync("sensors/a/temp", "1"));
         await Poll.UntilAsync(() => !device.IsConnected, TimeSpan.FromSeconds(10), "the gateway to drop the connection");
@@ -306,6 +308,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev3-pipe", MqttProtocolVersion.V311);
         await WarmUpAndCloseAsync(device);
         Sync.FailNext = new IOException("Input/output error");
+        _gateway.ExpectErrors(GatewayErrors.CommitFailed + "Input/output error"); // the failure this test injects
 
         var first = await PublishHeldAsync(device, "sensors/a/temp", "f0");
         var received = Metrics.Get("mqtt_publishes_received_total");
