@@ -11,7 +11,6 @@ namespace Gateway.TestUtilities;
 /// </summary>
 public sealed class ActiveMqBroker : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly string _folder;
     private Process? _process;
 
@@ -84,7 +83,7 @@ public sealed class ActiveMqBroker : IAsyncDisposable
             {
                 if (_process.HasExited) throw new InvalidOperationException($"ActiveMQ exited with {_process.ExitCode}:\n{LogTail()}");
                 return await AnswersConnectAsync();
-            }, StartTimeout, $"ActiveMQ STOMP on port {StompPort}");
+            }, Patience.Startup, $"ActiveMQ STOMP on port {StompPort}");
         }
         catch (TimeoutException ex)
         {

@@ -9,7 +9,6 @@ namespace Gateway.TestUtilities;
 /// </summary>
 public sealed class RabbitMqNode : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly string _folder;
     private readonly Dictionary<string, string> _environment;
 
@@ -75,7 +74,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
         ChildProcesses.StartDetached("rabbitmq-server", Path.Combine(_folder, "out.log"), _environment);
         try
         {
-            await Poll.UntilAsync(CanConnectAsync, StartTimeout, $"RabbitMQ node {NodeName} on port {AmqpPort}");
+            await Poll.UntilAsync(CanConnectAsync, Patience.Startup, $"RabbitMQ node {NodeName} on port {AmqpPort}");
         }
         catch (TimeoutException ex)
         {

@@ -14,7 +14,6 @@ namespace Gateway.TestUtilities;
 /// </summary>
 public sealed class GatewayProcess : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly Dictionary<string, string> _settings;
     private readonly ConcurrentQueue<string> _output = new();
     private readonly List<Regex> _expectedErrors = [];
@@ -111,7 +110,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         {
             if (process.HasExited) throw new InvalidOperationException($"the gateway exited with {process.ExitCode}:\n{Output}");
             return await FreePort.AcceptsAsync(MqttPort) && await FreePort.AcceptsAsync(HttpPort);
-        }, StartTimeout, $"gateway MQTT port {MqttPort} and HTTP port {HttpPort} to accept connections");
+        }, Patience.Startup, $"gateway MQTT port {MqttPort} and HTTP port {HttpPort} to accept connections");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>

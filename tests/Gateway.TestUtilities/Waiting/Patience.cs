@@ -13,8 +13,8 @@ public static class Patience
     /// a disconnect noticed. Milliseconds when idle; the rest covers a suite sharing two cores.</summary>
     public static TimeSpan Reaction { get; } = Scaled(TimeSpan.FromSeconds(20));
 
-    /// <summary>A process coming up until its ports accept connections: the gateway, a broker node.</summary>
-    public static TimeSpan Startup { get; } = Scaled(TimeSpan.FromSeconds(60));
+    /// <summary>A process coming up until its ports accept connections: the gateway, a broker node (a JVM or an Erlang VM on a busy machine).</summary>
+    public static TimeSpan Startup { get; } = Scaled(TimeSpan.FromSeconds(90));
 
     /// <summary>A volume of messages through the gateway to a broker (or a Node.js client's whole run),
     /// including reconnects with back-off while a broker restarts.</summary>
