@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian 12 machine: installs the real brokers the integration
 # tests start (RabbitMQ, ActiveMQ) from Debian's packages when they are missing, builds, and tests.
-# Usage: ./test.sh [extra dotnet test arguments]
+# Usage: ./test.sh [--fast] [extra dotnet test arguments]
+#   --fast  leaves out the tests tagged [Trait("Category", "Slow")] (broker clusters, soaks, crashes,
+#           loads, the browser): the unit tests and the quick integration tests, in a few minutes.
+#           Combines with a --filter of your own (both must hold).
 set -euo pipefail
 cd "$(dirname "$0")"
+
+fast=false
+filter=
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --fast) fast=true ;;
+    --filter) [ $# -ge 2 ] || { echo "test.sh: --filter needs an expression" >&2; exit 2; }; filter=$2; shift ;;
+    --filter=*) filter=${1#--filter=} ;;
+    *) args+=("$1") ;;
+  esac
+  shift
+done
+if $fast; then filter=${filter:+($filter)&}'Category!=Slow'; fi
+if [ -n "$filter" ]; then args+=(--filter "$filter"); fi
 
 need=()
 command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
@@ -32,4 +50,4 @@ fi
 # The brokers' system services are never used: every test starts private instances on free ports.
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Gateway.sln -c Release --nologo -v quiet
-dotnet test Gateway.sln -c Release --no-build --nologo --logger "console;verbosity=normal" "$@"
+dotnet test Gateway.sln -c Release --no-build --nologo --logger "console;verbosity=normal" ${args[@]+"${args[@]}"}

@@ -1,31 +1,11 @@
 using System.Text;
-using Gateway.IntegrationTests.Brokers;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Stomp;
 
 namespace Gateway.IntegrationTests.ActiveMq;
 
-[CollectionDefinition(Name)]
-public sealed class ActiveMqCollection : ICollectionFixture<ActiveMqFixture>
-{
-    public const string Name = "activemq";
-}
-
-/// <summary>One ActiveMQ broker (with a TLS connector) shared by the tests of the collection.</summary>
-public sealed class ActiveMqFixture : IAsyncLifetime
-{
-    public ActiveMqBroker Broker { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Broker = await ActiveMqBroker.StartAsync(tls: true);
-
-    public async Task DisposeAsync() => await Broker.DisposeAsync();
-}
-
 [Collection(ActiveMqCollection.Name)]
 public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
     private ActiveMqBroker Broker => fixture.Broker;
 
     private static string NewPrefix() => "a" + Guid.NewGuid().ToString("N")[..8];
@@ -35,6 +15,7 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
     private static GatewaySettings ActiveMqUpstream(string name, params string[] endpoints) =>
         new GatewaySettings().Upstream(name, endpoints).Set($"Gateway__Upstreams__{name}__Kind", "ActiveMq");
 
+    [Trait("Category", "Slow")] // a load
     [Fact]
     public async Task Ten_thousand_QoS1_messages_routed_to_a_queue_arrive_once_and_in_order()
     {
@@ -51,7 +32,7 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
             return await client.PublishSequenceAsync($"{prefix}/dev{p}/temp", $"dev{p}", each);
         }));
 
-        var received = await Broker.ReadAsync(queue, publishers * each, Patience);
+        var received = await Broker.ReadAsync(queue, publishers * each, Patience.Delivery);
 
         Assert.Equal(publishers * each, received.Count);
         Assert.Equal(received.Count, received.Select(f => f["gateway-message-id"]).Distinct().Count());
@@ -65,7 +46,7 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
         });
         for (var p = 0; p < publishers; p++)
             Assert.Equal(acked[p], received.Select(Body).Where(b => b.StartsWith($"dev{p}:")));
-        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, "the outbox to empty");
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience.Delivery, "the outbox to empty");
         Assert.Empty(gateway.ErrorLines);
     }
 
@@ -80,7 +61,7 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
 
         await device.PublishAsync($"{prefix}/line1/temp", "21.5");
 
-        using var wait = new CancellationTokenSource(Patience);
+        using var wait = new CancellationTokenSource(Patience.Delivery);
         var frame = await consumer.Messages.ReadAsync(wait.Token);
         Assert.Equal("21.5", Body(frame));
     }
@@ -98,7 +79,7 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
 
         var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 100);
 
-        var received = await Broker.ReadAsync(queue, 100, Patience);
+        var received = await Broker.ReadAsync(queue, 100, Patience.Delivery);
         Assert.Equal(acked, received.Select(Body));
         Assert.Contains($"connected to {Broker.StompSslUri}", gateway.Output);
     }
@@ -115,7 +96,7 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
 
         await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 10);
 
-        await Poll.UntilAsync(() => gateway.Output.Contains("TLS to 127.0.0.1"), Patience, "the TLS failure to be logged");
+        await Poll.UntilAsync(() => gateway.Output.Contains("TLS to 127.0.0.1"), Patience.Delivery, "the TLS failure to be logged");
         Assert.Contains("is the broker's certificate trusted?", gateway.Output);
         Assert.Equal(10, await gateway.MetricAsync("outbox_messages"));
         Assert.Equal(0, await gateway.MetricAsync("upstream_connected", "mq"));
@@ -123,10 +104,9 @@ public sealed class MqttToActiveMqTests(ActiveMqFixture fixture)
 }
 
 /// <summary>Two brokers standing in for Amazon MQ's active/standby pair: the gateway fails over and loses nothing.</summary>
+[Trait("Category", "Slow")] // a pair of brokers failing over
 public sealed class ActiveMqFailoverTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(180);
-
     [Fact]
     public async Task When_the_active_broker_stops_mid_stream_the_gateway_moves_to_the_standby_and_nothing_acknowledged_is_lost()
     {
@@ -145,7 +125,7 @@ public sealed class ActiveMqFailoverTests
         await active.StopAsync(); // mid-stream: publishing and forwarding are both under way
         acked.AddRange(await publishing);
 
-        var onStandby = await standby.ReadAsync(queue, acked.Count, Patience, quiet: TimeSpan.FromSeconds(20));
+        var onStandby = await standby.ReadAsync(queue, acked.Count, Patience.Failover, quiet: TimeSpan.FromSeconds(20));
         Assert.Contains("connected to " + standby.StompUri, gateway.Output);
         Assert.Equal(1, await gateway.MetricAsync("upstream_endpoint_index", "mq"));
 

@@ -1,5 +1,3 @@
-using Gateway.IntegrationTests.Brokers;
-using Gateway.IntegrationTests.GatewayUnderTest;
 using Gateway.IntegrationTests.Pipeline;
 
 namespace Gateway.IntegrationTests.Browser;
@@ -10,10 +8,10 @@ namespace Gateway.IntegrationTests.Browser;
 /// Playwright. The Node programs check what their clients see; these tests check what reached the
 /// upstream queue.
 /// </summary>
+[Trait("Category", "Slow")] // Chromium and Node.js clients
 [Collection(PipelineCollection.Name)]
 public sealed class NodeClientTests(PipelineFixture fixture)
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
     private RabbitMqNode Node => fixture.Node;
 
     private async Task<(GatewayProcess Gateway, string Prefix, string Queue)> StartAsync()
@@ -42,11 +40,11 @@ public sealed class NodeClientTests(PipelineFixture fixture)
         var (gateway, prefix, queue) = await StartAsync();
         await using var _ = gateway;
 
-        var result = await NodeScript.RunAsync("stomp-node.mjs", Environment(gateway, prefix), Patience);
+        var result = await NodeScript.RunAsync("stomp-node.mjs", Environment(gateway, prefix), Patience.Delivery);
         AssertPassed(result, gateway);
 
         // The script sent 20 SENDs to /topic/<prefix>.node.a and published 20 over MQTT to <prefix>/node/b.
-        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 40, Patience);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 40, Patience.Delivery);
         var fromStomp = received.Where(m => m.Body.StartsWith("stomp-to-all", StringComparison.Ordinal)).ToList();
         Assert.Equal(20, fromStomp.Count);
         Assert.All(fromStomp, m => Assert.Equal($"{prefix}.node.a", m.RoutingKey));
@@ -65,11 +63,11 @@ public sealed class NodeClientTests(PipelineFixture fixture)
         var (gateway, prefix, queue) = await StartAsync();
         await using var _ = gateway;
 
-        var result = await NodeScript.RunAsync("mqtt-ws.mjs", Environment(gateway, prefix), Patience);
+        var result = await NodeScript.RunAsync("mqtt-ws.mjs", Environment(gateway, prefix), Patience.Delivery);
         AssertPassed(result, gateway);
 
         // What MQTT.js published over WebSocket was stored and forwarded like any publish.
-        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 40, Patience);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 40, Patience.Delivery);
         Assert.True(received.Count(m => m.RoutingKey.StartsWith($"{prefix}.ws.", StringComparison.Ordinal)) >= 40, $"{received.Count} arrived");
     }
 
@@ -79,11 +77,11 @@ public sealed class NodeClientTests(PipelineFixture fixture)
         var (gateway, prefix, queue) = await StartAsync();
         await using var _ = gateway;
 
-        var result = await NodeScript.RunAsync("browser.mjs", Environment(gateway, prefix), Patience);
+        var result = await NodeScript.RunAsync("browser.mjs", Environment(gateway, prefix), Patience.Delivery);
         AssertPassed(result, gateway);
 
         var sent = result.Line("PAGE-SENT");
-        var received = await QueueReader.ReadAllOfAsync(Node.AmqpUri, queue, new HashSet<string> { sent }, Patience);
+        var received = await QueueReader.ReadAllOfAsync(Node.AmqpUri, queue, new HashSet<string> { sent }, Patience.Delivery);
         var fromPage = Assert.Single(received, m => m.Body == sent);
         Assert.Equal($"{prefix}.page.out", fromPage.RoutingKey);
     }

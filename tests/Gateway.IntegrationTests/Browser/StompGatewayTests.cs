@@ -1,11 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
 using Gateway.Core.Outbox;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Stomp;
 using Gateway.Storage.LiteDb;
-using Gateway.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
@@ -19,7 +16,6 @@ namespace Gateway.IntegrationTests.Browser;
 /// </summary>
 public sealed class StompGatewayTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
     private InProcessGateway _gateway = null!;
 
     private GatedDiskSync Sync => _gateway.Sync;
@@ -48,8 +44,8 @@ public sealed class StompGatewayTests : IAsyncLifetime
     {
         // The first commit into new files makes LiteDB flush on its own: get it done before watching.
         var synced = Sync.SyncsCompleted;
-        await stomp.WriteAndAwaitReceiptAsync([Send("/topic/warm.up", "w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience);
-        await Poll.UntilAsync(() => Sync.SyncsCompleted > synced, Patience, "the warm-up's fsync to finish");
+        await stomp.WriteAndAwaitReceiptAsync([Send("/topic/warm.up", "w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience.Reaction);
+        await Poll.UntilAsync(() => Sync.SyncsCompleted > synced, Patience.Reaction, "the warm-up's fsync to finish");
     }
 
     [Fact]
@@ -62,11 +58,11 @@ public sealed class StompGatewayTests : IAsyncLifetime
         Sync.Close();
 
         var receipt = stomp.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "21.5", ("receipt", "r1"))], "r1", CancellationToken.None);
-        await Poll.UntilAsync(() => Sync.Entered.IsSet, Patience, "the outbox to reach its fsync");
+        await Poll.UntilAsync(() => Sync.Entered.IsSet, Patience.Reaction, "the outbox to reach its fsync");
         await Assert.ThrowsAsync<TimeoutException>(() => receipt.WaitAsync(TimeSpan.FromMilliseconds(300)));
 
         Sync.Open();
-        Assert.Equal("r1", (await receipt.WaitAsync(Patience))["receipt-id"]);
+        Assert.Equal("r1", (await receipt.WaitAsync(Patience.Reaction))["receipt-id"]);
         var stored = Outbox.ReadAfter(0, 100, 1 << 20).Single(m => m.Message.Topic == "sensors/a/temp").Message;
         Assert.Equal("21.5", Encoding.UTF8.GetString(stored.Payload.Span));
     }
@@ -77,15 +73,16 @@ public sealed class StompGatewayTests : IAsyncLifetime
         await using var stomp = await ConnectStompAsync();
         await WarmUpAsync(stomp);
         Sync.FailNext = new IOException("No space left on device");
+        _gateway.ExpectErrors(GatewayErrors.CommitFailed + "No space left on device"); // the failure this test injects
 
         var failure = await Assert.ThrowsAsync<StompErrorException>(() =>
-            stomp.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "1", ("receipt", "r2"))], "r2", CancellationToken.None).WaitAsync(Patience));
+            stomp.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "1", ("receipt", "r2"))], "r2", CancellationToken.None).WaitAsync(Patience.Reaction));
         Assert.Contains("No space left on device", failure.Frame!["message"]);
         Assert.Equal("r2", failure.Frame["receipt-id"]);
 
         // The gateway is fine: the next connection's SEND is stored.
         await using var again = await ConnectStompAsync();
-        await again.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "2", ("receipt", "r3"))], "r3", CancellationToken.None).WaitAsync(Patience);
+        await again.WriteAndAwaitReceiptAsync([Send("/topic/sensors.a.temp", "2", ("receipt", "r3"))], "r3", CancellationToken.None).WaitAsync(Patience.Reaction);
     }
 
     [Fact]
@@ -99,7 +96,7 @@ public sealed class StompGatewayTests : IAsyncLifetime
         await device.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("sensors/line1/temp").WithPayload("{\"c\":21.5}")
             .WithContentType("application/json").WithUserProperty("unit", Encoding.UTF8.GetBytes("C")).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
 
-        var message = await stomp.Messages.ReadAsync().AsTask().WaitAsync(Patience);
+        var message = await stomp.Messages.ReadAsync().AsTask().WaitAsync(Patience.Reaction);
         Assert.Equal("/topic/sensors.line1.temp", message["destination"]); // the humidity reading did not match
         Assert.Equal("0", message["subscription"]);
         Assert.Equal("application/json", message["content-type"]);
@@ -118,24 +115,24 @@ public sealed class StompGatewayTests : IAsyncLifetime
         using var holding = bus.Subscribe("sensors/#", _ =>
         {
             offered.Release();
-            release.Wait(Patience);
+            release.Wait(Patience.Reaction);
             return true;
         });
         await using var dashboard = await ConnectStompAsync();
-        await dashboard.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Subscribe, ("destination", "/topic/sensors.g.*"), ("id", "0"), ("receipt", "s"))], "s", CancellationToken.None).WaitAsync(Patience);
+        await dashboard.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Subscribe, ("destination", "/topic/sensors.g.*"), ("id", "0"), ("receipt", "s"))], "s", CancellationToken.None).WaitAsync(Patience.Reaction);
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev-fan-out", MqttProtocolVersion.V500);
         await using var browser = await ConnectStompAsync();
 
-        Assert.True((await device.PublishAsync("sensors/g/temp", "m1").WaitAsync(Patience)).IsSuccess);
-        Assert.True(await offered.WaitAsync(Patience), "the first message never reached the local bus");
+        Assert.True((await device.PublishAsync("sensors/g/temp", "m1").WaitAsync(Patience.Reaction)).IsSuccess);
+        Assert.True(await offered.WaitAsync(Patience.Reaction), "the first message never reached the local bus");
         // The fan-out is held on m1; the next PUBACK and a RECEIPT still come.
-        await browser.WriteAndAwaitReceiptAsync([Send("/topic/sensors.g.hum", "s1", ("receipt", "r-s1"))], "r-s1", CancellationToken.None).WaitAsync(Patience);
-        Assert.True((await device.PublishAsync("sensors/g/temp", "m2").WaitAsync(Patience)).IsSuccess);
+        await browser.WriteAndAwaitReceiptAsync([Send("/topic/sensors.g.hum", "s1", ("receipt", "r-s1"))], "r-s1", CancellationToken.None).WaitAsync(Patience.Reaction);
+        Assert.True((await device.PublishAsync("sensors/g/temp", "m2").WaitAsync(Patience.Reaction)).IsSuccess);
         Assert.False(dashboard.Messages.TryRead(out _), "the dashboard got a message while the fan-out was held");
 
         release.Set();
         var bodies = new List<string>();
-        for (var i = 0; i < 3; i++) bodies.Add(Encoding.UTF8.GetString((await dashboard.Messages.ReadAsync().AsTask().WaitAsync(Patience)).Body.Span));
+        for (var i = 0; i < 3; i++) bodies.Add(Encoding.UTF8.GetString((await dashboard.Messages.ReadAsync().AsTask().WaitAsync(Patience.Reaction)).Body.Span));
         Assert.Equal(["m1", "s1", "m2"], bodies);
     }
 
@@ -147,20 +144,22 @@ public sealed class StompGatewayTests : IAsyncLifetime
         await using var stomp = await ConnectStompAsync();
         var before = Outbox.LastCommittedSequence;
 
-        await stomp.WriteAndAwaitReceiptAsync([Send("/topic/commands.valve7", "open", ("receipt", "c1"), ("content-type", "text/plain"), ("operator", "ana"))], "c1", CancellationToken.None).WaitAsync(Patience);
+        await stomp.WriteAndAwaitReceiptAsync([Send("/topic/commands.valve7", "open", ("receipt", "c1"), ("content-type", "text/plain"), ("operator", "ana"))], "c1", CancellationToken.None).WaitAsync(Patience.Reaction);
 
-        await Poll.UntilAsync(() => !subscriber.Received.IsEmpty, Patience, "the MQTT subscriber to receive the SEND");
-        await Task.Delay(TimeSpan.FromMilliseconds(500)); // time for a duplicate to show up, if there were one
-        var received = Assert.Single(subscriber.Received);
+        await Poll.UntilAsync(() => !subscriber.Received.IsEmpty, Patience.Reaction, "the MQTT subscriber to receive the SEND");
+        // A marker down the same path: a duplicate of the first SEND would reach the subscriber before it.
+        await stomp.WriteAndAwaitReceiptAsync([Send("/topic/commands.marker", "marker", ("receipt", "c2"))], "c2", CancellationToken.None).WaitAsync(Patience.Reaction);
+        await Poll.UntilAsync(() => subscriber.Received.Any(m => m.Topic == "commands/marker"), Patience.Reaction, "the marker to reach the MQTT subscriber");
+        var received = Assert.Single(subscriber.Received, m => m.Topic != "commands/marker");
         Assert.Equal("commands/valve7", received.Topic);
         Assert.Equal("open", Encoding.UTF8.GetString(received.Payload));
         Assert.Equal("text/plain", received.ContentType);
         Assert.Contains(received.UserProperties, p => p.Name == "operator" && Encoding.UTF8.GetString(p.ValueBuffer.Span) == "ana");
 
-        Assert.Equal(before + 1, Outbox.LastCommittedSequence); // the injected copy was not stored again
-        var stored = Outbox.ReadAfter(before, 10, 1 << 20).Single().Message;
-        Assert.Equal("commands/valve7", stored.Topic);
-        Assert.Equal("stomp:", stored.ClientId[..6]);
+        Assert.Equal(before + 2, Outbox.LastCommittedSequence); // the SEND and the marker: the injected copies were not stored again
+        var stored = Outbox.ReadAfter(before, 10, 1 << 20).Select(m => m.Message).ToList();
+        Assert.Equal(["commands/valve7", "commands/marker"], stored.Select(m => m.Topic));
+        Assert.Equal("stomp:", stored[0].ClientId[..6]);
     }
 
     [Fact]
@@ -196,7 +195,7 @@ public sealed class StompGatewayTests : IAsyncLifetime
         {
             while (true)
             {
-                var result = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(Patience);
+                var result = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(Patience.Reaction);
                 if (result.MessageType == System.Net.WebSockets.WebSocketMessageType.Close) break;
                 received.Append(Encoding.UTF8.GetString(buffer, 0, result.Count));
             }
@@ -207,9 +206,9 @@ public sealed class StompGatewayTests : IAsyncLifetime
         }
         Assert.Contains("ERROR", received.ToString());
         Assert.Contains("content-length 5000000 is over the limit", received.ToString());
-        await streaming.WaitAsync(Patience);
+        await streaming.WaitAsync(Patience.Reaction);
         // The session ended and let go of its subscription: nothing is left open.
-        await Poll.UntilAsync(() => metrics.Get("stomp_connections_open") == 0, Patience, "the STOMP session to end");
+        await Poll.UntilAsync(() => metrics.Get("stomp_connections_open") == 0, Patience.Reaction, "the STOMP session to end");
         Assert.Equal(0, App.Services.GetRequiredService<Gateway.Core.Bus.LocalBus>().SubscriberCount);
     }
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Stomp;
 using MQTTnet.Protocol;
 using Xunit.Abstractions;
@@ -9,6 +7,7 @@ using Xunit.Abstractions;
 namespace Gateway.IntegrationTests.Browser;
 
 /// <summary>Many dashboards at once: every subscriber gets every message, and one that stops reading is cut off without slowing the rest.</summary>
+[Trait("Category", "Slow")] // a load
 public sealed class StompLoadTests(ITestOutputHelper output)
 {
     private const int Subscribers = 1000;

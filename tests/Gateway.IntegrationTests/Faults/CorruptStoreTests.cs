@@ -1,5 +1,3 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
-
 namespace Gateway.IntegrationTests.Faults;
 
 public sealed class CorruptStoreTests
@@ -11,7 +9,8 @@ public sealed class CorruptStoreTests
         try
         {
             File.WriteAllBytes(Path.Combine(dataPath, "outbox.db"), Enumerable.Range(0, 100_000).Select(i => (byte)(i * 31 % 253)).ToArray());
-            await using var gateway = new GatewayProcess(dataPath: dataPath);
+            await using var gateway = new GatewayProcess(dataPath: dataPath)
+                .ExpectErrors(GatewayErrors.StoreMovedAside); // what this test provokes
             await gateway.StartAsync();
 
             await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");

@@ -1,5 +1,3 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using MQTTnet;
 using MQTTnet.Formatter;
 
@@ -99,7 +97,8 @@ public sealed class FullDiskTests : IAsyncLifetime
     public async Task A_write_that_fails_for_lack_of_space_fails_the_ack_not_the_gateway()
     {
         // No watermark: the file system itself runs out, and LiteDB's write fails with ENOSPC.
-        await using var gateway = new GatewayProcess(new GatewaySettings().Set("Gateway__Outbox__MinFreeDiskBytes", "0").Build(), dataPath: _mount);
+        await using var gateway = new GatewayProcess(new GatewaySettings().Set("Gateway__Outbox__MinFreeDiskBytes", "0").Build(), dataPath: _mount)
+            .ExpectErrors(GatewayErrors.CommitFailed + "No space left on device"); // what this test provokes
         await gateway.StartAsync();
         await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev", MqttProtocolVersion.V500);
 

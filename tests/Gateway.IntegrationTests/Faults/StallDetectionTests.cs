@@ -1,6 +1,3 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
-
 namespace Gateway.IntegrationTests.Faults;
 
 public sealed class StallDetectionTests

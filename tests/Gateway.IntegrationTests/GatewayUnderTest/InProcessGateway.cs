@@ -1,22 +1,27 @@
-using Gateway.IntegrationTests.Infrastructure;
+using System.Text.RegularExpressions;
 using Gateway.Storage.LiteDb;
-using Gateway.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Gateway.IntegrationTests.GatewayUnderTest;
 
 /// <summary>
 /// The gateway in this test process, on free loopback ports and its own data folder, with the
 /// outbox's fsync behind a gate the test holds: an ack that could leave before the commit is on disk
-/// would arrive while the gate is shut.
+/// would arrive while the gate is shut. As with <see cref="GatewayProcess"/>, an error it logs that
+/// the test did not declare with <see cref="ExpectErrors"/> fails the test at dispose.
 /// </summary>
 public sealed class InProcessGateway : IAsyncDisposable
 {
-    private InProcessGateway(WebApplication app, GatedDiskSync sync, string dataPath, int mqttPort, int httpPort, int stompPort)
+    private readonly ErrorLogCapture _errors;
+    private readonly List<Regex> _expectedErrors = [];
+
+    private InProcessGateway(WebApplication app, GatedDiskSync sync, ErrorLogCapture errors, string dataPath, int mqttPort, int httpPort, int stompPort)
     {
         App = app;
         Sync = sync;
+        _errors = errors;
         DataPath = dataPath;
         MqttPort = mqttPort;
         HttpPort = httpPort;
@@ -30,17 +35,31 @@ public sealed class InProcessGateway : IAsyncDisposable
     public int HttpPort { get; }
     public int StompPort { get; }
 
+    /// <summary>Declares the error lines this test provokes on purpose (regular expressions, as for <see cref="GatewayProcess.ExpectErrors"/>).</summary>
+    public InProcessGateway ExpectErrors(params string[] patterns)
+    {
+        _expectedErrors.AddRange(patterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)));
+        return this;
+    }
+
+    public void AssertNoUnexpectedErrors()
+    {
+        var unexpected = _errors.Lines.Where(l => !_expectedErrors.Any(p => p.IsMatch(l))).ToList();
+        if (unexpected.Count > 0) throw new UnexpectedGatewayErrorsException("in-process", unexpected);
+    }
+
     public static async Task<InProcessGateway> StartAsync()
     {
         var sync = new GatedDiskSync();
+        var errors = new ErrorLogCapture();
         var dataPath = Directory.CreateTempSubdirectory("gateway-inproc-").FullName;
         int mqtt = FreePort.Next(), http = FreePort.Next(), stomp = FreePort.Next();
         var app = Program.Build(
             [$"--Gateway:Mqtt:Port={mqtt}", "--Gateway:Mqtt:BindAddress=127.0.0.1", $"--Gateway:Http:Port={http}", "--Gateway:Http:BindAddress=127.0.0.1",
              $"--Gateway:Stomp:Port={stomp}", "--Gateway:Stomp:BindAddress=127.0.0.1", $"--Gateway:DataPath={dataPath}", "--Gateway:Id=gw"],
-            services => services.AddSingleton<IDiskSync>(sync));
+            services => services.AddSingleton<IDiskSync>(sync).AddSingleton<ILoggerProvider>(errors));
         await app.StartAsync();
-        return new InProcessGateway(app, sync, dataPath, mqtt, http, stomp);
+        return new InProcessGateway(app, sync, errors, dataPath, mqtt, http, stomp);
     }
 
     public async ValueTask DisposeAsync()
@@ -49,5 +68,6 @@ public sealed class InProcessGateway : IAsyncDisposable
         await App.StopAsync();
         await App.DisposeAsync();
         Directory.Delete(DataPath, recursive: true);
+        AssertNoUnexpectedErrors();
     }
 }

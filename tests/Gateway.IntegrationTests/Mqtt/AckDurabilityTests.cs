@@ -1,8 +1,5 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Core.Diagnostics;
 using Gateway.Storage.LiteDb;
-using Gateway.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
@@ -83,6 +80,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     {
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev5", MqttProtocolVersion.V500);
         Sync.FailNext = new IOException("No space left on device");
+        _gateway.ExpectErrors(GatewayErrors.CommitFailed + "No space left on device"); // the failure this test injects
 
         var refused = await device.PublishAsync("sensors/a/temp", "1");
         Assert.False(refused.IsSuccess);
@@ -96,6 +94,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
     {
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev3", MqttProtocolVersion.V311);
         Sync.FailNext = new IOException("Input/output error");
+        _gateway.ExpectErrors(GatewayErrors.CommitFailed + "Input/output error"); // the failure this test injects
 
         await Assert.ThrowsAnyAsync<Exception>(() => device.PublishAsync("sensors/a/temp", "1"));
         await Poll.UntilAsync(() => !device.IsConnected, TimeSpan.FromSeconds(10), "the gateway to drop the connection");
@@ -295,7 +294,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
             $"{limit} publishes to be read while the first commit's fsync is held");
         // With that many acks waiting, the connection is read no further until one leaves.
         await Assert.ThrowsAsync<TimeoutException>(() => Poll.UntilAsync(() => Metrics.Get("mqtt_publishes_received_total") > received + limit,
-            TimeSpan.FromMilliseconds(500), "a publish beyond the limit to be read"));
+            Patience.Quiet, "a publish beyond the limit to be read"));
 
         Sync.Open();
         var results = await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(30));
@@ -309,6 +308,7 @@ public sealed class AckDurabilityTests : IAsyncLifetime
         await using var device = await MqttTestClient.ConnectAsync(MqttPort, "dev3-pipe", MqttProtocolVersion.V311);
         await WarmUpAndCloseAsync(device);
         Sync.FailNext = new IOException("Input/output error");
+        _gateway.ExpectErrors(GatewayErrors.CommitFailed + "Input/output error"); // the failure this test injects
 
         var first = await PublishHeldAsync(device, "sensors/a/temp", "f0");
         var received = Metrics.Get("mqtt_publishes_received_total");

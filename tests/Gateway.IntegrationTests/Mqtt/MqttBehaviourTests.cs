@@ -1,6 +1,4 @@
 using System.Text;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
@@ -10,7 +8,6 @@ namespace Gateway.IntegrationTests.Mqtt;
 /// <summary>MQTT as the spec says, through the real gateway process: retained, wills, sessions, QoS 2, refusals.</summary>
 public sealed class MqttBehaviourTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private GatewayProcess _gateway = null!;
 
     public async Task InitializeAsync()
@@ -34,7 +31,7 @@ public sealed class MqttBehaviourTests : IAsyncLifetime
         await using (var late = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "late"))
         {
             await late.SubscribeAsync("status/#");
-            await Poll.UntilAsync(() => late.Received.Any(m => Text(m) == "online" && m.Retain), Patience, "the retained message");
+            await Poll.UntilAsync(() => late.Received.Any(m => Text(m) == "online" && m.Retain), Patience.Reaction, "the retained message");
         }
 
         await _gateway.StopAsync();
@@ -43,7 +40,7 @@ public sealed class MqttBehaviourTests : IAsyncLifetime
         await _gateway.StartAsync();
         await using var afterRestart = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "after");
         await afterRestart.SubscribeAsync("status/#");
-        await Poll.UntilAsync(() => afterRestart.Received.Any(m => Text(m) == "online" && m.Retain), Patience, "the retained message after restart");
+        await Poll.UntilAsync(() => afterRestart.Received.Any(m => Text(m) == "online" && m.Retain), Patience.Reaction, "the retained message after restart");
     }
 
     [Fact]
@@ -56,7 +53,7 @@ public sealed class MqttBehaviourTests : IAsyncLifetime
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(5)));
 
         device.Client.Dispose(); // the socket closes with no DISCONNECT: an abnormal end, so the will goes out
-        await Poll.UntilAsync(() => watcher.Received.Any(m => Text(m) == "gone"), Patience, "the will message");
+        await Poll.UntilAsync(() => watcher.Received.Any(m => Text(m) == "gone"), Patience.Reaction, "the will message");
         Assert.True(await _gateway.MetricAsync("outbox_messages") >= 1); // and it went through the store like any publish
     }
 
@@ -74,7 +71,7 @@ public sealed class MqttBehaviourTests : IAsyncLifetime
         }
 
         await using var back = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "keeper", configure: o => o.WithCleanSession(false));
-        await Poll.UntilAsync(() => back.Received.Count >= 5, Patience, "the queued messages");
+        await Poll.UntilAsync(() => back.Received.Count >= 5, Patience.Reaction, "the queued messages");
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"pub:{i}"), back.Received.Select(Text));
     }
 
@@ -88,8 +85,8 @@ public sealed class MqttBehaviourTests : IAsyncLifetime
         Assert.True((await device.PublishAsync("q/two", "exactly", MqttQualityOfServiceLevel.ExactlyOnce)).IsSuccess);
         await device.PublishAsync("q/zero", "at-most", MqttQualityOfServiceLevel.AtMostOnce);
 
-        await Poll.UntilAsync(() => subscriber.Received.Count >= 2, Patience, "both messages");
-        await Poll.UntilAsync(async () => await _gateway.MetricAsync("outbox_messages") == 2, Patience, "both stored");
+        await Poll.UntilAsync(() => subscriber.Received.Count >= 2, Patience.Reaction, "both messages");
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("outbox_messages") == 2, Patience.Reaction, "both stored");
     }
 }
 

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Stomp;
 using MQTTnet.Protocol;
 
@@ -16,7 +14,6 @@ namespace Gateway.IntegrationTests.Mqtt;
 public sealed class UnacknowledgedLingerTests : IAsyncLifetime
 {
     private static readonly TimeSpan Linger = TimeSpan.FromSeconds(6);
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private GatewayProcess _gateway = null!;
 
     public async Task InitializeAsync()
@@ -50,7 +47,7 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
             await device.PublishAsync("sensors/t", $"reading {i}", MqttQualityOfServiceLevel.AtMostOnce);
             await Task.Delay(25);
         }
-        await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_publishes_received_total") >= 9, Patience, "the QoS 0 publishes to reach the gateway");
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_publishes_received_total") >= 9, Patience.Reaction, "the QoS 0 publishes to reach the gateway");
         Assert.Equal(1, await StoredAsync()); // still lingering: only the warm-up is stored
 
         var clock = Stopwatch.StartNew();
@@ -72,7 +69,7 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
             await Task.Delay(25);
         }
 
-        await Poll.UntilAsync(async () => await StoredAsync() == 5, Patience, "the QoS 0 publishes to be stored");
+        await Poll.UntilAsync(async () => await StoredAsync() == 5, Patience.Reaction, "the QoS 0 publishes to be stored");
         Assert.Equal(1, await GroupCommitsAsync());
     }
 
@@ -80,15 +77,15 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
     public async Task A_STOMP_SEND_with_a_receipt_is_not_held_by_SENDs_without_one_before_it()
     {
         await using var stomp = await ConnectStompAsync();
-        await stomp.WriteAndAwaitReceiptAsync([Send("w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience);
+        await stomp.WriteAndAwaitReceiptAsync([Send("w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience.Reaction);
         var before = await GroupCommitsAsync();
 
         await stomp.WriteAsync([Send("a"), Send("b"), Send("c")], CancellationToken.None);
-        await Poll.UntilAsync(async () => await _gateway.MetricAsync("stomp_sends_received_total") >= 4, Patience, "the SENDs to reach the gateway");
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("stomp_sends_received_total") >= 4, Patience.Reaction, "the SENDs to reach the gateway");
         Assert.Equal(1, await StoredAsync());
 
         var clock = Stopwatch.StartNew();
-        var receipt = await stomp.WriteAndAwaitReceiptAsync([Send("d", ("receipt", "r1"))], "r1", CancellationToken.None).WaitAsync(Patience);
+        var receipt = await stomp.WriteAndAwaitReceiptAsync([Send("d", ("receipt", "r1"))], "r1", CancellationToken.None).WaitAsync(Patience.Reaction);
         clock.Stop();
 
         Assert.Equal("r1", receipt["receipt-id"]);
@@ -101,15 +98,15 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
     public async Task A_DISCONNECT_receipt_leaves_once_the_earlier_SENDs_are_stored_without_waiting_out_the_linger()
     {
         var stomp = await ConnectStompAsync();
-        await stomp.WriteAndAwaitReceiptAsync([Send("w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience);
+        await stomp.WriteAndAwaitReceiptAsync([Send("w", ("receipt", "warm"))], "warm", CancellationToken.None).WaitAsync(Patience.Reaction);
 
         // Stored (and held back to share a commit), then one for local subscribers only, storing nothing.
         await stomp.WriteAsync([Send("a"), Send("local", ("destination", "/topic/elsewhere.x"))], CancellationToken.None);
-        await Poll.UntilAsync(async () => await _gateway.MetricAsync("stomp_sends_received_total") >= 3, Patience, "the SENDs to reach the gateway");
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("stomp_sends_received_total") >= 3, Patience.Reaction, "the SENDs to reach the gateway");
         Assert.Equal(1, await StoredAsync());
 
         var clock = Stopwatch.StartNew();
-        await stomp.DisconnectAsync(CancellationToken.None).WaitAsync(Patience);
+        await stomp.DisconnectAsync(CancellationToken.None).WaitAsync(Patience.Reaction);
         clock.Stop();
 
         Assert.Equal(2, await StoredAsync()); // "a" was on disk before the RECEIPT left

@@ -1,9 +1,9 @@
-using Gateway.IntegrationTests.GatewayUnderTest;
 using Xunit.Abstractions;
 
 namespace Gateway.IntegrationTests.Pipeline;
 
 /// <summary>Power-cut the gateway (SIGKILL) again and again under load: every acknowledged message must reach the broker.</summary>
+[Trait("Category", "Slow")] // repeated crashes
 [Collection(PipelineCollection.Name)]
 public sealed class CrashTests(PipelineFixture fixture, ITestOutputHelper output)
 {

@@ -1,33 +1,13 @@
-using Gateway.IntegrationTests.Brokers;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
-
 namespace Gateway.IntegrationTests.Pipeline;
-
-[CollectionDefinition(Name)]
-public sealed class PipelineCollection : ICollectionFixture<PipelineFixture>
-{
-    public const string Name = "pipeline";
-}
-
-/// <summary>One private RabbitMQ node shared by the pipeline tests (they run one after another).</summary>
-public sealed class PipelineFixture : IAsyncLifetime
-{
-    public RabbitMqNode Node { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Node = await RabbitMqNode.StartAsync();
-
-    public async Task DisposeAsync() => await Node.DisposeAsync();
-}
 
 [Collection(PipelineCollection.Name)]
 public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
     private RabbitMqNode Node => fixture.Node;
 
     private static string NewPrefix() => "t" + Guid.NewGuid().ToString("N")[..8];
 
+    [Trait("Category", "Slow")] // a load
     [Fact]
     public async Task Ten_thousand_QoS1_messages_from_several_publishers_arrive_once_in_order_with_keys_and_ids()
     {
@@ -44,7 +24,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
             return await client.PublishSequenceAsync($"{prefix}/dev{p}/temp", $"dev{p}", each);
         }));
 
-        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, publishers * each, Patience);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, publishers * each, Patience.Delivery);
 
         Assert.Equal(publishers * each, received.Count);
         Assert.Equal(received.Count, received.Select(m => m.MessageId).Distinct().Count()); // each once
@@ -65,6 +45,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         Assert.Empty(gateway.ErrorLines);
     }
 
+    [Trait("Category", "Slow")] // a broker restart
     [Fact]
     public async Task Publishes_are_acknowledged_while_the_broker_is_down_and_arrive_in_order_when_it_returns()
     {
@@ -76,7 +57,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");
 
         var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 200);
-        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, "the first 200 to be forwarded");
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience.Delivery, "the first 200 to be forwarded");
 
         await Node.StopAsync();
         acked.AddRange(await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 800, start: 200));
@@ -84,12 +65,13 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         Assert.Contains("\"connected\":false", await gateway.GetAsync("/healthz"));
 
         await Node.StartAgainAsync();
-        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 1000, Patience);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 1000, Patience.Delivery);
 
         Assert.Equal(acked, received.Select(m => m.Body));
-        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, "the outbox to empty");
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience.Delivery, "the outbox to empty");
     }
 
+    [Trait("Category", "Slow")] // a crash under load
     [Fact]
     public async Task Every_acknowledged_message_arrives_after_the_gateway_is_killed_right_after_its_acks()
     {
@@ -115,13 +97,13 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
             await using var second = new GatewayProcess(settings, dataPath);
             await second.StartAsync();
             var expected = acked.SelectMany(a => a).ToHashSet();
-            var received = await QueueReader.ReadAllOfAsync(Node.AmqpUri, queue, expected, Patience, quiet: TimeSpan.FromSeconds(20));
+            var received = await QueueReader.ReadAllOfAsync(Node.AmqpUri, queue, expected, Patience.Delivery, quiet: TimeSpan.FromSeconds(20));
 
             var arrived = received.Select(m => m.Body).ToHashSet();
             Assert.Empty(expected.Except(arrived)); // nothing acknowledged is missing; replays are allowed
             // Replays keep their original id: a consumer can drop them.
             Assert.All(received.GroupBy(m => m.Body), g => Assert.Single(g.Select(m => m.MessageId).Distinct()));
-            await Poll.UntilAsync(async () => await second.MetricAsync("outbox_messages") == 0, Patience, "the outbox to empty");
+            await Poll.UntilAsync(async () => await second.MetricAsync("outbox_messages") == 0, Patience.Delivery, "the outbox to empty");
         }
         finally
         {
@@ -129,6 +111,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         }
     }
 
+    [Trait("Category", "Slow")] // a second broker node
     [Fact]
     public async Task With_two_upstreams_on_one_route_a_stopped_one_never_stalls_the_other_and_gets_its_backlog_later()
     {
@@ -146,15 +129,15 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         await second.StopAsync();
         var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 300);
 
-        var onPrem = await QueueReader.ReadAsync(Node.AmqpUri, queue, 300, Patience);
+        var onPrem = await QueueReader.ReadAsync(Node.AmqpUri, queue, 300, Patience.Delivery);
         Assert.Equal(acked, onPrem.Select(m => m.Body));
         Assert.Equal(300, await gateway.MetricAsync("outbox_messages")); // kept for the cloud
 
         await second.StartAgainAsync();
-        var cloud = await QueueReader.ReadAsync(second.AmqpUri, queue, 300, Patience);
+        var cloud = await QueueReader.ReadAsync(second.AmqpUri, queue, 300, Patience.Delivery);
         Assert.Equal(acked, cloud.Select(m => m.Body));
         Assert.Equal(onPrem.Select(m => m.MessageId), cloud.Select(m => m.MessageId));
-        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, "both upstreams to confirm");
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience.Delivery, "both upstreams to confirm");
     }
 
     [Fact]
@@ -174,13 +157,13 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
 
         var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 20);
         // No queue is bound yet: mandatory publishes come back, and the batch must not count as sent.
-        await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_failures_total", "cloud") >= 2, Patience, "returned batches to be retried");
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_failures_total", "cloud") >= 2, Patience.Delivery, "returned batches to be retried");
         Assert.Equal(20, await gateway.MetricAsync("outbox_messages"));
         Assert.Contains("returned by the broker: 312 NO_ROUTE", gateway.Output);
 
         var queue = prefix + "-q";
         await Node.DeclareQueueBoundAsync(queue, exchange, "readings");
-        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 20, Patience);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 20, Patience.Delivery);
         Assert.Equal(acked, received.Select(m => m.Body));
         Assert.All(received, m => Assert.Equal("readings", m.RoutingKey));
     }
@@ -197,13 +180,14 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");
 
         var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 50);
-        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 50, Patience);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 50, Patience.Delivery);
 
         Assert.Equal(acked, received.Select(m => m.Body));
         Assert.Equal(1, await gateway.MetricAsync("upstream_endpoint_index", "cloud"));
         Assert.Contains($"127.0.0.1:{Node.AmqpPort}", await gateway.GetAsync("/healthz"));
     }
 
+    [Trait("Category", "Slow")] // a load and a restart
     [Fact]
     public async Task A_SIGTERM_under_load_stops_cleanly_and_the_rest_is_sent_after_restart()
     {
@@ -229,9 +213,9 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
 
             await using var second = new GatewayProcess(settings, dataPath);
             await second.StartAsync();
-            var received = await QueueReader.ReadAllOfAsync(Node.AmqpUri, queue, acked.ToHashSet(), Patience, quiet: TimeSpan.FromSeconds(10));
+            var received = await QueueReader.ReadAllOfAsync(Node.AmqpUri, queue, acked.ToHashSet(), Patience.Delivery, quiet: TimeSpan.FromSeconds(10));
             Assert.Empty(acked.Except(received.Select(m => m.Body)));
-            await Poll.UntilAsync(async () => await second.MetricAsync("outbox_messages") == 0, Patience, "the outbox to empty");
+            await Poll.UntilAsync(async () => await second.MetricAsync("outbox_messages") == 0, Patience.Delivery, "the outbox to empty");
         }
         finally
         {
@@ -239,6 +223,7 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
         }
     }
 
+    [Trait("Category", "Slow")] // a broker outage
     [Fact]
     public async Task Messages_past_their_route_TTL_during_an_outage_are_removed_counted_and_never_sent()
     {
@@ -254,14 +239,14 @@ public sealed class MqttToRabbitMqTests(PipelineFixture fixture)
 
         await Node.StopAsync();
         await device.PublishSequenceAsync($"{prefix}/dev/temp", "stale", 10);
-        await Poll.UntilAsync(async () => await gateway.MetricAsync("messages_expired_total") == 10, Patience, "the stale messages to expire");
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("messages_expired_total") == 10, Patience.Delivery, "the stale messages to expire");
         Assert.Equal(0, await gateway.MetricAsync("outbox_messages"));
 
         await Node.StartAgainAsync();
         // Publish once the link is back, so the fresh ones are well inside their one-second TTL.
-        await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_connected", "cloud") == 1, Patience, "the link to return");
+        await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_connected", "cloud") == 1, Patience.Delivery, "the link to return");
         var fresh = await device.PublishSequenceAsync($"{prefix}/dev/temp", "fresh", 3);
-        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 3, Patience);
+        var received = await QueueReader.ReadAsync(Node.AmqpUri, queue, 3, Patience.Delivery);
         Assert.Equal(fresh, received.Select(m => m.Body)); // the fresh ones, and none of the stale
     }
 }

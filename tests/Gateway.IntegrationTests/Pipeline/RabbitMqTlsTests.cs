@@ -1,13 +1,8 @@
-using Gateway.IntegrationTests.Brokers;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
-
 namespace Gateway.IntegrationTests.Pipeline;
 
 /// <summary>amqps:// to a RabbitMQ TLS listener whose certificate a private CA signed.</summary>
 public sealed class RabbitMqTlsTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
     private RabbitMqNode _node = null!;
 
     public async Task InitializeAsync() => _node = await RabbitMqNode.StartAsync(tls: true);
@@ -29,7 +24,7 @@ public sealed class RabbitMqTlsTests : IAsyncLifetime
 
         var acked = await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 100);
 
-        var received = await QueueReader.ReadAsync(_node.AmqpUri, "tls-q", 100, Patience);
+        var received = await QueueReader.ReadAsync(_node.AmqpUri, "tls-q", 100, Patience.Delivery);
         Assert.Equal(acked, received.Select(m => m.Body));
         Assert.Contains($"connected to amqps://127.0.0.1:{_node.AmqpsPort}/", gateway.Output);
     }
@@ -43,7 +38,7 @@ public sealed class RabbitMqTlsTests : IAsyncLifetime
 
         await device.PublishSequenceAsync("untrusted/dev/temp", "dev", 10);
 
-        await Poll.UntilAsync(() => gateway.Output.Contains($"TLS to 127.0.0.1:{_node.AmqpsPort} failed"), Patience, "the TLS failure to be logged");
+        await Poll.UntilAsync(() => gateway.Output.Contains($"TLS to 127.0.0.1:{_node.AmqpsPort} failed"), Patience.Delivery, "the TLS failure to be logged");
         Assert.Contains("is the broker's certificate trusted?", gateway.Output);
         Assert.Equal(10, await gateway.MetricAsync("outbox_messages"));
     }

@@ -1,6 +1,3 @@
-using Gateway.IntegrationTests.Brokers;
-using Gateway.IntegrationTests.GatewayUnderTest;
-using Gateway.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Gateway.IntegrationTests.Pipeline;
@@ -11,11 +8,10 @@ namespace Gateway.IntegrationTests.Pipeline;
 /// within what the first half needed (a short soak; longer runs by hand with GATEWAY_SOAK_CYCLES,
 /// figures in docs/reliability.md).
 /// </summary>
+[Trait("Category", "Slow")] // a soak
 [Collection(PipelineCollection.Name)]
 public sealed class StoreFileSoakTests(PipelineFixture fixture, ITestOutputHelper output)
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
-
     [Fact]
     public async Task Store_files_stay_flat_across_fill_and_drain_cycles()
     {
@@ -35,13 +31,13 @@ public sealed class StoreFileSoakTests(PipelineFixture fixture, ITestOutputHelpe
             Assert.Equal(perCycle, await gateway.MetricAsync("outbox_messages"));
             await node.StartAgainAsync();
             var draining = System.Diagnostics.Stopwatch.StartNew();
-            await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience, $"cycle {cycle} to drain");
+            await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_messages") == 0, Patience.Delivery, $"cycle {cycle} to drain");
             var drainSeconds = draining.Elapsed.TotalSeconds;
-            await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_log_bytes") == 0, Patience, $"the log to be checkpointed after cycle {cycle}");
+            await Poll.UntilAsync(async () => await gateway.MetricAsync("outbox_log_bytes") == 0, Patience.Delivery, $"the log to be checkpointed after cycle {cycle}");
             sizes.Add((await gateway.MetricAsync("outbox_data_file_bytes"), await gateway.MetricAsync("outbox_log_file_bytes")));
             output.WriteLine($"cycle {cycle + 1}: backlog of {perCycle} drained in {drainSeconds:0.0} s after the broker returned " +
                              $"({perCycle / drainSeconds:0} msgs/s, reconnect backoff included); data file {sizes[^1].Data:0} bytes, log file {sizes[^1].Log:0} bytes (preallocated)");
-            await QueueReader.ReadAsync(node.AmqpUri, "soak-q", perCycle, Patience); // keep the broker drained too
+            await QueueReader.ReadAsync(node.AmqpUri, "soak-q", perCycle, Patience.Delivery); // keep the broker drained too
         }
         foreach (var client in clients) await client.DisposeAsync();
 

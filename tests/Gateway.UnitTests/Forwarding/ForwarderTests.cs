@@ -10,7 +10,6 @@ namespace Gateway.UnitTests.Forwarding;
 /// <summary>The forwarder against the real outbox and a scripted upstream (the real brokers are in the integration tests).</summary>
 public sealed class ForwarderTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
     private readonly OutboxFolder _folder = new();
     private readonly RouteTable _routes = new([new Route("#", "up", new RouteTarget("amq.topic"))], ["up"]);
 
@@ -63,41 +62,19 @@ public sealed class ForwarderTests : IAsyncLifetime
         var inner = _folder.Open(_routes, sweepEvery: TimeSpan.FromMilliseconds(50));
         // A message that expires at once: swept away, leaving the committed sequence ahead of anything stored.
         await inner.AppendAsync(OutboxFolder.Message("t/1") with { ExpiresAt = DateTimeOffset.UtcNow });
-        await Until(() => inner.Count == 0);
+        await Poll.UntilAsync(() => inner.Count == 0);
         var outbox = new CountingOutbox(inner);
         var forwarder = new Forwarder(new ScriptedUpstream(), outbox, _routes, "gw", ForwarderOptions.Default, new GatewayMetrics(), NullLogger<Forwarder>.Instance);
 
         using var stop = new CancellationTokenSource();
         var running = forwarder.RunAsync(stop.Token, stop.Token);
-        await Until(() => outbox.Reads >= 1);
-        var watched = DateTime.UtcNow;
-        while (DateTime.UtcNow - watched < TimeSpan.FromMilliseconds(300)) await Task.Delay(TimeSpan.FromMilliseconds(20));
+        await Poll.UntilAsync(() => outbox.Reads >= 1 && outbox.ParkedWaits >= 1); // it read, found nothing, and waits for messages
+        // A forwarder woken without new messages reads again at once: within this window it would be seen.
+        Assert.True(await Poll.StaysFalseAsync(() => outbox.Reads > 3), $"{outbox.Reads} reads of an empty store");
         stop.Cancel();
-        await running.WaitAsync(Patience);
+        await running.WaitAsync(Patience.Reaction);
 
-        Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in 300 ms
-    }
-
-    /// <summary>Counts reads of the store on their way through.</summary>
-    private sealed class CountingOutbox(Gateway.Core.Outbox.IOutbox inner) : Gateway.Core.Outbox.IOutbox
-    {
-        private int _reads;
-        public int Reads => Volatile.Read(ref _reads);
-        public long LastCommittedSequence => inner.LastCommittedSequence;
-        public long Count => inner.Count;
-        public ValueTask<long> AppendAsync(Gateway.Core.Messages.IncomingMessage message, CancellationToken cancellationToken = default) => inner.AppendAsync(message, cancellationToken);
-        public ValueTask<Task<long>> EnqueueAsync(Gateway.Core.Messages.IncomingMessage message, bool awaited = true, CancellationToken cancellationToken = default) => inner.EnqueueAsync(message, awaited, cancellationToken);
-        public void CommitLingeringNow() => inner.CommitLingeringNow();
-        public Task WaitForMessagesAfterAsync(long sequence, CancellationToken cancellationToken) => inner.WaitForMessagesAfterAsync(sequence, cancellationToken);
-        public long GetCursor(string upstream) => inner.GetCursor(upstream);
-        public ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<Gateway.Core.Messages.StoredMessage> passed, CancellationToken cancellationToken = default) =>
-            inner.AdvanceCursorAsync(upstream, throughSequence, passed, cancellationToken);
-
-        public IReadOnlyList<Gateway.Core.Messages.StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
-        {
-            Interlocked.Increment(ref _reads);
-            return inner.ReadAfter(afterSequence, maxCount, maxBytes);
-        }
+        Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in half a second
     }
 
     /// <summary>Runs a forwarder over <paramref name="outbox"/> until the store is empty, then stops it.</summary>
@@ -109,57 +86,9 @@ public sealed class ForwarderTests : IAsyncLifetime
             metrics, NullLogger<Forwarder>.Instance);
         using var stop = new CancellationTokenSource();
         var running = forwarder.RunAsync(stop.Token, stop.Token);
-        await Until(() => outbox.Count == 0);
+        await Poll.UntilAsync(() => outbox.Count == 0);
         stop.Cancel();
-        await running.WaitAsync(Patience);
+        await running.WaitAsync(Patience.Reaction);
         return metrics;
-    }
-
-    private static async Task Until(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(TimeSpan.FromMilliseconds(5));
-        }
-    }
-
-    /// <summary>An upstream whose behaviour is scripted per connect and per batch.</summary>
-    private sealed class ScriptedUpstream : IUpstreamConnector
-    {
-        private int _batches;
-
-        public HashSet<int> FailBatchNumbers { get; init; } = [];
-        public HashSet<int> HangBatchNumbers { get; init; } = [];
-        public int RefuseConnects { get; set; }
-        public List<int> ConnectAttempts { get; } = [];
-        public List<(long FirstSequence, bool Failed)> Attempts { get; } = [];
-        public List<Delivery> Confirmed { get; } = [];
-
-        public string Name => "up";
-        public IReadOnlyList<string> Endpoints { get; } = ["amqp://primary/", "amqp://standby/"];
-
-        public Task<IUpstreamLink> ConnectAsync(int endpointIndex, CancellationToken cancellationToken)
-        {
-            ConnectAttempts.Add(endpointIndex);
-            if (RefuseConnects-- > 0) throw new IOException("connection refused");
-            return Task.FromResult<IUpstreamLink>(new Link(this));
-        }
-
-        private sealed class Link(ScriptedUpstream owner) : IUpstreamLink
-        {
-            public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
-            {
-                var number = ++owner._batches;
-                var failed = owner.FailBatchNumbers.Contains(number);
-                owner.Attempts.Add((batch[0].Stored.Sequence, failed));
-                if (owner.HangBatchNumbers.Contains(number)) await Task.Delay(Timeout.Infinite, cancellationToken);
-                if (failed) throw new InvalidOperationException($"batch {number} nacked");
-                owner.Confirmed.AddRange(batch);
-            }
-
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-        }
     }
 }

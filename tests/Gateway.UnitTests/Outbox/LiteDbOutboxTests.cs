@@ -2,14 +2,11 @@ using Gateway.Core.Messages;
 using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using Gateway.Storage.LiteDb;
-using Gateway.TestSupport;
 
 namespace Gateway.UnitTests.Outbox;
 
 public sealed class LiteDbOutboxTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(5);
     private readonly OutboxFolder _folder = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -28,20 +25,20 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         // Creating the files and the first commit make LiteDB flush on its own; only a later append's sync counts here.
         var syncedBefore = sync.SyncsCompleted;
         await outbox.AppendAsync(OutboxFolder.Message("t/0"));
-        await Poll(() => sync.SyncsCompleted > syncedBefore); // the warm-up's own fsync is over, whatever order the outbox used
+        await Poll.UntilAsync(() => sync.SyncsCompleted > syncedBefore); // the warm-up's own fsync is over, whatever order the outbox used
         sync.Entered.Reset();
         sync.Close();
         try
         {
             var append = outbox.AppendAsync(OutboxFolder.Message("t/1")).AsTask();
-            await Poll(() => sync.Entered.IsSet); // (waiting without blocking a pool thread, which the ack needs)
+            await Poll.UntilAsync(() => sync.Entered.IsSet); // (waiting without blocking a pool thread, which the ack needs)
             Assert.Equal(outbox.LogFilePath, sync.EnteredFile); // the log, where the commit is: not the data file
             // The commit is written and the writer is inside fsync: the ack must still be waiting. (The
             // window lets a wrongly ordered completion, which runs on the thread pool, show itself.)
             await Assert.ThrowsAsync<TimeoutException>(() => append.WaitAsync(TimeSpan.FromMilliseconds(300)));
 
             sync.Open();
-            Assert.Equal(2, await append.WaitAsync(Patience));
+            Assert.Equal(2, await append.WaitAsync(Patience.Reaction));
         }
         finally
         {
@@ -71,7 +68,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         for (var i = 0; i < 3; i++) await first.AppendAsync(OutboxFolder.Message($"t/{i}"));
         var all = first.ReadAfter(0, 10, 1 << 20);
         await first.AdvanceCursorAsync("a", all[^1].Sequence, all);
-        await Poll(() => first.Count == 0);
+        await Poll.UntilAsync(() => first.Count == 0);
         await first.DisposeAsync();
 
         var second = _folder.Open(routes);
@@ -126,11 +123,11 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var batch = outbox.ReadAfter(0, 10, 1 << 20);
 
         await outbox.AdvanceCursorAsync("a", 2, batch);
-        await Poll(() => outbox.GetCursor("a") == 2);
+        await Poll.UntilAsync(() => outbox.GetCursor("a") == 2);
         Assert.Equal([1L], outbox.ReadAfter(0, 10, 1 << 20).Select(m => m.Sequence)); // only-a/y is gone, both/x waits for b
 
         await outbox.AdvanceCursorAsync("b", 2, batch);
-        await Poll(() => outbox.Count == 0);
+        await Poll.UntilAsync(() => outbox.Count == 0);
         Assert.Empty(outbox.ReadAfter(0, 10, 1 << 20));
     }
 
@@ -145,13 +142,13 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
 
         var all = outbox.ReadAfter(0, 100, 1 << 20);
         await outbox.AdvanceCursorAsync("a", all[^1].Sequence, all);
-        await Poll(() => outbox.Count == 3);
+        await Poll.UntilAsync(() => outbox.Count == 3);
         var waiting = outbox.ReadAfter(0, 100, 1 << 20);
         Assert.Equal(["both/3", "both/5", "both/7"], waiting.Select(m => m.Message.Topic));
         Assert.Equal([4L, 6L, 8L], waiting.Select(m => m.Sequence));
 
         await outbox.AdvanceCursorAsync("b", 6, waiting.Take(2).ToArray());
-        await Poll(() => outbox.Count == 1);
+        await Poll.UntilAsync(() => outbox.Count == 1);
         Assert.Equal([8L], outbox.ReadAfter(0, 100, 1 << 20).Select(m => m.Sequence));
         Assert.Equal([8L], outbox.ReadAfter(5, 100, 1 << 20).Select(m => m.Sequence));
         await outbox.DisposeAsync();
@@ -171,22 +168,22 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var stored = outbox.ReadAfter(0, 1000, 1 << 30).Count;
         foreach (var topic in first[..^1]) await outbox.AppendAsync(OutboxFolder.Message(topic));
         var synced = sync.SyncsCompleted;
-        await Poll(() => sync.SyncsCompleted >= synced);
+        await Poll.UntilAsync(() => sync.SyncsCompleted >= synced);
         sync.Entered.Reset();
         sync.Close();
         Task<long>[] appends;
         try
         {
             var held = outbox.AppendAsync(OutboxFolder.Message(first[^1])).AsTask();
-            await Poll(() => sync.Entered.IsSet);
+            await Poll.UntilAsync(() => sync.Entered.IsSet);
             appends = together.Select(t => outbox.AppendAsync(OutboxFolder.Message(t)).AsTask()).ToArray();
-            await Poll(() => outbox.ReadAfter(0, 1000, 1 << 30).Count == stored + first.Length); // the held commit is written, the rest queued
+            await Poll.UntilAsync(() => outbox.ReadAfter(0, 1000, 1 << 30).Count == stored + first.Length); // the held commit is written, the rest queued
         }
         finally
         {
             sync.Open();
         }
-        return await Task.WhenAll(appends).WaitAsync(Patience);
+        return await Task.WhenAll(appends).WaitAsync(Patience.Reaction);
     }
 
     [Fact]
@@ -201,7 +198,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         try
         {
             var held = outbox.AppendAsync(OutboxFolder.Message("t/1")).AsTask();
-            await Poll(() => sync.Entered.IsSet);
+            await Poll.UntilAsync(() => sync.Entered.IsSet);
             // Three of 6 MiB queue while the writer is held: one group of them would be an 18 MiB document.
             appends = Enumerable.Range(0, 3).Select(i => outbox.AppendAsync(OutboxFolder.Message($"t/big{i}") with { Payload = new byte[6 << 20] }).AsTask()).ToArray();
         }
@@ -210,7 +207,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
             sync.Open();
         }
 
-        var sequences = await Task.WhenAll(appends).WaitAsync(Patience);
+        var sequences = await Task.WhenAll(appends).WaitAsync(Patience.Reaction);
         Assert.Equal([3L, 4L, 5L], sequences);
         Assert.Equal(0, _folder.Metrics.Get("outbox_commit_failures_total"));
         Assert.Equal(3 * (6 << 20) + 2, outbox.Bytes);
@@ -222,7 +219,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var outbox = _folder.Open(TwoUpstreams());
         await outbox.AppendAsync(OutboxFolder.Message("both/x"));
         await outbox.AdvanceCursorAsync("a", 1, outbox.ReadAfter(0, 10, 1 << 20));
-        await Poll(() => outbox.GetCursor("a") == 1);
+        await Poll.UntilAsync(() => outbox.GetCursor("a") == 1);
         Assert.Equal(1, outbox.Count);
         await outbox.DisposeAsync();
 
@@ -261,7 +258,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var waiting = outbox.WaitForMessagesAfterAsync(0, CancellationToken.None);
         Assert.False(waiting.IsCompleted);
         await outbox.AppendAsync(OutboxFolder.Message("t/1"));
-        await waiting.WaitAsync(Patience);
+        await waiting.WaitAsync(Patience.Reaction);
     }
 
     [Fact]
@@ -330,7 +327,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         await outbox.AppendAsync(OutboxFolder.Message("t/long") with { ExpiresAt = DateTimeOffset.UtcNow.AddHours(1) });
         await outbox.AppendAsync(OutboxFolder.Message("t/never"));
 
-        await Poll(() => outbox.Count == 2);
+        await Poll.UntilAsync(() => outbox.Count == 2);
         Assert.Equal(["t/long", "t/never"], outbox.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
         Assert.Equal(1, _folder.Metrics.Get("messages_expired_total"));
     }
@@ -343,7 +340,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         for (var i = 0; i < 3; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}") with { ExpiresAt = expires });
         await outbox.AppendAsync(OutboxFolder.Message("t/kept"));
         await outbox.DisposeAsync();
-        await Poll(() => DateTimeOffset.UtcNow > expires);
+        await Poll.UntilAsync(() => DateTimeOffset.UtcNow > expires);
 
         var reopened = _folder.Open();
         Assert.Equal(1, reopened.Count);
@@ -386,7 +383,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000L), read[0].Message.ReceivedAt);
         Assert.Equal(13, await outbox.AppendAsync(OutboxFolder.Message("t/d")));
         await outbox.DisposeAsync();
-        await Poll(() => DateTimeOffset.UtcNow > expires);
+        await Poll.UntilAsync(() => DateTimeOffset.UtcNow > expires);
 
         // The expiry came across too: the message that had one is removed at the next start.
         var reopened = _folder.Open();
@@ -464,7 +461,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         // Full, DropOldest: the next message has to read the damaged chunk to drop from it.
         var reopened = _folder.Open(routes, configure: o => o with { MaxMessages = 1, WhenFull = WhenFull.DropOldest });
         await Assert.ThrowsAsync<OutboxRejectedException>(() => reopened.AppendAsync(OutboxFolder.Message("t/2")).AsTask());
-        await Poll(async () =>
+        await Poll.UntilAsync(async () =>
         {
             try { await reopened.AppendAsync(OutboxFolder.Message("t/3")); return true; }
             catch (OutboxRejectedException) { return false; }
@@ -493,7 +490,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         Assert.Equal(3, reopened.Count);
         Assert.Equal(["t/1", "t/3"], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
         Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_chunks_total"));
-        await Poll(() => reopened.Count == 2);
+        await Poll.UntilAsync(() => reopened.Count == 2);
         Assert.Equal(8, reopened.Bytes);
         Assert.Equal(1, _folder.Metrics.Get("messages_lost_corrupt_total"));
         await reopened.DisposeAsync();
@@ -513,7 +510,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         for (var i = 1; i <= messages; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}", "abcd")); // a commit each
 
         const int joinable = (messages - behind) / LiteDbOutbox.CompactMinRun * LiteDbOutbox.CompactMinRun;
-        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= joinable);
+        await Poll.UntilAsync(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= joinable);
         var read = outbox.ReadAfter(0, 2 * messages, int.MaxValue);
         Assert.Equal(Enumerable.Range(1, messages).Select(i => $"t/{i}"), read.Select(m => m.Message.Topic));
         Assert.Equal(Enumerable.Range(1, messages).Select(i => (long)i), read.Select(m => m.Sequence));
@@ -544,7 +541,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         await CommittedTogether(outbox, sync, run, Topics("big2", 20));
         await outbox.AppendAsync(OutboxFolder.Message("tail")); // a small chunk after the gap: the run before it is complete
 
-        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= run.Length);
+        await Poll.UntilAsync(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= run.Length);
         var expected = few.Concat(Topics("big1", 20)).Concat(run).Concat(Topics("big2", 20)).Append("tail").ToArray();
         Assert.Equal(expected, outbox.ReadAfter(0, 1000, int.MaxValue).Select(m => m.Message.Topic));
         await outbox.DisposeAsync();
@@ -585,7 +582,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
 
         // Reopened, with nothing new written: the stored chunks are read for small ones and the run is joined.
         var reopened = _folder.Open(configure: o => o with { CompactBehind = 0 });
-        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 150);
+        await Poll.UntilAsync(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 150);
         Assert.Equal(topics, reopened.ReadAfter(0, 1000, int.MaxValue).Select(m => m.Message.Topic));
         Assert.Equal(topics.Count, reopened.Count);
         Assert.Equal(4 * topics.Count, reopened.Bytes);
@@ -622,7 +619,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         await outbox.DisposeAsync();
 
         var reopened = _folder.Open(configure: o => o with { CompactBehind = 0 });
-        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 10);
+        await Poll.UntilAsync(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 10);
         Assert.Equal(topics, reopened.ReadAfter(0, 5000, int.MaxValue).Select(m => m.Message.Topic));
         await reopened.DisposeAsync();
         _folder.WithStore(db => Assert.Equal(100 + 1, db.GetCollection("chunks").Count()));
@@ -645,7 +642,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         await Task.WhenAll(group);
         await reopened.AppendAsync(OutboxFolder.Message("tail", "abcd"));
 
-        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 150);
+        await Poll.UntilAsync(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 150);
         var expected = Enumerable.Range(1, 150).Select(i => $"old/{i}").Concat(Enumerable.Range(1, 120).Select(i => $"new/{i}")).Append("tail");
         Assert.Equal(expected, reopened.ReadAfter(0, 1000, int.MaxValue).Select(m => m.Message.Topic));
         await reopened.DisposeAsync();
@@ -665,15 +662,15 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         // 120 behind: only the oldest 30 of the 150 small chunks are far enough behind the newest,
         // too few to join, so the rescan waits for newer messages and the writer goes idle.
         var reopened = _folder.Open(routes, configure: o => o with { CompactBehind = 120 });
-        await Poll(() => reopened.Rescanning && reopened.CompactionIdle);
+        await Poll.UntilAsync(() => reopened.Rescanning && reopened.CompactionIdle);
 
         // None come: the upstream confirms all 150 (a drain after a restart). Nothing is left worth
         // joining, and the rescan ends without waiting for a commit of new messages.
         var all = reopened.ReadAfter(0, 1000, int.MaxValue);
         Assert.Equal(150, all.Count);
         await reopened.AdvanceCursorAsync("up", all[^1].Sequence, all);
-        await Poll(() => !reopened.Rescanning);
-        await Poll(() => reopened.Count == 0);
+        await Poll.UntilAsync(() => !reopened.Rescanning);
+        await Poll.UntilAsync(() => reopened.Count == 0);
         Assert.Equal(0, _folder.Metrics.Get("outbox_chunks_joined_total"));
         await reopened.DisposeAsync();
     }
@@ -692,7 +689,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         await Task.WhenAll(big);
         await outbox.AppendAsync(OutboxFolder.Message("tail", "abcd")); // a small chunk after the gap: the run before it is complete
 
-        await Poll(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 20);
+        await Poll.UntilAsync(() => _folder.Metrics.Get("outbox_chunks_joined_total") >= 20);
         Assert.Equal(41, outbox.Count);
         await outbox.DisposeAsync();
 
@@ -721,7 +718,7 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var reopened = _folder.Open(routes);
         Assert.Equal(["t/1", "t/3"], reopened.ReadAfter(0, 10, 1 << 20).Select(m => m.Message.Topic));
         Assert.Equal(1, _folder.Metrics.Get("outbox_corrupt_chunks_total"));
-        await Poll(() => reopened.Count == 2);
+        await Poll.UntilAsync(() => reopened.Count == 2);
     }
 
     /// <summary>Overwrites a chunk's messages with a record longer than the chunk (what damage on disk can look like).</summary>
@@ -730,25 +727,5 @@ public sealed class LiteDbOutboxTests : IAsyncLifetime
         var chunk = db.GetCollection("chunks").FindById(last);
         chunk["m"] = new byte[] { 1, 200, 3 };
         db.GetCollection("chunks").Update(chunk);
-    }
-
-    internal static async Task Poll(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(PollInterval);
-        }
-    }
-
-    internal static async Task Poll(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(PollInterval);
-        }
     }
 }

@@ -1,7 +1,6 @@
 using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using Gateway.Storage.LiteDb;
-using Gateway.TestSupport;
 
 namespace Gateway.UnitTests.Outbox;
 
@@ -32,7 +31,7 @@ public sealed class QuotaTests : IAsyncLifetime
 
         var stored = outbox.ReadAfter(0, 10, 1 << 20);
         await outbox.AdvanceCursorAsync("up", stored[1].Sequence, stored.Take(2).ToArray());
-        await Until(() => outbox.Count == 3);
+        await Poll.UntilAsync(() => outbox.Count == 3);
         await outbox.AppendAsync(OutboxFolder.Message("a/6"));
         Assert.Equal(4, outbox.Count);
     }
@@ -113,7 +112,7 @@ public sealed class QuotaTests : IAsyncLifetime
 
         Interlocked.Exchange(ref free, 1L << 30);
         // The disk is asked at most once a second: keep trying until the new reading is taken.
-        await Until(async () =>
+        await Poll.UntilAsync(async () =>
         {
             try { await outbox.AppendAsync(OutboxFolder.Message("a/2")); return true; }
             catch (OutboxRejectedException) { return false; }
@@ -155,7 +154,7 @@ public sealed class QuotaTests : IAsyncLifetime
 
         // The upstream confirms the first four (a commit that rewrites the totals), then more appends follow.
         await outbox.AdvanceCursorAsync("up", 4, outbox.ReadAfter(0, 4, int.MaxValue));
-        await Until(() => outbox.Count == 6);
+        await Poll.UntilAsync(() => outbox.Count == 6);
         for (var i = 0; i < 7; i++) await AppendOne(50 + i);
         var expectedBytes = payloads.Skip(4).Sum();
         Assert.Equal(13, outbox.Count);
@@ -185,17 +184,5 @@ public sealed class QuotaTests : IAsyncLifetime
         Assert.Equal(["a/3", "a/4", "a/5", "a/6", "a/7"], reopened.ReadAfter(0, 100, int.MaxValue).Select(m => m.Message.Topic));
         await reopened.AppendAsync(OutboxFolder.Message("a/8", "x"));
         Assert.Equal(["a/4", "a/5", "a/6", "a/7", "a/8"], reopened.ReadAfter(0, 100, int.MaxValue).Select(m => m.Message.Topic));
-    }
-
-    private static Task Until(Func<bool> condition) => Until(() => Task.FromResult(condition()));
-
-    private static async Task Until(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(TimeSpan.FromMilliseconds(20));
-        }
     }
 }

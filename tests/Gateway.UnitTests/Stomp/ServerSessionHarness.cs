@@ -80,8 +80,6 @@ internal sealed class RecordingBackend : IStompBackend
 /// <summary>One session under test and the client's end of it.</summary>
 internal sealed class SessionUnderTest : IAsyncDisposable
 {
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
     private ReadOnlySequence<byte> _pending = ReadOnlySequence<byte>.Empty;
     private readonly CancellationTokenSource _stop = new();
 
@@ -142,7 +140,7 @@ internal sealed class SessionUnderTest : IAsyncDisposable
             _pending = new ReadOnlySequence<byte>(pending.ToArray());
             if (parsed) return frame;
             if (HeartbeatsSeen >= untilHeartbeats) return null;
-            var result = await reader.ReadAsync().AsTask().WaitAsync(Patience);
+            var result = await reader.ReadAsync().AsTask().WaitAsync(Patience.Reaction);
             var bytes = result.Buffer.ToArray();
             reader.AdvanceTo(result.Buffer.End);
             if (bytes.Length == 0 && result.IsCompleted) return null;
@@ -155,7 +153,7 @@ internal sealed class SessionUnderTest : IAsyncDisposable
     {
         StompFrame? last = null;
         while (await TryReadAsync() is { } frame) last = frame;
-        await Running.WaitAsync(Patience);
+        await Running.WaitAsync(Patience.Reaction);
         return last?.Command == StompCommand.Error ? last : null;
     }
 
@@ -173,6 +171,6 @@ internal sealed class SessionUnderTest : IAsyncDisposable
         _stop.Cancel();
         Transport.FromClient.Complete();
         _ = Transport.ToClient.CompleteAsync();
-        await Running.WaitAsync(Patience);
+        await Running.WaitAsync(Patience.Reaction);
     }
 }

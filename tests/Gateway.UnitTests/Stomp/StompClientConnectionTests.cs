@@ -7,52 +7,6 @@ namespace Gateway.UnitTests.Stomp;
 /// <summary>The client connection against a scripted broker over in-memory streams.</summary>
 public sealed class StompClientConnectionTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-    /// <summary>The broker's side: reads frames the client sends, writes what the test says.</summary>
-    private sealed class ScriptedBroker(Stream stream)
-    {
-        private ReadOnlySequence<byte> _pending = ReadOnlySequence<byte>.Empty;
-        public int HeartbeatsSeen { get; private set; }
-
-        public async Task<StompFrame> ReadFrameAsync()
-        {
-            var buffer = new byte[4096];
-            while (true)
-            {
-                var pending = _pending;
-                var parsed = StompFrameReader.TryParse(ref pending, StompLimits.Default, out var frame, out var heartbeats);
-                HeartbeatsSeen += heartbeats;
-                _pending = new ReadOnlySequence<byte>(pending.ToArray());
-                if (parsed) return frame!;
-                var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Patience);
-                if (read == 0) throw new EndOfStreamException();
-                _pending = new ReadOnlySequence<byte>([.. _pending.ToArray(), .. buffer.AsSpan(0, read).ToArray()]);
-            }
-        }
-
-        /// <summary>Reads until <paramref name="count"/> heart-beats (bare EOLs) have arrived.</summary>
-        public async Task WaitForHeartbeatsAsync(int count)
-        {
-            var buffer = new byte[256];
-            while (HeartbeatsSeen < count)
-            {
-                var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Patience);
-                var input = new ReadOnlySequence<byte>(buffer.AsMemory(0, read));
-                Assert.False(StompFrameReader.TryParse(ref input, StompLimits.Default, out _, out var heartbeats));
-                HeartbeatsSeen += heartbeats;
-            }
-        }
-
-        public async Task SendAsync(StompFrame frame)
-        {
-            var output = new ArrayBufferWriter<byte>();
-            StompFrameWriter.Write(frame, output);
-            await stream.WriteAsync(output.WrittenMemory);
-            await stream.FlushAsync();
-        }
-    }
-
     private static async Task<(StompClientConnection Client, ScriptedBroker Broker)> ConnectAsync(string brokerHeartbeat = "0,0", int ourHeartbeatMs = 0)
     {
         var (clientStream, brokerStream) = InMemoryDuplex.Create();
@@ -66,7 +20,7 @@ public sealed class StompClientConnectionTests
         Assert.Equal("edge", connect["login"]);
         Assert.Equal("secret", connect["passcode"]);
         await broker.SendAsync(StompFrame.Create(StompCommand.Connected, ("version", "1.2"), ("heart-beat", brokerHeartbeat)));
-        return (await connecting.WaitAsync(Patience), broker);
+        return (await connecting.WaitAsync(Patience.Reaction), broker);
     }
 
     [Fact]
@@ -80,7 +34,7 @@ public sealed class StompClientConnectionTests
         Assert.Equal("t1", commit["receipt"]);
         Assert.False(waiting.IsCompleted);
         await broker.SendAsync(StompFrame.Create(StompCommand.Receipt, ("receipt-id", "t1")));
-        Assert.Equal("t1", (await waiting.WaitAsync(Patience))["receipt-id"]);
+        Assert.Equal("t1", (await waiting.WaitAsync(Patience.Reaction))["receipt-id"]);
     }
 
     [Fact]
@@ -93,7 +47,7 @@ public sealed class StompClientConnectionTests
 
         await broker.SendAsync(StompFrame.Create(StompCommand.Error, Encoding.UTF8.GetBytes("caused by OutOfMemoryError"), ("message", "STORE COMMIT FAILED: Transaction rolled back")));
 
-        var error = await Assert.ThrowsAsync<StompErrorException>(() => waiting.WaitAsync(Patience));
+        var error = await Assert.ThrowsAsync<StompErrorException>(() => waiting.WaitAsync(Patience.Reaction));
         Assert.Contains("STORE COMMIT FAILED: Transaction rolled back", error.Message);
         Assert.Contains("OutOfMemoryError", error.Message);
         await Assert.ThrowsAnyAsync<Exception>(() => client.WriteAsync([StompFrame.Create(StompCommand.Begin, ("transaction", "t2"))], CancellationToken.None));
@@ -107,7 +61,7 @@ public sealed class StompClientConnectionTests
         Assert.Equal(TimeSpan.FromMilliseconds(200), client.ReceiveHeartbeat);
         var waiting = client.WriteAndAwaitReceiptAsync([StompFrame.Create(StompCommand.Commit, ("transaction", "t"), ("receipt", "t"))], "t", CancellationToken.None);
 
-        var failure = await Assert.ThrowsAsync<TimeoutException>(() => waiting.WaitAsync(Patience));
+        var failure = await Assert.ThrowsAsync<TimeoutException>(() => waiting.WaitAsync(Patience.Reaction));
         Assert.Contains("missed heart-beats", failure.Message);
     }
 
@@ -132,7 +86,7 @@ public sealed class StompClientConnectionTests
         var connecting = StompClientConnection.ConnectAsync(clientStream, new StompConnectOptions { Host = "h" }, CancellationToken.None);
         await new ScriptedBroker(brokerStream).ReadFrameAsync();
         brokerStream.Dispose();
-        var failure = await Assert.ThrowsAsync<IOException>(() => connecting.WaitAsync(Patience));
+        var failure = await Assert.ThrowsAsync<IOException>(() => connecting.WaitAsync(Patience.Reaction));
         Assert.Contains("closed the connection", failure.Message);
     }
 }

@@ -96,12 +96,13 @@ public sealed class StompServerSessionTests
     {
         await using var s = await SessionUnderTest.ConnectedAsync();
         var disk = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        s.Backend.OnSend = (_, _) => disk.Task;
+        var storing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        s.Backend.OnSend = (_, _) => { storing.TrySetResult(); return disk.Task; };
         await s.SendAsync(StompFrame.Create(StompCommand.Send, Text("21.5"), ("destination", "/topic/a.b"), ("receipt", "r1")));
 
         var receipt = s.TryReadAsync();
-        await Task.WhenAny(receipt, Task.Delay(TimeSpan.FromMilliseconds(300)));
-        Assert.False(receipt.IsCompleted, "a RECEIPT came before the store said the message is stored");
+        await storing.Task.WaitAsync(Patience.Reaction); // the session has the SEND and waits for the store
+        Assert.True(await Poll.StaysPendingAsync(receipt), "a RECEIPT came before the store said the message is stored");
 
         disk.SetResult();
         var frame = await receipt;
@@ -338,7 +339,7 @@ public sealed class StompServerSessionTests
         Assert.True(Environment.TickCount64 - started < 5000, "delivering to a stalled client took seconds: it waited on the client");
         Assert.Equal(StompCloseKind.SlowConsumer, s.Session.CloseKind);
         Assert.Contains("limit 10", s.Session.CloseReason);
-        await s.Running.WaitAsync(SessionUnderTest.Patience); // cut off after the close grace, not hung on the stalled pipe
+        await s.Running.WaitAsync(Patience.Reaction); // cut off after the close grace, not hung on the stalled pipe
         Assert.Equal(1, s.Backend.Released);
     }
 
@@ -434,7 +435,7 @@ public sealed class StompServerSessionTests
         // fills the transport past its pause threshold and the writer waits there.
         var sends = s.Transport.Sends;
         Assert.True(subscription.Deliver("/topic/a", NoHeaders, new byte[70_000]));
-        await Gateway.UnitTests.Outbox.LiteDbOutboxTests.Poll(() => Volatile.Read(ref s.Transport.Sends) > sends); // the writer took it
+        await Poll.UntilAsync(() => Volatile.Read(ref s.Transport.Sends) > sends); // the writer took it
         Assert.True(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000]));
         Assert.False(subscription.Deliver("/topic/a", NoHeaders, new byte[60_000])); // 120,000 bytes queued
         Assert.Equal(StompCloseKind.SlowConsumer, s.Session.CloseKind);
@@ -466,8 +467,8 @@ public sealed class StompServerSessionTests
         await s.SendAsync(StompFrame.Create(StompCommand.Send, Text("fire and forget"), ("destination", "/topic/a")));
         await s.SendAsync(StompCommand.Disconnect, ("receipt", "bye"));
         var receipt = s.TryReadAsync();
-        await Task.WhenAny(receipt, Task.Delay(TimeSpan.FromMilliseconds(300)));
-        Assert.False(receipt.IsCompleted, "DISCONNECT was answered before the earlier SEND was stored");
+        await Poll.UntilAsync(() => Volatile.Read(ref s.Backend.Flushes) == 1); // the session has the DISCONNECT and waits for the store
+        Assert.True(await Poll.StaysPendingAsync(receipt), "DISCONNECT was answered before the earlier SEND was stored");
         disk.SetResult();
         Assert.Equal("bye", (await receipt)!["receipt-id"]);
         Assert.Equal(1, s.Backend.Flushes);
@@ -492,7 +493,7 @@ public sealed class StompServerSessionTests
         await s.SendAsync(StompCommand.Subscribe, ("destination", "/topic/a"), ("id", "1"));
         await s.SendRawAsync("SEND\ndestination:/topic/a\n"); // half a frame, then gone
         s.Transport.FromClient.Complete();
-        await s.Running.WaitAsync(SessionUnderTest.Patience);
+        await s.Running.WaitAsync(Patience.Reaction);
         Assert.Equal(StompCloseKind.ClientClosed, s.Session.CloseKind);
         Assert.Contains("in the middle of a frame", s.Session.CloseReason);
         Assert.Empty(s.Backend.Sends);

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Gateway.Bench;
 
-namespace Gateway.UnitTests.Bench;
+namespace Gateway.Bench.Tests;
 
 /// <summary>
 /// The load tool's account of what arrived upstream: the sustained forwarding figure must count what the

@@ -1,6 +1,6 @@
 using Gateway.Storage.LiteDb;
 
-namespace Gateway.TestSupport;
+namespace Gateway.TestUtilities;
 
 /// <summary>An fsync that can be held shut or made to fail, to see what waits for it.</summary>
 public sealed class GatedDiskSync : IDiskSync

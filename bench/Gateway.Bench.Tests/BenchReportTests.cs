@@ -1,6 +1,6 @@
 using Gateway.Bench;
 
-namespace Gateway.UnitTests.Bench;
+namespace Gateway.Bench.Tests;
 
 /// <summary>docs/benchmarks.md's sustained forwarding row, from the load tool's RESULT lines.</summary>
 public sealed class BenchReportTests : IDisposable

@@ -4,7 +4,7 @@ using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 
-namespace Gateway.IntegrationTests.GatewayUnderTest;
+namespace Gateway.TestUtilities;
 
 /// <summary>A real MQTTnet client as a device would use it, with what it received kept for assertions.</summary>
 public sealed class MqttTestClient : IAsyncDisposable

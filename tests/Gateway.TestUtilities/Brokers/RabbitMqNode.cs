@@ -1,7 +1,6 @@
-using Gateway.IntegrationTests.Infrastructure;
 using RabbitMQ.Client;
 
-namespace Gateway.IntegrationTests.Brokers;
+namespace Gateway.TestUtilities;
 
 /// <summary>
 /// A private RabbitMQ node (Debian's rabbitmq-server) on free loopback ports with its own data
@@ -10,7 +9,6 @@ namespace Gateway.IntegrationTests.Brokers;
 /// </summary>
 public sealed class RabbitMqNode : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly string _folder;
     private readonly Dictionary<string, string> _environment;
 
@@ -76,7 +74,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
         ChildProcesses.StartDetached("rabbitmq-server", Path.Combine(_folder, "out.log"), _environment);
         try
         {
-            await Poll.UntilAsync(CanConnectAsync, StartTimeout, $"RabbitMQ node {NodeName} on port {AmqpPort}");
+            await Poll.UntilAsync(CanConnectAsync, Patience.Startup, $"RabbitMQ node {NodeName} on port {AmqpPort}");
         }
         catch (TimeoutException ex)
         {

@@ -1,7 +1,7 @@
 using Gateway.Bench;
 using Gateway.Core.Diagnostics;
 
-namespace Gateway.UnitTests.Bench;
+namespace Gateway.Bench.Tests;
 
 /// <summary>The load tool reads the gateway's own /metrics text: the two must agree on the format.</summary>
 public sealed class GatewayTimingsTests

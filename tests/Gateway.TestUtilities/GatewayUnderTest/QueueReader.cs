@@ -2,7 +2,7 @@ using System.Text;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
-namespace Gateway.IntegrationTests.GatewayUnderTest;
+namespace Gateway.TestUtilities;
 
 /// <summary>A message as a consumer of the upstream queue saw it.</summary>
 public sealed record UpstreamMessage(string RoutingKey, string? MessageId, bool Persistent, string Body, IDictionary<string, object?> Headers)

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Gateway.IntegrationTests.Infrastructure;
+namespace Gateway.TestUtilities;
 
 /// <summary>Runs helper commands (rabbitmqctl, chown) to completion, with their output kept for error messages.</summary>
 public static class ChildProcesses

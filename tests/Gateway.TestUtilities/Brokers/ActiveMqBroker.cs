@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using Gateway.IntegrationTests.Infrastructure;
 using Gateway.Stomp;
 
-namespace Gateway.IntegrationTests.Brokers;
+namespace Gateway.TestUtilities;
 
 /// <summary>
 /// A private ActiveMQ Classic instance (Debian's activemq) with STOMP on a free loopback port, its own
@@ -12,7 +11,6 @@ namespace Gateway.IntegrationTests.Brokers;
 /// </summary>
 public sealed class ActiveMqBroker : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly string _folder;
     private Process? _process;
 
@@ -85,7 +83,7 @@ public sealed class ActiveMqBroker : IAsyncDisposable
             {
                 if (_process.HasExited) throw new InvalidOperationException($"ActiveMQ exited with {_process.ExitCode}:\n{LogTail()}");
                 return await AnswersConnectAsync();
-            }, StartTimeout, $"ActiveMQ STOMP on port {StompPort}");
+            }, Patience.Startup, $"ActiveMQ STOMP on port {StompPort}");
         }
         catch (TimeoutException ex)
         {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Gateway.IntegrationTests.Brokers;
+namespace Gateway.TestUtilities;
 
 /// <summary>A private CA and a server certificate it signed for 127.0.0.1 and localhost, written to a folder.</summary>
 public sealed class TestCertificates

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Gateway.IntegrationTests.Infrastructure;
+namespace Gateway.TestUtilities;
 
 /// <summary>Free TCP ports on loopback, never the same one twice in a run.</summary>
 public static class FreePort

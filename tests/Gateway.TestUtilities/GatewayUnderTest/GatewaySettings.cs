@@ -1,4 +1,4 @@
-namespace Gateway.IntegrationTests.GatewayUnderTest;
+namespace Gateway.TestUtilities;
 
 /// <summary>Gateway configuration in its environment-variable form, built up as a test needs it.</summary>
 public sealed class GatewaySettings

@@ -1,19 +1,22 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Gateway.IntegrationTests.Infrastructure;
+using System.Text.RegularExpressions;
 
-namespace Gateway.IntegrationTests.GatewayUnderTest;
+namespace Gateway.TestUtilities;
 
 /// <summary>
 /// The real gateway as a child process (<c>dotnet gateway.dll</c>) on free ports and its own data
 /// folder, configured by environment variables exactly as an operator would. It can be stopped
-/// gracefully (SIGTERM), killed (SIGKILL) and started again on the same data.
+/// gracefully (SIGTERM), killed (SIGKILL) and started again on the same data. Any line it logs at
+/// error or critical level fails the test when the process is disposed, unless the test declared it
+/// with <see cref="ExpectErrors"/>: a gateway that quietly logs failures while the assertions pass
+/// is not a passing gateway.
 /// </summary>
 public sealed class GatewayProcess : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly Dictionary<string, string> _settings;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly List<Regex> _expectedErrors = [];
     private readonly bool _ownsDataPath;
     private Process? _process;
 
@@ -52,6 +55,26 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>Lines the gateway logged at error or critical level (the console logger's "fail:" and "crit:").</summary>
     public IReadOnlyList<string> ErrorLines => _output.Where(l => l.Contains(" fail: ") || l.Contains(" crit: ")).ToList();
 
+    /// <summary>Error lines no <see cref="ExpectErrors"/> pattern matches.</summary>
+    public IReadOnlyList<string> UnexpectedErrorLines => ErrorLines.Where(l => !_expectedErrors.Any(p => p.IsMatch(l))).ToList();
+
+    /// <summary>
+    /// Declares the error lines this test provokes on purpose (a broker down, a TLS failure, a full
+    /// disk): each pattern is a regular expression matched against a whole <c>fail:</c>/<c>crit:</c> line.
+    /// </summary>
+    public GatewayProcess ExpectErrors(params string[] patterns)
+    {
+        _expectedErrors.AddRange(patterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)));
+        return this;
+    }
+
+    /// <summary>Fails with the lines themselves if the gateway logged an error the test did not expect.</summary>
+    public void AssertNoUnexpectedErrors()
+    {
+        var unexpected = UnexpectedErrorLines;
+        if (unexpected.Count > 0) throw new UnexpectedGatewayErrorsException(Id, unexpected);
+    }
+
     /// <summary>The gateway as built for these tests: the project reference copies it, with its runtime config, beside them.</summary>
     public static string GatewayDll
     {
@@ -87,7 +110,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         {
             if (process.HasExited) throw new InvalidOperationException($"the gateway exited with {process.ExitCode}:\n{Output}");
             return await FreePort.AcceptsAsync(MqttPort) && await FreePort.AcceptsAsync(HttpPort);
-        }, StartTimeout, $"gateway MQTT port {MqttPort} and HTTP port {HttpPort} to accept connections");
+        }, Patience.Startup, $"gateway MQTT port {MqttPort} and HTTP port {HttpPort} to accept connections");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
@@ -121,6 +144,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         return line is null ? 0 : double.Parse(line[wanted.Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Kills the process, deletes a data folder it created, then checks its error lines.</summary>
     public async ValueTask DisposeAsync()
     {
         await KillAsync();
@@ -129,5 +153,6 @@ public sealed class GatewayProcess : IAsyncDisposable
         {
             try { Directory.Delete(DataPath, recursive: true); } catch (IOException) { }
         }
+        AssertNoUnexpectedErrors();
     }
 }
