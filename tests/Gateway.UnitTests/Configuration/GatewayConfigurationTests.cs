@@ -42,7 +42,7 @@ public sealed class GatewayConfigurationTests
 
         var cloud = options.Upstreams["cloud"];
         Assert.Equal(["amqps://broker-1:5671/", "amqps://broker-2:5671/"], cloud.Endpoints);
-        Assert.Equal(TimeSpan.FromSeconds(5), cloud.ConfirmTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), cloud.Forwarding.ConfirmTimeout);
         var route = Assert.Single(options.Routes);
         Assert.Equal(Core.Routing.ExchangeType.Fanout, route.ExchangeType);
         Assert.True(route.DeclareExchange);
