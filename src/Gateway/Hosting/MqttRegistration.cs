@@ -3,7 +3,7 @@ using Gateway.Mqtt;
 namespace Gateway.Hosting;
 
 /// <summary>The MQTT part: ingest, retained messages and the listener, started after the store and the forwarders.</summary>
-internal static class MqttServices
+internal static class MqttRegistration
 {
     public static IServiceCollection AddMqtt(this IServiceCollection services)
     {

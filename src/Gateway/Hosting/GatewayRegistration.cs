@@ -5,7 +5,7 @@ using Gateway.Core.Diagnostics;
 namespace Gateway.Hosting;
 
 /// <summary>What every part uses: the checked options, the route table, the metrics and the local bus.</summary>
-internal static class GatewayServices
+internal static class GatewayRegistration
 {
     public static IServiceCollection AddGatewayCore(this IServiceCollection services, GatewayOptions options)
     {

@@ -10,7 +10,7 @@ using Gateway.Upstreams.Tls;
 namespace Gateway.Hosting;
 
 /// <summary>The forwarding part: one <see cref="Forwarder"/> per upstream, run by one hosted service.</summary>
-internal static class ForwardingServices
+internal static class ForwardingRegistration
 {
     /// <param name="gatewayId">This gateway's name: the prefix of every upstream message id.</param>
     public static IServiceCollection AddForwarding(this IServiceCollection services, string gatewayId, IReadOnlyDictionary<string, UpstreamSettings> upstreams)

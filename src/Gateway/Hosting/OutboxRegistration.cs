@@ -6,7 +6,7 @@ using Gateway.Storage.LiteDb;
 namespace Gateway.Hosting;
 
 /// <summary>The outbox part: the LiteDB store, opened by a hosted service before anything can publish.</summary>
-internal static class OutboxServices
+internal static class OutboxRegistration
 {
     public static IServiceCollection AddOutbox(this IServiceCollection services, LiteDbOutboxOptions options)
     {

@@ -4,7 +4,7 @@ using Gateway.Stomp.Server;
 namespace Gateway.Hosting;
 
 /// <summary>The STOMP part: the bridge to the outbox and the bus, and the TCP connection handler (Kestrel listens).</summary>
-internal static class StompServices
+internal static class StompRegistration
 {
     public static IServiceCollection AddStomp(this IServiceCollection services, StompServerOptions sessions)
     {
