@@ -95,4 +95,24 @@ public sealed record LiteDbOutboxOptions
 
     /// <summary>How often expired messages are looked for and removed (also once at start).</summary>
     public TimeSpan ExpirySweepInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Every operator-settable value out of range, each a line naming its key as
+    /// <paramref name="section"/><c>:Name</c>. <see cref="DataPath"/> is the host's to check.
+    /// </summary>
+    public IEnumerable<string> Validate(string section)
+    {
+        if (MaxGroupMessages is <= 0 or > 100_000) yield return $"{section}:MaxGroupMessages must be 1-100000 (was {MaxGroupMessages})";
+        if (MaxGroupBytes <= 0) yield return $"{section}:MaxGroupBytes must be positive (was {MaxGroupBytes})";
+        if (UnacknowledgedLinger < TimeSpan.Zero || UnacknowledgedLinger > TimeSpan.FromSeconds(10))
+            yield return $"{section}:UnacknowledgedLinger must be 00:00:00 to 00:00:10 (was {UnacknowledgedLinger})";
+        if (PendingCapacity <= 0) yield return $"{section}:PendingCapacity must be positive (was {PendingCapacity})";
+        if (ExpirySweepInterval < TimeSpan.FromMilliseconds(100)) yield return $"{section}:ExpirySweepInterval must be at least 00:00:00.100 (was {ExpirySweepInterval})";
+        if (MaxMessages <= 0) yield return $"{section}:MaxMessages must be positive (was {MaxMessages})";
+        if (MaxBytes < MaxMessageBytes) yield return $"{section}:MaxBytes must be at least {section}:MaxMessageBytes (was {MaxBytes})";
+        if (MinFreeDiskBytes < 0) yield return $"{section}:MinFreeDiskBytes must not be negative (was {MinFreeDiskBytes})";
+        // LiteDB's document limit is 16 MiB; a chunk needs room for its record headers beside the payload.
+        if (MaxMessageBytes is <= 0 or > 15 << 20)
+            yield return $"{section}:MaxMessageBytes must be 1 to 15728640, LiteDB's document limit less room for headers (was {MaxMessageBytes})";
+    }
 }

@@ -17,6 +17,9 @@ public abstract record UpstreamOptions
 
     public TlsSettings Tls { get; init; } = TlsSettings.Default;
 
+    /// <summary>The <see cref="Heartbeat"/> when none is set; the gateway's configuration takes its default from here.</summary>
+    public static TimeSpan DefaultHeartbeat { get; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How soon a silent, dead connection is noticed.</summary>
-    public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Heartbeat { get; init; } = DefaultHeartbeat;
 }

@@ -55,7 +55,15 @@ public static class Program
         builder.Configuration.AddCommandLine(args);
 
         var options = GatewayConfiguration.Load(builder.Configuration);
-        builder.Services.AddGateway(options);
+        // Hosted services start in the order added and stop in reverse. Start: store, forwarding, then
+        // accept clients. Stop: stop accepting, let the batch in flight be confirmed, then commit what
+        // is queued and close the store.
+        builder.Services
+            .AddGatewayCore(options)
+            .AddOutbox(options.Outbox)
+            .AddForwarding(options.Id!, options.Upstreams)
+            .AddStomp(options.StompSessions)
+            .AddMqtt();
         builder.Services.AddSystemd();
         overrideServices?.Invoke(builder.Services);
         builder.Logging.AddSimpleConsole(o =>

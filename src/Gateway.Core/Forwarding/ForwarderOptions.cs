@@ -22,4 +22,14 @@ public sealed record ForwarderOptions
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Every value out of range, each a line naming its key as <paramref name="section"/><c>:Name</c>.</summary>
+    public IEnumerable<string> Validate(string section)
+    {
+        if (BatchMaxMessages is <= 0 or > 10_000) yield return $"{section}:BatchMaxMessages must be 1-10000 (was {BatchMaxMessages})";
+        if (BatchMaxBytes <= 0) yield return $"{section}:BatchMaxBytes must be positive (was {BatchMaxBytes})";
+        if (ConfirmTimeout <= TimeSpan.Zero) yield return $"{section}:ConfirmTimeout must be positive (was {ConfirmTimeout})";
+        if (ReconnectMinDelay <= TimeSpan.Zero) yield return $"{section}:ReconnectMinDelay must be positive (was {ReconnectMinDelay})";
+        if (ReconnectMaxDelay < ReconnectMinDelay) yield return $"{section}:ReconnectMaxDelay must be at least ReconnectMinDelay (was {ReconnectMaxDelay})";
+    }
 }

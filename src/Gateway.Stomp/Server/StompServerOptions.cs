@@ -15,6 +15,16 @@ public sealed record StompServerOptions
     /// <inheritdoc cref="HeartbeatSend"/>
     public TimeSpan HeartbeatReceive { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// One interval offered both ways: sets <see cref="HeartbeatSend"/> and <see cref="HeartbeatReceive"/>
+    /// (the gateway's single configuration key); reads as <see cref="HeartbeatSend"/>.
+    /// </summary>
+    public TimeSpan Heartbeat
+    {
+        get => HeartbeatSend;
+        init => HeartbeatSend = HeartbeatReceive = value;
+    }
+
     /// <summary>A client silent for this many negotiated intervals is gone (network delay allowed for).</summary>
     public double HeartbeatTolerance { get; init; } = 2.0;
 
@@ -31,7 +41,8 @@ public sealed record StompServerOptions
     /// <summary>The same limit in body bytes (a few large messages weigh as much as many small ones).</summary>
     public long MaxPendingBytes { get; init; } = 16L << 20;
 
-    public int MaxSubscriptions { get; init; } = 100;
+    /// <summary>SUBSCRIBEs one connection may hold at once.</summary>
+    public int MaxSubscriptionsPerConnection { get; init; } = 100;
 
     /// <summary>Frames (SEND, ACK, NACK) one transaction may hold until COMMIT.</summary>
     public int MaxTransactionFrames { get; init; } = 1000;
@@ -45,4 +56,17 @@ public sealed record StompServerOptions
     public TimeSpan CloseGrace { get; init; } = TimeSpan.FromSeconds(2);
 
     public StompLimits Limits { get; init; } = StompLimits.Default;
+
+    /// <summary>Every value out of range, each a line naming its key as <paramref name="section"/><c>:Name</c>.</summary>
+    public IEnumerable<string> Validate(string section)
+    {
+        if (MaxPendingMessages <= 0) yield return $"{section}:MaxPendingMessages must be positive (was {MaxPendingMessages})";
+        if (MaxPendingBytes < 64 * 1024) yield return $"{section}:MaxPendingBytes must be at least 65536 (was {MaxPendingBytes})";
+        foreach (var heartbeat in new[] { HeartbeatSend, HeartbeatReceive }.Distinct())
+        {
+            if (heartbeat < TimeSpan.Zero || heartbeat > TimeSpan.FromHours(1)) yield return $"{section}:Heartbeat must be between 0 and 1 hour (was {heartbeat})";
+        }
+        if (ConnectTimeout <= TimeSpan.Zero) yield return $"{section}:ConnectTimeout must be positive (was {ConnectTimeout})";
+        if (MaxSubscriptionsPerConnection <= 0) yield return $"{section}:MaxSubscriptionsPerConnection must be positive (was {MaxSubscriptionsPerConnection})";
+    }
 }

@@ -351,8 +351,8 @@ public sealed class StompServerSession
         lock (_gate)
         {
             if (_subscriptions.ContainsKey(id)) throw new StompProtocolException($"subscription id '{id}' is already in use on this connection");
-            if (_subscriptions.Count >= _options.MaxSubscriptions)
-                throw new StompProtocolException($"too many subscriptions: at most {_options.MaxSubscriptions} per connection");
+            if (_subscriptions.Count >= _options.MaxSubscriptionsPerConnection)
+                throw new StompProtocolException($"too many subscriptions: at most {_options.MaxSubscriptionsPerConnection} per connection");
         }
         var subscription = new StompSubscription(this, id, destination, ackMode, frame.Headers);
         var registration = _backend.Subscribe(subscription);

@@ -26,6 +26,7 @@ internal sealed partial class StompBridge(
     IOutbox outbox,
     RouteTable routes,
     GatewayOptions options,
+    StompServerOptions sessionOptions,
     LocalBus bus,
     MqttListenerService mqtt,
     GatewayMetrics metrics,
@@ -41,18 +42,6 @@ internal sealed partial class StompBridge(
 
     private long _sessions;
 
-    public StompServerOptions SessionOptions { get; } = new()
-    {
-        ServerName = "edge-gateway/" + typeof(StompBridge).Assembly.GetName().Version?.ToString(3),
-        HeartbeatSend = options.Stomp.Heartbeat,
-        HeartbeatReceive = options.Stomp.Heartbeat,
-        ConnectTimeout = options.Stomp.ConnectTimeout,
-        MaxPendingMessages = options.Stomp.MaxPendingMessages,
-        MaxSubscriptions = options.Stomp.MaxSubscriptionsPerConnection,
-        MaxPendingBytes = options.Stomp.MaxPendingBytes,
-        Limits = StompLimits.Default with { MaxBodyBytes = options.Outbox.MaxMessageBytes },
-    };
-
     /// <summary>Serves one connection until it ends, and logs how it ended.</summary>
     /// <param name="features">The connection's features, to bound its socket's send buffer (see <see cref="StompListenerOptions.SocketSendBufferBytes"/>).</param>
     public async Task RunSessionAsync(IStompTransport transport, string remote, IFeatureCollection features, CancellationToken stopping)
@@ -61,7 +50,7 @@ internal sealed partial class StompBridge(
             socket.SendBufferSize = options.Stomp.SocketSendBufferBytes;
 
         var id = "s" + Interlocked.Increment(ref _sessions).ToString(CultureInfo.InvariantCulture);
-        var session = new StompServerSession(id, transport, new SessionBackend(this, id), SessionOptions);
+        var session = new StompServerSession(id, transport, new SessionBackend(this, id), sessionOptions);
         metrics.Increment("stomp_connections_total");
         metrics.Increment("stomp_connections_open");
         try

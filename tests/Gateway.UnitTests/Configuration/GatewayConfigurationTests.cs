@@ -42,7 +42,7 @@ public sealed class GatewayConfigurationTests
 
         var cloud = options.Upstreams["cloud"];
         Assert.Equal(["amqps://broker-1:5671/", "amqps://broker-2:5671/"], cloud.Endpoints);
-        Assert.Equal(TimeSpan.FromSeconds(5), cloud.ConfirmTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), cloud.Forwarding.ConfirmTimeout);
         var route = Assert.Single(options.Routes);
         Assert.Equal(Core.Routing.ExchangeType.Fanout, route.ExchangeType);
         Assert.True(route.DeclareExchange);
@@ -120,5 +120,72 @@ public sealed class GatewayConfigurationTests
         Assert.Contains("Gateway:Routes:0:Destination must be /queue/<name> or /topic/<name>",
             Refusal(("Gateway:Upstreams:mq:Kind", "ActiveMq"), ("Gateway:Upstreams:mq:Endpoints:0", "stomp://h:61613"),
                 ("Gateway:Routes:0:Filter", "a/#"), ("Gateway:Routes:0:Upstream", "mq"), ("Gateway:Routes:0:Destination", "alerts")));
+    }
+
+    [Fact]
+    public void Each_part_is_bound_from_its_own_section()
+    {
+        var options = Load(
+            ("Gateway:Outbox:MaxGroupMessages", "250"),
+            ("Gateway:Outbox:WhenFull", "DropOldest"),
+            ("Gateway:Stomp:Port", "61000"),
+            ("Gateway:Stomp:Heartbeat", "00:00:04"),
+            ("Gateway:Stomp:MaxSubscriptionsPerConnection", "7"),
+            ("Gateway:Upstreams:cloud:Endpoints:0", "amqp://broker/"),
+            ("Gateway:Upstreams:cloud:Heartbeat", "00:00:20"),
+            ("Gateway:Upstreams:cloud:BatchMaxMessages", "50"));
+
+        Assert.Equal(250, options.Outbox.MaxGroupMessages);
+        Assert.Equal(Core.Outbox.WhenFull.DropOldest, options.Outbox.WhenFull);
+        Assert.Equal(61000, options.Stomp.Port);
+        Assert.Equal(TimeSpan.FromSeconds(4), options.StompSessions.HeartbeatSend);
+        Assert.Equal(TimeSpan.FromSeconds(4), options.StompSessions.HeartbeatReceive);
+        Assert.Equal(7, options.StompSessions.MaxSubscriptionsPerConnection);
+        Assert.Equal(TimeSpan.FromSeconds(20), options.Upstreams["cloud"].Heartbeat);
+        Assert.Equal(50, options.Upstreams["cloud"].Forwarding.BatchMaxMessages);
+        Assert.Equal(Core.Forwarding.ForwarderOptions.Default.ConfirmTimeout, options.Upstreams["cloud"].Forwarding.ConfirmTimeout);
+    }
+
+    [Fact]
+    public void The_outbox_folder_and_the_STOMP_body_limit_come_from_the_sections_that_set_them()
+    {
+        var options = Load(("Gateway:DataPath", "/var/lib/gw"), ("Gateway:Outbox:MaxMessageBytes", "2048"));
+        Assert.Equal("/var/lib/gw", options.Outbox.DataPath);
+        Assert.Equal(2048, options.StompSessions.Limits.MaxBodyBytes);
+
+        Assert.Equal("./data", Load().Outbox.DataPath);
+    }
+
+    [Theory]
+    [InlineData("Gateway:Outbox:DataPath", "Gateway:Outbox:DataPath")]
+    [InlineData("Gateway:Outbox:CompactBehind", "Gateway:Outbox:CompactBehind")]
+    [InlineData("Gateway:Stomp:HeartbeatSend", "Gateway:Stomp:HeartbeatSend")]
+    [InlineData("Gateway:Stomp:Limits:MaxFrameBytes", "Gateway:Stomp:Limits")]
+    [InlineData("Gateway:StompSessions:Heartbeat", "Gateway:StompSessions")]
+    [InlineData("Gateway:Upstreams:cloud:Forwarding:BatchMaxMessages", "Gateway:Upstreams:cloud:Forwarding")]
+    [InlineData("Gateway:Upstreams:cloud:BatchMaxMesages", "Gateway:Upstreams:cloud:BatchMaxMesages")]
+    [InlineData("Gateway:Routes:0:Filtre", "Gateway:Routes:0:Filtre")]
+    public void A_key_no_record_reads_is_refused_by_its_path(string key, string refused)
+    {
+        Assert.Equal($"unknown setting {refused} (check the spelling; see README)", Refusal((key, "1")));
+    }
+
+    [Fact]
+    public void Environment_variables_set_the_same_keys()
+    {
+        const string prefix = "GATEWAY_CONFIGURATION_TESTS_";
+        Environment.SetEnvironmentVariable(prefix + "Gateway__Mqtt__Port", "1884");
+        Environment.SetEnvironmentVariable(prefix + "Gateway__Outbox__MaxBytes", "1073741824");
+        try
+        {
+            var options = GatewayConfiguration.Load(new ConfigurationBuilder().AddEnvironmentVariables(prefix).Build());
+            Assert.Equal(1884, options.Mqtt.Port);
+            Assert.Equal(1L << 30, options.Outbox.MaxBytes);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(prefix + "Gateway__Mqtt__Port", null);
+            Environment.SetEnvironmentVariable(prefix + "Gateway__Outbox__MaxBytes", null);
+        }
     }
 }

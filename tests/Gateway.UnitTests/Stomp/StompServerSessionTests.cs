@@ -197,7 +197,7 @@ public sealed class StompServerSessionTests
     [Fact]
     public async Task Too_many_subscriptions_is_an_error()
     {
-        var s = await SessionUnderTest.ConnectedAsync(options: new StompServerOptions { MaxSubscriptions = 2, HeartbeatSend = TimeSpan.Zero, HeartbeatReceive = TimeSpan.Zero });
+        var s = await SessionUnderTest.ConnectedAsync(options: new StompServerOptions { MaxSubscriptionsPerConnection = 2, HeartbeatSend = TimeSpan.Zero, HeartbeatReceive = TimeSpan.Zero });
         for (var i = 0; i < 3; i++) await s.SendAsync(StompCommand.Subscribe, ("destination", "/topic/a"), ("id", i.ToString()));
         await s.ExpectErrorAndCloseAsync("too many subscriptions: at most 2");
         Assert.Equal(2, s.Backend.Released); // the two it had are released at close

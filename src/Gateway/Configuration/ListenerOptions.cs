@@ -1,0 +1,80 @@
+using System.Net;
+
+namespace Gateway.Configuration;
+
+/// <summary>The MQTT listener, bound from <c>Gateway:Mqtt</c>.</summary>
+public sealed record MqttListenerOptions
+{
+    public int Port { get; init; } = 1883;
+    public string BindAddress { get; init; } = "0.0.0.0";
+
+    /// <summary>Messages queued for one subscriber before the oldest are dropped (MQTTnet's per-session queue).</summary>
+    public int MaxPendingMessagesPerClient { get; init; } = 10_000;
+
+    /// <summary>Keep sessions of clients that connect with clean session off (MQTT 3.1.1) / a session expiry (MQTT 5).</summary>
+    public bool PersistentSessions { get; init; } = true;
+
+    /// <summary>Every value out of range, each a line naming its key as <paramref name="section"/><c>:Name</c>.</summary>
+    public IEnumerable<string> Validate(string section)
+    {
+        if (Port is <= 0 or > 65535) yield return $"{section}:Port must be 1-65535 (was {Port})";
+        if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
+        if (MaxPendingMessagesPerClient <= 0) yield return $"{section}:MaxPendingMessagesPerClient must be positive (was {MaxPendingMessagesPerClient})";
+    }
+}
+
+/// <summary>The HTTP listener, bound from <c>Gateway:Http</c>.</summary>
+public sealed record HttpListenerOptions
+{
+    /// <summary>Health, metrics, STOMP over WebSocket (<c>/stomp</c>), MQTT over WebSocket (<c>/mqtt</c>) and the example page.</summary>
+    public int Port { get; init; } = 8080;
+    public string BindAddress { get; init; } = "0.0.0.0";
+
+    /// <summary>
+    /// Web pages of other origins allowed to open <c>/stomp</c> and <c>/mqtt</c> (<c>https://dash.example</c>,
+    /// or <c>*</c> for any). Pages served by the gateway itself, and clients that send no Origin
+    /// (devices, Node, scripts), are always allowed; any other page a browser opens is refused, so a
+    /// site visited on the plant's network cannot publish through the gateway.
+    /// </summary>
+    public List<string> AllowedOrigins { get; init; } = [];
+
+    /// <inheritdoc cref="MqttListenerOptions.Validate"/>
+    public IEnumerable<string> Validate(string section)
+    {
+        if (Port is <= 0 or > 65535) yield return $"{section}:Port must be 1-65535 (was {Port})";
+        if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
+        for (var i = 0; i < AllowedOrigins.Count; i++)
+        {
+            var origin = AllowedOrigins[i];
+            var ok = origin == "*" || (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.AbsolutePath == "/" && !origin.EndsWith('/'));
+            if (!ok) yield return $"{section}:AllowedOrigins:{i} must be * or an origin such as https://dash.example or http://10.0.0.5:3000 (was '{origin}')";
+        }
+    }
+}
+
+/// <summary>
+/// The STOMP listeners, bound from <c>Gateway:Stomp</c>. The same section also sets the sessions'
+/// <see cref="Stomp.Server.StompServerOptions"/> (pending limits, heart-beat, CONNECT timeout, subscriptions).
+/// </summary>
+public sealed record StompListenerOptions
+{
+    /// <summary>STOMP over plain TCP; 0 turns the TCP listener off (STOMP over WebSocket at <c>/stomp</c> stays).</summary>
+    public int Port { get; init; } = 61613;
+    public string BindAddress { get; init; } = "0.0.0.0";
+
+    /// <summary>
+    /// The kernel's send buffer per STOMP connection (TCP and WebSocket), in bytes; 0 leaves it to the
+    /// OS, which grows it to megabytes per connection. Bounded, a thousand dashboards cannot take the
+    /// board's memory, and a client that stops reading is noticed (and disconnected) in seconds.
+    /// </summary>
+    public int SocketSendBufferBytes { get; init; } = 64 * 1024;
+
+    /// <inheritdoc cref="MqttListenerOptions.Validate"/>
+    public IEnumerable<string> Validate(string section)
+    {
+        if (Port is < 0 or > 65535) yield return $"{section}:Port must be 1-65535, or 0 for no TCP listener (was {Port})";
+        if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
+        if (SocketSendBufferBytes is not 0 and < 4096)
+            yield return $"{section}:SocketSendBufferBytes must be 0 (the OS decides) or at least 4096 (was {SocketSendBufferBytes})";
+    }
+}

@@ -1,0 +1,18 @@
+using Gateway.Configuration;
+using Gateway.Core.Bus;
+using Gateway.Core.Diagnostics;
+
+namespace Gateway.Hosting;
+
+/// <summary>What every part uses: the checked options, the route table, the metrics and the local bus.</summary>
+internal static class GatewayRegistration
+{
+    public static IServiceCollection AddGatewayCore(this IServiceCollection services, GatewayOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(GatewayConfiguration.BuildRouteTable(options));
+        services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<LocalBus>();
+        return services;
+    }
+}
