@@ -16,7 +16,7 @@ public static class GatewayConfiguration
     {
         var section = configuration.GetSection(GatewayOptions.Section);
         var unknown = OptionsSections.UnknownKeys(section);
-        if (unknown.Count > 0) throw new GatewayConfigurationException($"unknown setting {string.Join(", ", unknown)} (check the spelling; see README)");
+        if (unknown.Count > 0) throw new GatewayConfigurationException($"unknown setting {string.Join(", ", unknown)} (check the spelling; every key is in docs/configuration.md)");
 
         GatewayOptions options;
         try

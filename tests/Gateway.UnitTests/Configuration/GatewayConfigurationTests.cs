@@ -167,7 +167,7 @@ public sealed class GatewayConfigurationTests
     [InlineData("Gateway:Routes:0:Filtre", "Gateway:Routes:0:Filtre")]
     public void A_key_no_record_reads_is_refused_by_its_path(string key, string refused)
     {
-        Assert.Equal($"unknown setting {refused} (check the spelling; see README)", Refusal((key, "1")));
+        Assert.Equal($"unknown setting {refused} (check the spelling; every key is in docs/configuration.md)", Refusal((key, "1")));
     }
 
     [Fact]
