@@ -25,7 +25,8 @@ public static class Program
         try
         {
             await app.RunAsync().ConfigureAwait(false);
-            return 0;
+            // A forwarder that died stopped the host: exit non-zero so that systemd starts it again.
+            return app.Services.GetRequiredService<ForwardingService>().Fault is null ? 0 : 1;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {

@@ -78,11 +78,79 @@ public sealed class ForwarderTests : IAsyncLifetime
         Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in 300 ms
     }
 
+    [Fact]
+    public async Task A_broker_that_confirms_slowly_but_steadily_is_not_taken_for_a_stall()
+    {
+        // Each batch takes 20 x 100 ms = 2 s, twice the confirm timeout, but no confirm is more than 100 ms late.
+        var upstream = new ScriptedUpstream { ConfirmEach = TimeSpan.FromMilliseconds(100) };
+        var outbox = _folder.Open(_routes);
+        for (var i = 1; i <= 40; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}"));
+        var metrics = await DrainAsync(upstream, outbox, new ForwarderOptions { BatchMaxMessages = 20, ConfirmTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Equal(0, metrics.Get("upstream_stalls_total", "up"));
+        Assert.Equal([0], upstream.ConnectAttempts);
+        Assert.Equal(40, upstream.Confirmed.Count); // each sent once
+    }
+
+    [Fact]
+    public async Task An_idle_link_that_reports_itself_lost_is_dropped_at_once_and_the_next_endpoint_tried()
+    {
+        var upstream = new ScriptedUpstream();
+        var outbox = _folder.Open(_routes);
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
+            new ForwarderOptions { ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
+            new GatewayMetrics(), NullLogger<Forwarder>.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = forwarder.RunAsync(stop.Token, stop.Token);
+        await Until(() => forwarder.IsConnected);
+
+        upstream.Links[0].Lose("missed heartbeats");
+        await Until(() => upstream.ConnectAttempts.Count == 2);
+        stop.Cancel();
+        await running.WaitAsync(Patience);
+
+        Assert.Equal([0, 1], upstream.ConnectAttempts);
+    }
+
+    [Fact]
+    public async Task A_stalled_link_whose_close_hangs_is_abandoned_and_the_next_endpoint_tried_within_the_close_grace()
+    {
+        var upstream = new ScriptedUpstream { HangBatchNumbers = [1], HangingCloses = 1 };
+        var outbox = _folder.Open(_routes);
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        var started = DateTime.UtcNow;
+        var metrics = await DrainAsync(upstream, outbox, new ForwarderOptions { ConfirmTimeout = TimeSpan.FromMilliseconds(200) });
+
+        Assert.Equal([0, 1], upstream.ConnectAttempts);
+        Assert.Equal(1, metrics.Get("upstream_closes_abandoned_total", "up"));
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.Zero, Forwarder.CloseGrace + TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task An_outbox_failure_ends_the_forwarder_instead_of_cycling_the_link()
+    {
+        var inner = _folder.Open(_routes);
+        await inner.AppendAsync(OutboxFolder.Message("t/1"));
+        var outbox = new CountingOutbox(inner) { FailReads = true };
+        var upstream = new ScriptedUpstream();
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw", ForwarderOptions.Default, new GatewayMetrics(), NullLogger<Forwarder>.Instance);
+
+        using var stop = new CancellationTokenSource(Patience);
+        var failure = await Assert.ThrowsAsync<OutboxFailedException>(() => forwarder.RunAsync(stop.Token, stop.Token));
+
+        Assert.IsType<ObjectDisposedException>(failure.InnerException);
+        Assert.Single(upstream.ConnectAttempts);
+        Assert.False(forwarder.IsConnected);
+    }
+
     /// <summary>Counts reads of the store on their way through.</summary>
     private sealed class CountingOutbox(Gateway.Core.Outbox.IOutbox inner) : Gateway.Core.Outbox.IOutbox
     {
         private int _reads;
         public int Reads => Volatile.Read(ref _reads);
+
+        /// <summary>Reads fail as they do once the store's writer has died and disposed it.</summary>
+        public bool FailReads { get; init; }
         public long LastCommittedSequence => inner.LastCommittedSequence;
         public long Count => inner.Count;
         public ValueTask<long> AppendAsync(Gateway.Core.Messages.IncomingMessage message, CancellationToken cancellationToken = default) => inner.AppendAsync(message, cancellationToken);
@@ -96,6 +164,7 @@ public sealed class ForwarderTests : IAsyncLifetime
         public IReadOnlyList<Gateway.Core.Messages.StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
         {
             Interlocked.Increment(ref _reads);
+            if (FailReads) throw new ObjectDisposedException("ReaderWriterLockSlim");
             return inner.ReadAfter(afterSequence, maxCount, maxBytes);
         }
     }
@@ -133,33 +202,60 @@ public sealed class ForwarderTests : IAsyncLifetime
         public HashSet<int> FailBatchNumbers { get; init; } = [];
         public HashSet<int> HangBatchNumbers { get; init; } = [];
         public int RefuseConnects { get; set; }
+
+        /// <summary>A pause before each message's confirm: a broker that is slow but still confirming.</summary>
+        public TimeSpan ConfirmEach { get; init; }
+
+        /// <summary>How many links (the first ones) never complete their close, as with a frozen broker that answers nothing.</summary>
+        public int HangingCloses { get; set; }
+
         public List<int> ConnectAttempts { get; } = [];
         public List<(long FirstSequence, bool Failed)> Attempts { get; } = [];
         public List<Delivery> Confirmed { get; } = [];
+        public List<Link> Links { get; } = [];
 
         public string Name => "up";
         public IReadOnlyList<string> Endpoints { get; } = ["amqp://primary/", "amqp://standby/"];
 
         public Task<IUpstreamLink> ConnectAsync(int endpointIndex, CancellationToken cancellationToken)
         {
-            ConnectAttempts.Add(endpointIndex);
+            lock (ConnectAttempts) ConnectAttempts.Add(endpointIndex);
             if (RefuseConnects-- > 0) throw new IOException("connection refused");
-            return Task.FromResult<IUpstreamLink>(new Link(this));
+            var link = new Link(this, hangsOnClose: HangingCloses-- > 0);
+            lock (Links) Links.Add(link);
+            return Task.FromResult<IUpstreamLink>(link);
         }
 
-        private sealed class Link(ScriptedUpstream owner) : IUpstreamLink
+        public sealed class Link(ScriptedUpstream owner, bool hangsOnClose) : IUpstreamLink
         {
-            public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+            private readonly CancellationTokenSource _lost = new();
+
+            public CancellationToken Lost => _lost.Token;
+            public string? LostBecause { get; private set; }
+
+            /// <summary>The broker went away: what heartbeats or a close by the broker report.</summary>
+            public void Lose(string because)
+            {
+                LostBecause = because;
+                _lost.Cancel();
+            }
+
+            public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, Action progressed, CancellationToken cancellationToken)
             {
                 var number = ++owner._batches;
                 var failed = owner.FailBatchNumbers.Contains(number);
                 owner.Attempts.Add((batch[0].Stored.Sequence, failed));
                 if (owner.HangBatchNumbers.Contains(number)) await Task.Delay(Timeout.Infinite, cancellationToken);
                 if (failed) throw new InvalidOperationException($"batch {number} nacked");
+                foreach (var delivery in batch)
+                {
+                    if (owner.ConfirmEach > TimeSpan.Zero) await Task.Delay(owner.ConfirmEach, cancellationToken);
+                    progressed();
+                }
                 owner.Confirmed.AddRange(batch);
             }
 
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+            public ValueTask DisposeAsync() => hangsOnClose ? new ValueTask(Task.Delay(Timeout.Infinite)) : ValueTask.CompletedTask;
         }
     }
 }
