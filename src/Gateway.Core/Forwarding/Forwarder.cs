@@ -16,8 +16,9 @@ namespace Gateway.Core.Forwarding;
 /// at-least-once: a batch whose confirms were lost is sent again, and consumers drop replays by
 /// message id. The link supervisor part walks the endpoints with backoff, drops a link as soon as it
 /// reports itself lost (heartbeats, a close by the broker), and restarts a link that is connected but
-/// confirms nothing for <see cref="ForwarderOptions.ConfirmTimeout"/>. Closing a link never waits on
-/// the broker for more than <see cref="CloseGrace"/>: a frozen broker must not hold up failover.
+/// confirms nothing for <see cref="ForwarderOptions.ConfirmTimeout"/>. Closing a failed link never
+/// waits on the broker for more than <see cref="FailedCloseGrace"/>: a frozen broker must not hold
+/// up failover.
 /// A failure of the outbox itself is not the link's: it escapes <see cref="RunAsync"/> as an
 /// <see cref="OutboxFailedException"/>, since no reconnect can mend it.
 /// </remarks>
@@ -31,10 +32,17 @@ public sealed partial class Forwarder(
     ILogger<Forwarder> logger)
 {
     /// <summary>
-    /// How long closing a link may take before it is abandoned: a healthy broker answers a close in
-    /// milliseconds, a frozen one never, and the next endpoint waits until the old link is gone.
+    /// How long closing a healthy link (at shutdown) may take before it is abandoned: a working broker
+    /// answers a close in milliseconds, and this leaves room for a busy one.
     /// </summary>
     internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// The same for a link that failed (stalled, lost, refused): its broker may be frozen and would
+    /// never answer, and the next endpoint waits until the old link is gone. The close goes on in
+    /// the background and ends when the client library gives up on the socket.
+    /// </summary>
+    internal static readonly TimeSpan FailedCloseGrace = TimeSpan.FromSeconds(1);
 
     private int _endpointIndex;
     private volatile bool _connected;
@@ -64,6 +72,7 @@ public sealed partial class Forwarder(
         while (!stopping.IsCancellationRequested)
         {
             IUpstreamLink? link = null;
+            var failed = false;
             try
             {
                 LogConnecting(Upstream, CurrentEndpoint);
@@ -81,13 +90,14 @@ public sealed partial class Forwarder(
             }
             catch (Exception ex) when (ex is not OutboxFailedException)
             {
+                failed = true;
                 metrics.Increment("upstream_failures_total", Upstream);
                 LogLinkFailed(Upstream, CurrentEndpoint, Describe(ex));
             }
             finally
             {
                 _connected = false;
-                if (link is not null) await CloseAsync(link).ConfigureAwait(false);
+                if (link is not null) await CloseAsync(link, failed ? FailedCloseGrace : CloseGrace).ConfigureAwait(false);
             }
 
             if (stopping.IsCancellationRequested) break;
@@ -125,7 +135,7 @@ public sealed partial class Forwarder(
                 next = null;
                 if (batch.Count == 0)
                 {
-                    await WaitForMessagesAsync(Math.Max(Position, committed), idle.Token).ConfigureAwait(false);
+                    await WaitForMessagesAsync(link, Math.Max(Position, committed), idle.Token).ConfigureAwait(false);
                     continue;
                 }
 
@@ -193,11 +203,16 @@ public sealed partial class Forwarder(
         }
     }
 
-    private async Task WaitForMessagesAsync(long after, CancellationToken idle)
+    /// <summary>Waits for a commit after <paramref name="after"/>; <paramref name="idle"/> also ends when the link is lost.</summary>
+    private async Task WaitForMessagesAsync(IUpstreamLink link, long after, CancellationToken idle)
     {
         try
         {
             await outbox.WaitForMessagesAfterAsync(after, idle).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (link.Lost.IsCancellationRequested)
+        {
+            ThrowIfLost(link);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -235,19 +250,19 @@ public sealed partial class Forwarder(
         if (link.Lost.IsCancellationRequested) throw new IOException($"link lost: {link.LostBecause ?? "no reason given"}");
     }
 
-    /// <summary>Closes the link, or abandons it (to finish or fail in the background) after <see cref="CloseGrace"/>.</summary>
-    private async Task CloseAsync(IUpstreamLink link)
+    /// <summary>Closes the link, or abandons it (to finish or fail in the background) after <paramref name="grace"/>.</summary>
+    private async Task CloseAsync(IUpstreamLink link, TimeSpan grace)
     {
         // On the pool: a link whose close blocks before its first await must not block failover either.
         var closing = Task.Run(async () => await link.DisposeAsync().ConfigureAwait(false));
         try
         {
-            await closing.WaitAsync(CloseGrace).ConfigureAwait(false);
+            await closing.WaitAsync(grace).ConfigureAwait(false);
         }
         catch (TimeoutException) when (!closing.IsCompleted)
         {
             metrics.Increment("upstream_closes_abandoned_total", Upstream);
-            LogCloseAbandoned(Upstream, CurrentEndpoint, CloseGrace.TotalSeconds);
+            LogCloseAbandoned(Upstream, CurrentEndpoint, grace.TotalSeconds);
             _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
         catch (Exception ex)
@@ -289,6 +304,6 @@ public sealed partial class Forwarder(
     private partial void LogCloseFailed(string upstream, string cause);
 
     [LoggerMessage(EventIds.UpstreamCloseAbandoned, LogLevel.Warning,
-        "Upstream {Upstream}: the link to {Endpoint} did not close within {GraceSeconds:0} s; abandoned, moving on")]
+        "Upstream {Upstream}: the link to {Endpoint} did not close within {GraceSeconds:0.#} s; abandoned, moving on")]
     private partial void LogCloseAbandoned(string upstream, string endpoint, double graceSeconds);
 }

@@ -123,7 +123,7 @@ public sealed class ForwarderTests : IAsyncLifetime
 
         Assert.Equal([0, 1], upstream.ConnectAttempts);
         Assert.Equal(1, metrics.Get("upstream_closes_abandoned_total", "up"));
-        Assert.InRange(DateTime.UtcNow - started, TimeSpan.Zero, Forwarder.CloseGrace + TimeSpan.FromSeconds(5));
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.Zero, Forwarder.FailedCloseGrace + TimeSpan.FromSeconds(5));
     }
 
     [Fact]
