@@ -71,7 +71,12 @@ internal sealed class RabbitMqLink : IUpstreamLink
                 _ => new InvalidOperationException($"{failed} of {batch.Count} messages not confirmed: {first.Message}", first),
             };
         }
-        cancellationToken.ThrowIfCancellationRequested(); // cancelled ones: the batch was given up
+        var cancelled = confirms.Count(t => t.IsCanceled);
+        if (cancelled > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested(); // the forwarder gave the batch up
+            throw new InvalidOperationException($"{cancelled} of {batch.Count} messages not confirmed: their publish was cancelled by the client");
+        }
     }
 
     /// <summary>

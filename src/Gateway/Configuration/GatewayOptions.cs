@@ -162,11 +162,11 @@ public sealed record UpstreamSettings
     public bool AllowUntrustedCertificate { get; init; }
 
     /// <summary>Heart-beat (STOMP) / heartbeat (AMQP) interval: how soon a silent, dead connection is noticed.</summary>
-    public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(5);
 
     public int BatchMaxMessages { get; init; } = 500;
     public int BatchMaxBytes { get; init; } = 1 << 20;
-    public TimeSpan ConfirmTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ConfirmTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 }

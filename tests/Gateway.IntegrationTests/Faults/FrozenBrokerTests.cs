@@ -74,7 +74,12 @@ public sealed class FrozenBrokerTests(TwoRabbitMqNodes nodes, ITestOutputHelper 
             var onFirst = await QueueReader.ReadAllOfAsync(nodes.First.AmqpUri, queue, missing, Patience);
             missing.ExceptWith(onFirst.Select(m => m.Body));
 
+            var detected = LoggedAt(gateway.Output, $"link to amqp://127.0.0.1:{nodes.First.AmqpPort}/ failed");
+            var connected = LoggedAt(gateway.Output, $"connected to amqp://127.0.0.1:{nodes.Second.AmqpPort}/");
+            output.WriteLine($"stall detected to connected to the second endpoint: {(connected - detected).TotalSeconds:0.0} s");
+
             Assert.True(takeover < TimeSpan.FromSeconds(10), $"the second endpoint took over {takeover.TotalSeconds:0.0} s after the freeze");
+            Assert.True(connected - detected < TimeSpan.FromSeconds(3), $"failover started {(connected - detected).TotalSeconds:0.0} s after the stall was detected");
             Assert.Empty(missing); // every acknowledged message reached one of the two
             Assert.True(acked.Count > 200, $"only {acked.Count} messages were published");
         }
@@ -136,6 +141,14 @@ public sealed class FrozenBrokerTests(TwoRabbitMqNodes nodes, ITestOutputHelper 
         {
             await nodes.Second.ThawAsync();
         }
+    }
+
+    /// <summary>When the gateway logged the first line containing <paramref name="text"/> (its console timestamp).</summary>
+    private static DateTime LoggedAt(string log, string text)
+    {
+        var line = log.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal))
+                   ?? throw new Xunit.Sdk.XunitException($"the gateway never logged '{text}':\n{log}");
+        return DateTime.ParseExact(line[..23], "yyyy-MM-ddTHH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>QoS 1 publishes one after another until stopped; each acknowledged payload is recorded.</summary>
