@@ -16,10 +16,12 @@ internal sealed class RabbitMqLink : IUpstreamLink
     private const string DefaultExchange = "amq.topic";
 
     /// <summary>
-    /// How long the AMQP close handshake may take when the link is closed. A healthy broker answers
-    /// within milliseconds; a frozen one never does, and the forwarder stops waiting soon after.
+    /// How long the client waits for the broker's answer to connection.close before it drops the
+    /// socket (5 s is the least RabbitMQ.Client 7 accepts for an abort). A healthy broker answers
+    /// within milliseconds; for a frozen one the forwarder stops waiting after a second and leaves
+    /// this to finish in the background.
     /// </summary>
-    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan AbortTimeout = TimeSpan.FromSeconds(5);
 
     private readonly IConnection _connection;
     private readonly IChannel _channel;
@@ -80,8 +82,9 @@ internal sealed class RabbitMqLink : IUpstreamLink
     }
 
     /// <summary>
-    /// Waits for every confirm, in publish order (the order RabbitMQ confirms a channel's publishes
-    /// in), telling the forwarder of each one so a slow broker is not taken for a stalled one.
+    /// Waits for every confirm in publish order (the order RabbitMQ confirms a channel's publishes in,
+    /// in practice; one out of order only delays the report), telling the forwarder of each one so a
+    /// slow broker is not taken for a stalled one.
     /// </summary>
     private static async Task AwaitConfirmsAsync(Task[] confirms, Action progressed)
     {
@@ -151,7 +154,7 @@ internal sealed class RabbitMqLink : IUpstreamLink
     }
 
     /// <summary>
-    /// Aborts the connection: sends connection.close and waits at most <see cref="CloseTimeout"/> for
+    /// Aborts the connection: sends connection.close and waits at most <see cref="AbortTimeout"/> for
     /// the answer, then drops the socket. No separate channel close, which would wait on the broker too.
     /// </summary>
     public async ValueTask DisposeAsync()
@@ -161,7 +164,7 @@ internal sealed class RabbitMqLink : IUpstreamLink
         _channel.ChannelShutdownAsync -= OnChannelShutdownAsync;
         try
         {
-            await _connection.AbortAsync(CloseTimeout).ConfigureAwait(false);
+            await _connection.AbortAsync(AbortTimeout).ConfigureAwait(false);
         }
         finally
         {
