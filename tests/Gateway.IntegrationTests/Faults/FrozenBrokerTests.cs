@@ -91,6 +91,35 @@ public sealed class FrozenBrokerTests(TwoRabbitMqNodes nodes, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_first_endpoint_frozen_before_the_start_is_given_up_after_the_connect_timeout_and_the_second_used()
+    {
+        var prefix = NewPrefix();
+        var queue = prefix + "-q";
+        await nodes.Second.DeclareQueueBoundAsync(queue, "amq.topic", $"{prefix}.#");
+        await nodes.First.FreezeAsync();
+        try
+        {
+            await using var gateway = new GatewayProcess(new GatewaySettings()
+                .Upstream("cloud", nodes.First.AmqpUri, nodes.Second.AmqpUri).Route($"{prefix}/#", "cloud").Build());
+            var started = Stopwatch.StartNew();
+            await gateway.StartAsync();
+            await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev");
+            await device.PublishSequenceAsync($"{prefix}/dev/temp", "dev", 10);
+
+            await Poll.UntilAsync(async () => await nodes.Second.CountAsync(queue) >= 10, Patience, "the second node to get the messages");
+            output.WriteLine($"start with the first endpoint frozen to messages on the second: {started.Elapsed.TotalSeconds:0.0} s");
+
+            // The TCP handshake succeeds (the kernel answers for the frozen node); AMQP's does not.
+            Assert.Contains($"no AMQP connection to 127.0.0.1:{nodes.First.AmqpPort} within 10 s", gateway.Output);
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(25), $"the second endpoint was used only {started.Elapsed.TotalSeconds:0.0} s after the start");
+        }
+        finally
+        {
+            await nodes.First.ThawAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_broker_that_stops_shows_as_disconnected_in_healthz_within_seconds_with_no_traffic()
     {
         await using var gateway = new GatewayProcess(new GatewaySettings()
