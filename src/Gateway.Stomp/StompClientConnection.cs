@@ -42,12 +42,13 @@ public sealed class StompClientConnection : IAsyncDisposable
     private readonly StompLimits _limits;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<StompFrame>> _receipts = new();
-    private readonly CancellationTokenSource _closing = new();
+    private readonly CancellationTokenSource _closing = new(), _broken = new();
     private readonly Channel<StompFrame> _messages = Channel.CreateBounded<StompFrame>(
         new BoundedChannelOptions(10_000) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly TaskCompletionSource<StompFrame> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private Task? _readLoop, _heartbeatLoop;
+    private Task _heartbeatWrite = Task.CompletedTask;
     private long _lastReceivedTicks, _lastSentTicks;
     private Exception? _failure;
 
@@ -68,6 +69,12 @@ public sealed class StompClientConnection : IAsyncDisposable
 
     /// <summary>Why the connection failed, once it has.</summary>
     public Exception? Failure => Volatile.Read(ref _failure);
+
+    /// <summary>
+    /// Cancelled once the connection has failed (see <see cref="Failure"/>), also when nothing was
+    /// being sent or awaited: missed heart-beats, the broker closing, a broken stream.
+    /// </summary>
+    public CancellationToken Broken => _broken.Token;
 
     /// <summary>MESSAGE frames from subscriptions, in the order the broker sent them.</summary>
     public ChannelReader<StompFrame> Messages => _messages.Reader;
@@ -112,13 +119,19 @@ public sealed class StompClientConnection : IAsyncDisposable
     /// Writes the frames, the last of which carries <c>receipt:<paramref name="receiptId"/></c>, and
     /// completes when that RECEIPT arrives. Fails if an ERROR comes first or the connection breaks.
     /// </summary>
-    public async Task<StompFrame> WriteAndAwaitReceiptAsync(IReadOnlyList<StompFrame> frames, string receiptId, CancellationToken cancellationToken)
+    public Task<StompFrame> WriteAndAwaitReceiptAsync(IReadOnlyList<StompFrame> frames, string receiptId, CancellationToken cancellationToken) =>
+        WriteAndAwaitReceiptAsync(frames, receiptId, written: null, cancellationToken);
+
+    /// <inheritdoc cref="WriteAndAwaitReceiptAsync(IReadOnlyList{StompFrame}, string, CancellationToken)"/>
+    /// <param name="written">Called once the frames are written, before the wait for the receipt.</param>
+    public async Task<StompFrame> WriteAndAwaitReceiptAsync(IReadOnlyList<StompFrame> frames, string receiptId, Action? written, CancellationToken cancellationToken)
     {
         var receipt = new TaskCompletionSource<StompFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_receipts.TryAdd(receiptId, receipt)) throw new InvalidOperationException($"receipt '{receiptId}' is already awaited");
         try
         {
             await WriteAsync(frames, cancellationToken).ConfigureAwait(false);
+            written?.Invoke();
             if (Failure is { } failure) receipt.TrySetException(failure); // failed between the check and the registration
             return await receipt.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -216,7 +229,7 @@ public sealed class StompClientConnection : IAsyncDisposable
                     return;
                 }
                 if (SendHeartbeat > TimeSpan.Zero && now - Volatile.Read(ref _lastSentTicks) >= SendHeartbeat.TotalMilliseconds / 2)
-                    await WriteBytesAsync("\n"u8.ToArray(), _closing.Token).ConfigureAwait(false);
+                    StartHeartbeatWrite();
             }
         }
         catch (Exception) when (_closing.IsCancellationRequested || Failure is not null)
@@ -225,12 +238,26 @@ public sealed class StompClientConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a heart-beat without waiting for it: a frozen broker stops reading, the write then blocks
+    /// once the socket buffers are full, and the loop must still be free to notice the broker's silence.
+    /// One at a time; a frame being written counts as traffic anyway.
+    /// </summary>
+    private void StartHeartbeatWrite()
+    {
+        if (!_heartbeatWrite.IsCompleted) return;
+        _heartbeatWrite = WriteBytesAsync("\n"u8.ToArray(), _closing.Token)
+            .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
     private void Fail(Exception failure)
     {
         if (Interlocked.CompareExchange(ref _failure, failure, null) is not null) return;
         _connected.TrySetException(failure);
         foreach (var waiting in _receipts.Values) waiting.TrySetException(failure);
         _messages.Writer.TryComplete(failure);
+        // Off this thread: whoever watches Broken closes the connection, which waits for this loop.
+        ThreadPool.UnsafeQueueUserWorkItem(static broken => broken.Cancel(), _broken, preferLocal: false);
     }
 
     private void ThrowIfFailed()
@@ -257,9 +284,9 @@ public sealed class StompClientConnection : IAsyncDisposable
         {
             // already broken
         }
-        foreach (var loop in new[] { _readLoop, _heartbeatLoop })
+        foreach (var loop in new[] { _readLoop, _heartbeatLoop, _heartbeatWrite })
         {
-            if (loop is not null) await loop.ConfigureAwait(false);
+            if (loop is not null) await loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         await _input.CompleteAsync().ConfigureAwait(false);
         _closing.Dispose();

@@ -14,8 +14,13 @@ namespace Gateway.Core.Forwarding;
 /// Order: one batch at a time, oldest first, and a failed batch is sent again from its first message,
 /// so nothing overtakes an unconfirmed message (FIFO per upstream, hence per route). Delivery is
 /// at-least-once: a batch whose confirms were lost is sent again, and consumers drop replays by
-/// message id. The link supervisor part walks the endpoints with backoff and restarts a link that is
-/// connected but confirms nothing within <see cref="ForwarderOptions.ConfirmTimeout"/>.
+/// message id. The link supervisor part walks the endpoints with backoff, drops a link as soon as it
+/// reports itself lost (heartbeats, a close by the broker), and restarts a link that is connected but
+/// confirms nothing for <see cref="ForwarderOptions.ConfirmTimeout"/>. Closing a failed link never
+/// waits on the broker for more than <see cref="FailedCloseGrace"/>: a frozen broker must not hold
+/// up failover.
+/// A failure of the outbox itself is not the link's: it escapes <see cref="RunAsync"/> as an
+/// <see cref="OutboxFailedException"/>, since no reconnect can mend it.
 /// </remarks>
 public sealed partial class Forwarder(
     IUpstreamConnector connector,
@@ -26,14 +31,29 @@ public sealed partial class Forwarder(
     GatewayMetrics metrics,
     ILogger<Forwarder> logger)
 {
+    /// <summary>
+    /// How long closing a healthy link (at shutdown) may take before it is abandoned: a working broker
+    /// answers a close in milliseconds, and this leaves room for a busy one.
+    /// </summary>
+    internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// The same for a link that failed (stalled, lost, refused): its broker may be frozen and would
+    /// never answer, and the next endpoint waits until the old link is gone. The close goes on in
+    /// the background and ends when the client library gives up on the socket.
+    /// </summary>
+    internal static readonly TimeSpan FailedCloseGrace = TimeSpan.FromSeconds(1);
+
     private int _endpointIndex;
+    private volatile bool _connected;
 
     public string Upstream => connector.Name;
 
     /// <summary>The endpoint currently (or last) used, for health and logs.</summary>
     public string CurrentEndpoint => connector.Endpoints[Volatile.Read(ref _endpointIndex)];
 
-    public bool IsConnected { get; private set; }
+    /// <summary>Connected and not known to be lost: turns false the moment the link reports itself lost.</summary>
+    public bool IsConnected => _connected;
 
     /// <summary>The cursor in memory: everything at or below it was confirmed by this upstream.</summary>
     public long Position { get; private set; }
@@ -52,11 +72,14 @@ public sealed partial class Forwarder(
         while (!stopping.IsCancellationRequested)
         {
             IUpstreamLink? link = null;
+            var failed = false;
             try
             {
                 LogConnecting(Upstream, CurrentEndpoint);
                 link = await connector.ConnectAsync(_endpointIndex, stopping).ConfigureAwait(false);
-                IsConnected = true;
+                _connected = true;
+                // Health follows the link itself, not the next batch: an idle link that dies shows at once.
+                using var lost = link.Lost.UnsafeRegister(static self => ((Forwarder)self!)._connected = false, this);
                 metrics.Increment("upstream_connects_total", Upstream);
                 LogConnected(Upstream, CurrentEndpoint, Position);
                 await DrainAsync(link, backoff, stopping, abort).ConfigureAwait(false);
@@ -65,15 +88,16 @@ public sealed partial class Forwarder(
             {
                 break;
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not OutboxFailedException)
             {
+                failed = true;
                 metrics.Increment("upstream_failures_total", Upstream);
                 LogLinkFailed(Upstream, CurrentEndpoint, Describe(ex));
             }
             finally
             {
-                IsConnected = false;
-                if (link is not null) await DisposeQuietlyAsync(link).ConfigureAwait(false);
+                _connected = false;
+                if (link is not null) await CloseAsync(link, failed ? FailedCloseGrace : CloseGrace).ConfigureAwait(false);
             }
 
             if (stopping.IsCancellationRequested) break;
@@ -97,11 +121,13 @@ public sealed partial class Forwarder(
     {
         var deliveries = new List<Delivery>(options.BatchMaxMessages);
         Task<(long Committed, IReadOnlyList<StoredMessage> Batch)>? next = null;
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping, link.Lost);
         try
         {
             while (true)
             {
                 stopping.ThrowIfCancellationRequested();
+                ThrowIfLost(link);
                 // Note what is committed before reading: if the read finds nothing, wait for a commit after
                 // that, not after our position (a failed commit or dropped and expired messages can leave
                 // the sequence ahead of anything stored, and waiting after our position would spin).
@@ -109,7 +135,7 @@ public sealed partial class Forwarder(
                 next = null;
                 if (batch.Count == 0)
                 {
-                    await outbox.WaitForMessagesAfterAsync(Math.Max(Position, committed), stopping).ConfigureAwait(false);
+                    await WaitForMessagesAsync(link, Math.Max(Position, committed), idle.Token).ConfigureAwait(false);
                     continue;
                 }
 
@@ -139,23 +165,11 @@ public sealed partial class Forwarder(
 
                 if (deliveries.Count > 0)
                 {
-                    // Linked to abort, not stopping: on shutdown the batch in flight may still be confirmed.
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort);
-                    timeout.CancelAfter(options.ConfirmTimeout);
-                    try
-                    {
-                        await link.SendBatchAsync(deliveries, timeout.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (!abort.IsCancellationRequested)
-                    {
-                        metrics.Increment("upstream_stalls_total", Upstream);
-                        throw new TimeoutException(
-                            $"no confirm for a batch of {deliveries.Count} within {options.ConfirmTimeout.TotalSeconds:0.#} s; restarting the link");
-                    }
+                    await SendWatchedAsync(link, deliveries, abort).ConfigureAwait(false);
                     metrics.Increment("messages_forwarded_total", Upstream, deliveries.Count);
                 }
 
-                await outbox.AdvanceCursorAsync(Upstream, through, batch, abort).ConfigureAwait(false);
+                await AdvanceCursorAsync(through, batch, abort).ConfigureAwait(false);
                 Position = through;
                 backoff.Reset();
             }
@@ -167,17 +181,89 @@ public sealed partial class Forwarder(
         }
     }
 
-    private (long Committed, IReadOnlyList<StoredMessage> Batch) Read(long after)
+    /// <summary>
+    /// Sends one batch and waits for its confirms, giving up when the link is lost, on abort, or when
+    /// nothing was confirmed for <see cref="ForwarderOptions.ConfirmTimeout"/> (a stall). The stall
+    /// clock restarts at every confirm: a broker that is slow but still confirming is left to finish.
+    /// </summary>
+    private async Task SendWatchedAsync(IUpstreamLink link, List<Delivery> deliveries, CancellationToken abort)
     {
-        var committed = outbox.LastCommittedSequence;
-        return (committed, outbox.ReadAfter(after, options.BatchMaxMessages, options.BatchMaxBytes));
+        // Linked to abort, not stopping: on shutdown the batch in flight may still be confirmed.
+        using var stall = new StallTimer(options.ConfirmTimeout, abort, link.Lost);
+        try
+        {
+            await link.SendBatchAsync(deliveries, stall.Progressed, stall.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!abort.IsCancellationRequested)
+        {
+            ThrowIfLost(link);
+            metrics.Increment("upstream_stalls_total", Upstream);
+            throw new TimeoutException(
+                $"no confirm for a batch of {deliveries.Count} within {options.ConfirmTimeout.TotalSeconds:0.#} s; restarting the link");
+        }
     }
 
-    private async Task DisposeQuietlyAsync(IUpstreamLink link)
+    /// <summary>Waits for a commit after <paramref name="after"/>; <paramref name="idle"/> also ends when the link is lost.</summary>
+    private async Task WaitForMessagesAsync(IUpstreamLink link, long after, CancellationToken idle)
     {
         try
         {
-            await link.DisposeAsync().ConfigureAwait(false);
+            await outbox.WaitForMessagesAfterAsync(after, idle).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (link.Lost.IsCancellationRequested)
+        {
+            ThrowIfLost(link);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new OutboxFailedException(ex);
+        }
+    }
+
+    private async Task AdvanceCursorAsync(long through, IReadOnlyList<StoredMessage> batch, CancellationToken abort)
+    {
+        try
+        {
+            await outbox.AdvanceCursorAsync(Upstream, through, batch, abort).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new OutboxFailedException(ex);
+        }
+    }
+
+    private (long Committed, IReadOnlyList<StoredMessage> Batch) Read(long after)
+    {
+        try
+        {
+            var committed = outbox.LastCommittedSequence;
+            return (committed, outbox.ReadAfter(after, options.BatchMaxMessages, options.BatchMaxBytes));
+        }
+        catch (Exception ex)
+        {
+            throw new OutboxFailedException(ex);
+        }
+    }
+
+    private static void ThrowIfLost(IUpstreamLink link)
+    {
+        if (link.Lost.IsCancellationRequested) throw new IOException($"link lost: {link.LostBecause ?? "no reason given"}");
+    }
+
+    /// <summary>Closes the link, or abandons it (to finish or fail in the background) after <paramref name="grace"/>.</summary>
+    private async Task CloseAsync(IUpstreamLink link, TimeSpan grace)
+    {
+        // On the pool: a link whose close blocks before its first await must not block failover either.
+        var closing = Task.Run(async () => await link.DisposeAsync().ConfigureAwait(false));
+        try
+        {
+            await closing.WaitAsync(grace).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!closing.IsCompleted)
+        {
+            metrics.Increment("upstream_closes_abandoned_total", Upstream);
+            LogCloseAbandoned(Upstream, CurrentEndpoint, grace.TotalSeconds);
+            _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
         catch (Exception ex)
         {
@@ -216,4 +302,8 @@ public sealed partial class Forwarder(
 
     [LoggerMessage(EventIds.UpstreamCloseFailed, LogLevel.Debug, "Upstream {Upstream}: closing the link failed: {Cause}")]
     private partial void LogCloseFailed(string upstream, string cause);
+
+    [LoggerMessage(EventIds.UpstreamCloseAbandoned, LogLevel.Warning,
+        "Upstream {Upstream}: the link to {Endpoint} did not close within {GraceSeconds:0.#} s; abandoned, moving on")]
+    private partial void LogCloseAbandoned(string upstream, string endpoint, double graceSeconds);
 }

@@ -15,8 +15,14 @@ public sealed record ForwarderOptions
     /// <summary>Bytes per batch, so large payloads do not make one batch hundreds of megabytes.</summary>
     public int BatchMaxBytes { get; init; } = 1 << 20;
 
-    /// <summary>How long a batch may wait for its confirms before the link is called stalled and restarted.</summary>
-    public TimeSpan ConfirmTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a batch in flight may go without any confirm (counted from the send, then from the
+    /// last confirm) before the link is called stalled and restarted. Quiet time, not the batch's age:
+    /// a slow broker that still confirms is not a stall, so this can be short. 5 s of no confirm at all
+    /// is far beyond a working broker's fsync (milliseconds to a second), and with the 1 s close grace
+    /// and a reconnect it keeps failover from a frozen broker under 10 s.
+    /// </summary>
+    public TimeSpan ConfirmTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>First reconnect delay; doubles per failed attempt up to <see cref="ReconnectMaxDelay"/>.</summary>
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(500);

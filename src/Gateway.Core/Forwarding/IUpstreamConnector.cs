@@ -17,13 +17,32 @@ public interface IUpstreamConnector
 }
 
 /// <summary>One live connection to an upstream.</summary>
+/// <remarks>
+/// Disposing it must not wait on the broker for long: a frozen broker answers nothing, and the
+/// forwarder fails over only once the old link is closed (it gives up waiting after a few seconds).
+/// </remarks>
 public interface IUpstreamLink : IAsyncDisposable
 {
+    /// <summary>
+    /// Cancelled as soon as the link is known dead (closed by the broker, heartbeats missed, socket
+    /// broken), whether or not a batch is in flight, so health shows it and failover starts at once.
+    /// </summary>
+    CancellationToken Lost { get; }
+
+    /// <summary>Why the link was lost, once <see cref="Lost"/> is cancelled.</summary>
+    string? LostBecause { get; }
+
     /// <summary>
     /// Sends the batch pipelined and completes once the upstream confirmed every message in it.
     /// Throws if any message was refused, returned or not confirmed: the whole batch is then sent again.
     /// </summary>
-    Task SendBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken);
+    /// <param name="batch">The messages, in order.</param>
+    /// <param name="progressed">
+    /// Called whenever the upstream shows progress on the batch (a confirm arrived): the forwarder
+    /// measures a stall from the last progress, so a slow broker that still confirms is not a stall.
+    /// </param>
+    /// <param name="cancellationToken">Gives up on the batch (stall, link lost, shutdown).</param>
+    Task SendBatchAsync(IReadOnlyList<Delivery> batch, Action progressed, CancellationToken cancellationToken);
 }
 
 /// <summary>One message on its way to one route's destination.</summary>

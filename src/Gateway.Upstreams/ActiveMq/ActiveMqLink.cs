@@ -10,16 +10,26 @@ namespace Gateway.Upstreams.ActiveMq;
 /// one go; the batch counts as confirmed only when the RECEIPT for the COMMIT arrives.
 /// </summary>
 /// <remarks>
-/// An ERROR, a broken connection or missed heart-beats fail the wait; the transaction is then
-/// aborted if the connection still stands, and the forwarder sends the batch again from its first
-/// message. A committed transaction whose receipt was lost is sent again too: at-least-once, and
-/// consumers drop replays by the <c>gateway-message-id</c> header.
+/// An ERROR, a broken connection or missed heart-beats fail the wait (and mark the link lost, also
+/// when idle); the transaction is then aborted if the connection still stands, and the forwarder
+/// sends the batch again from its first message. A committed transaction whose receipt was lost is
+/// sent again too: at-least-once, and consumers drop replays by the <c>gateway-message-id</c> header.
+/// Closing never waits on the broker for more than a moment: a link that failed a batch (a broker
+/// that may be frozen) gets no ABORT wait and no DISCONNECT, just a closed socket.
 /// </remarks>
 internal sealed class ActiveMqLink(StompClientConnection connection, TcpClient tcp) : IUpstreamLink
 {
-    private long _transactions;
+    /// <summary>A healthy broker answers a DISCONNECT within milliseconds; a frozen one never does.</summary>
+    private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromSeconds(1);
 
-    public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+    private long _transactions;
+    private volatile bool _failedBatch;
+
+    public CancellationToken Lost => connection.Broken;
+
+    public string? LostBecause => connection.Failure?.Message;
+
+    public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, Action progressed, CancellationToken cancellationToken)
     {
         var transaction = "tx-" + Interlocked.Increment(ref _transactions).ToString(CultureInfo.InvariantCulture);
         var frames = new List<StompFrame>(batch.Count + 2) { StompFrame.Create(StompCommand.Begin, ("transaction", transaction)) };
@@ -28,21 +38,32 @@ internal sealed class ActiveMqLink(StompClientConnection connection, TcpClient t
 
         try
         {
-            await connection.WriteAndAwaitReceiptAsync(frames, transaction, cancellationToken).ConfigureAwait(false);
+            // The whole transaction on the wire is the only progress STOMP shows before the receipt:
+            // the stall clock then measures the broker's commit, not a slow uplink's upload.
+            await connection.WriteAndAwaitReceiptAsync(frames, transaction, progressed, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception) when (connection.Failure is null)
+        catch (Exception)
         {
-            // Still connected (a timeout): take the transaction back so none of it is delivered half.
-            try
-            {
-                await connection.WriteAsync([StompFrame.Create(StompCommand.Abort, ("transaction", transaction))], CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // the link is going down anyway; the batch is retried either way
-            }
+            _failedBatch = true;
+            if (connection.Failure is null) TryAbort(transaction);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Still connected (a stall): takes the transaction back so none of it is delivered half, without
+    /// waiting: a frozen broker would hold the write, and the link is closed right after anyway
+    /// (closing the socket ends an uncommitted transaction on the broker too).
+    /// </summary>
+    private void TryAbort(string transaction)
+    {
+        var quick = new CancellationTokenSource(GoodbyeTimeout);
+        _ = connection.WriteAsync([StompFrame.Create(StompCommand.Abort, ("transaction", transaction))], quick.Token)
+            .ContinueWith(static (t, quick) =>
+            {
+                _ = t.Exception;
+                ((CancellationTokenSource)quick!).Dispose();
+            }, quick, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     private static StompFrame Send(Delivery delivery, string transaction)
@@ -72,8 +93,9 @@ internal sealed class ActiveMqLink(StompClientConnection connection, TcpClient t
     {
         try
         {
-            using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await connection.DisconnectAsync(quick.Token).ConfigureAwait(false);
+            // A clean goodbye only to a broker that has been answering.
+            using var quick = new CancellationTokenSource(GoodbyeTimeout);
+            if (!_failedBatch) await connection.DisconnectAsync(quick.Token).ConfigureAwait(false);
         }
         catch (Exception)
         {

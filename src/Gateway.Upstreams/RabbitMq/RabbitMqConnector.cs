@@ -7,6 +7,16 @@ namespace Gateway.Upstreams.RabbitMq;
 /// <summary>Opens publisher-confirm channels to a RabbitMQ upstream and prepares the routes' exchanges.</summary>
 public sealed class RabbitMqConnector : IUpstreamConnector
 {
+    /// <summary>
+    /// Connecting, opening the channel and checking the exchanges together. A frozen broker still
+    /// completes the TCP handshake (the kernel does that), then answers nothing; without a bound
+    /// the walk to the next endpoint would wait on the client's own 20-30 s timeouts.
+    /// </summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a half-made connection may take to close before it is left to finish alone.</summary>
+    private static readonly TimeSpan AbandonAfter = TimeSpan.FromSeconds(1);
+
     private readonly RabbitMqUpstreamOptions _options;
     private readonly IReadOnlyList<Route> _routes;
 
@@ -43,14 +53,20 @@ public sealed class RabbitMqConnector : IUpstreamConnector
             factory.Ssl.CertificateValidationCallback = _options.Tls.CreateCallback();
         }
 
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ConnectTimeout);
         IConnection connection;
         try
         {
-            connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+            connection = await factory.CreateConnectionAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (Tls.TlsSettings.Explain(ex, endpoint.Host, factory.Port) is { } tls)
         {
             throw tls;
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut(endpoint, factory.Port, ex);
         }
         try
         {
@@ -58,14 +74,33 @@ public sealed class RabbitMqConnector : IUpstreamConnector
             // ack, and the forwarder already bounds what is outstanding to one batch.
             var channel = await connection.CreateChannelAsync(
                 new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true),
-                cancellationToken).ConfigureAwait(false);
-            await PrepareExchangesAsync(channel, cancellationToken).ConfigureAwait(false);
+                timeout.Token).ConfigureAwait(false);
+            await PrepareExchangesAsync(channel, timeout.Token).ConfigureAwait(false);
             return new RabbitMqLink(connection, channel, _options.GatewayId);
         }
-        catch
+        catch (Exception ex)
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await CloseOrAbandonAsync(connection).ConfigureAwait(false);
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested) throw TimedOut(endpoint, factory.Port, ex);
             throw;
+        }
+    }
+
+    private static TimeoutException TimedOut(Uri endpoint, int port, Exception inner) =>
+        new($"no AMQP connection to {endpoint.Host}:{port} within {ConnectTimeout.TotalSeconds:0} s", inner);
+
+    /// <summary>Closes a connection that will not be used; a broker that does not answer is not waited for.</summary>
+    private static async Task CloseOrAbandonAsync(IConnection connection)
+    {
+        var closing = connection.DisposeAsync().AsTask();
+        try
+        {
+            await closing.WaitAsync(AbandonAfter).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // a failed or abandoned close changes nothing: the connect failed either way
+            _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
     }
 

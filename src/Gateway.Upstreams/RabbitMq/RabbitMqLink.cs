@@ -1,16 +1,48 @@
 using System.Text;
 using Gateway.Core.Forwarding;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
 
 namespace Gateway.Upstreams.RabbitMq;
 
 /// <summary>One connection and confirm channel; sends a batch pipelined and waits once for all its confirms.</summary>
-internal sealed class RabbitMqLink(IConnection connection, IChannel channel, string gatewayId) : IUpstreamLink
+/// <remarks>
+/// Liveness comes from the client: AMQP heartbeats (missed ones end the connection), a close by the
+/// broker, a broken socket all raise the shutdown events, which mark the link lost at once.
+/// </remarks>
+internal sealed class RabbitMqLink : IUpstreamLink
 {
     private const string DefaultExchange = "amq.topic";
 
-    public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// How long the client waits for the broker's answer to connection.close before it drops the
+    /// socket (5 s is the least RabbitMQ.Client 7 accepts for an abort). A healthy broker answers
+    /// within milliseconds; for a frozen one the forwarder stops waiting after a second and leaves
+    /// this to finish in the background.
+    /// </summary>
+    private static readonly TimeSpan AbortTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly IConnection _connection;
+    private readonly IChannel _channel;
+    private readonly string _gatewayId;
+    private readonly LinkLoss _loss = new();
+    private volatile bool _closing;
+
+    public RabbitMqLink(IConnection connection, IChannel channel, string gatewayId)
+    {
+        _connection = connection;
+        _channel = channel;
+        _gatewayId = gatewayId;
+        connection.ConnectionShutdownAsync += OnConnectionShutdownAsync;
+        channel.ChannelShutdownAsync += OnChannelShutdownAsync;
+    }
+
+    public CancellationToken Lost => _loss.Token;
+
+    public string? LostBecause => _loss.Because;
+
+    public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, Action progressed, CancellationToken cancellationToken)
     {
         var confirms = new Task[batch.Count];
         for (var i = 0; i < batch.Count; i++)
@@ -20,7 +52,7 @@ internal sealed class RabbitMqLink(IConnection connection, IChannel channel, str
             var target = delivery.Route.Target;
             // mandatory: a message no queue takes comes back as a return, which fails the batch
             // instead of vanishing upstream.
-            confirms[i] = channel.BasicPublishAsync(
+            confirms[i] = _channel.BasicPublishAsync(
                 target.Exchange ?? DefaultExchange,
                 target.RoutingKeyFor(message.Topic),
                 mandatory: true,
@@ -29,11 +61,8 @@ internal sealed class RabbitMqLink(IConnection connection, IChannel channel, str
                 cancellationToken).AsTask();
         }
 
-        try
-        {
-            await Task.WhenAll(confirms).ConfigureAwait(false);
-        }
-        catch (Exception) when (confirms.FirstOrDefault(t => t.IsFaulted)?.Exception?.InnerException is { } first)
+        await AwaitConfirmsAsync(confirms, progressed).ConfigureAwait(false);
+        if (confirms.FirstOrDefault(t => t.IsFaulted)?.Exception?.InnerException is { } first)
         {
             var failed = confirms.Count(t => t.IsFaulted);
             throw first switch
@@ -43,6 +72,26 @@ internal sealed class RabbitMqLink(IConnection connection, IChannel channel, str
                 PublishException p => new InvalidOperationException($"{failed} of {batch.Count} messages nacked by the broker", p),
                 _ => new InvalidOperationException($"{failed} of {batch.Count} messages not confirmed: {first.Message}", first),
             };
+        }
+        var cancelled = confirms.Count(t => t.IsCanceled);
+        if (cancelled > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested(); // the forwarder gave the batch up
+            throw new InvalidOperationException($"{cancelled} of {batch.Count} messages not confirmed: their publish was cancelled by the client");
+        }
+    }
+
+    /// <summary>
+    /// Waits for every confirm in publish order (the order RabbitMQ confirms a channel's publishes in,
+    /// in practice; one out of order only delays the report), telling the forwarder of each one so a
+    /// slow broker is not taken for a stalled one.
+    /// </summary>
+    private static async Task AwaitConfirmsAsync(Task[] confirms, Action progressed)
+    {
+        foreach (var confirm in confirms)
+        {
+            if (!confirm.IsCompleted) await confirm.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            progressed();
         }
     }
 
@@ -65,7 +114,7 @@ internal sealed class RabbitMqLink(IConnection connection, IChannel channel, str
             MessageId = delivery.MessageId,
             DeliveryMode = DeliveryModes.Persistent,
             Timestamp = new AmqpTimestamp(message.ReceivedAt.ToUnixTimeSeconds()),
-            AppId = gatewayId,
+            AppId = _gatewayId,
             ContentType = message.ContentType,
             Headers = headers,
         };
@@ -90,16 +139,37 @@ internal sealed class RabbitMqLink(IConnection connection, IChannel channel, str
         return true;
     }
 
+    private Task OnConnectionShutdownAsync(object sender, ShutdownEventArgs reason) => OnShutdown("connection", reason);
+
+    private Task OnChannelShutdownAsync(object sender, ShutdownEventArgs reason) => OnShutdown("channel", reason);
+
+    private Task OnShutdown(string what, ShutdownEventArgs reason)
+    {
+        if (!_closing)
+        {
+            var text = $"the {what} was closed ({reason.Initiator.ToString().ToLowerInvariant()}): {reason.ReplyCode} {reason.ReplyText}";
+            _loss.Report(reason.Exception is { } ex && ex.Message != reason.ReplyText ? $"{text}; {ex.Message}" : text);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Aborts the connection: sends connection.close and waits at most <see cref="AbortTimeout"/> for
+    /// the answer, then drops the socket. No separate channel close, which would wait on the broker too.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        _closing = true;
+        _connection.ConnectionShutdownAsync -= OnConnectionShutdownAsync;
+        _channel.ChannelShutdownAsync -= OnChannelShutdownAsync;
         try
         {
-            if (channel.IsOpen) await channel.CloseAsync().ConfigureAwait(false);
+            await _connection.AbortAsync(AbortTimeout).ConfigureAwait(false);
         }
         finally
         {
-            await channel.DisposeAsync().ConfigureAwait(false);
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await _channel.DisposeAsync().ConfigureAwait(false);
+            await _connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

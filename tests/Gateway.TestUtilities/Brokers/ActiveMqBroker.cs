@@ -114,6 +114,22 @@ public sealed class ActiveMqBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// SIGSTOPs the broker's JVM: its sockets stay open but it answers nothing, heart-beats included,
+    /// as a hung host does. Thaw afterwards, also when the test fails (SIGKILL at dispose works either way).
+    /// </summary>
+    public Task FreezeAsync() => SignalAsync("STOP");
+
+    public Task ThawAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        // The shell that started it exec'd java: the process id is the JVM's.
+        if (_process is not { HasExited: false } process) throw new InvalidOperationException("ActiveMQ is not running");
+        var (code, output) = await ChildProcesses.RunAsync("kill", [$"-{signal}", process.Id.ToString()]);
+        if (code != 0) throw new InvalidOperationException($"could not send SIG{signal} to ActiveMQ: {output}");
+    }
+
     /// <summary>A STOMP consumer of <paramref name="destination"/> (auto ack), for tests to read what arrived.</summary>
     public async Task<StompClientConnection> SubscribeAsync(string destination)
     {

@@ -90,6 +90,50 @@ public sealed class RabbitMqNode : IAsyncDisposable
         await Poll.UntilAsync(async () => !await FreePort.AcceptsAsync(AmqpPort), TimeSpan.FromSeconds(30), $"node {NodeName} to release port {AmqpPort}");
     }
 
+    /// <summary>
+    /// SIGSTOPs the node's Erlang VM: its sockets stay open and the kernel still takes bytes, but the
+    /// broker answers nothing (no confirms, no heartbeats), as a hung host or VM does. Thaw (or
+    /// dispose) afterwards, also when the test fails.
+    /// </summary>
+    public Task FreezeAsync() => SignalVmAsync("STOP");
+
+    public Task ThawAsync() => SignalVmAsync("CONT");
+
+    private async Task SignalVmAsync(string signal)
+    {
+        var vm = ErlangVmProcessIds();
+        if (vm.Count == 0) throw new InvalidOperationException($"no Erlang VM found for node {NodeName}");
+        await Must(ChildProcesses.RunAsync("kill", [$"-{signal}", .. vm]), $"send SIG{signal} to node {NodeName}");
+    }
+
+    /// <summary>The node's beam.smp: its command line does not name the node, its environment does.</summary>
+    private List<string> ErlangVmProcessIds()
+    {
+        var wanted = $"RABBITMQ_NODENAME={NodeName}\0";
+        var found = new List<string>();
+        foreach (var folder in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(folder, "comm")).Trim() != "beam.smp") continue;
+                if (File.ReadAllText(Path.Combine(folder, "environ")).Contains(wanted, StringComparison.Ordinal)) found.Add(Path.GetFileName(folder));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // not a process, or gone meanwhile
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Messages ready in <paramref name="queue"/>.</summary>
+    public async Task<uint> CountAsync(string queue)
+    {
+        await using var connection = await ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+
     public async Task<IConnection> ConnectAsync() =>
         await new ConnectionFactory { Uri = new Uri(AmqpUri) }.CreateConnectionAsync();
 
@@ -137,6 +181,14 @@ public sealed class RabbitMqNode : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        try
+        {
+            await ThawAsync(); // a frozen node would not answer the stop
+        }
+        catch (InvalidOperationException)
+        {
+            // not running
+        }
         try
         {
             await ChildProcesses.RunAsync("rabbitmqctl", ["-n", NodeName, "stop"], _environment, TimeSpan.FromSeconds(30));

@@ -8,6 +8,9 @@ internal sealed class CountingOutbox(Gateway.Core.Outbox.IOutbox inner) : Gatewa
     public int Reads => Volatile.Read(ref _reads);
     /// <summary>Waits for new messages that did not end at once: the forwarder is parked, not polling.</summary>
     public int ParkedWaits => Volatile.Read(ref _parkedWaits);
+
+    /// <summary>Reads fail as they do once the store's writer has died and disposed it.</summary>
+    public bool FailReads { get; init; }
     public long LastCommittedSequence => inner.LastCommittedSequence;
     public long Count => inner.Count;
     public ValueTask<long> AppendAsync(Gateway.Core.Messages.IncomingMessage message, CancellationToken cancellationToken = default) => inner.AppendAsync(message, cancellationToken);
@@ -26,6 +29,7 @@ internal sealed class CountingOutbox(Gateway.Core.Outbox.IOutbox inner) : Gatewa
     public IReadOnlyList<Gateway.Core.Messages.StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
     {
         Interlocked.Increment(ref _reads);
+        if (FailReads) throw new ObjectDisposedException("ReaderWriterLockSlim");
         return inner.ReadAfter(afterSequence, maxCount, maxBytes);
     }
 }

@@ -77,6 +77,71 @@ public sealed class ForwarderTests : IAsyncLifetime
         Assert.InRange(outbox.Reads, 1, 3); // a spinning forwarder reads thousands of times in half a second
     }
 
+    [Fact]
+    public async Task A_broker_that_confirms_slowly_but_steadily_is_not_taken_for_a_stall()
+    {
+        // Each batch takes 20 x 100 ms = 2 s, twice the confirm timeout, but no confirm is more than 100 ms late.
+        var upstream = new ScriptedUpstream { ConfirmEach = TimeSpan.FromMilliseconds(100) };
+        var outbox = _folder.Open(_routes);
+        for (var i = 1; i <= 40; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}"));
+        var metrics = await DrainAsync(upstream, outbox, new ForwarderOptions { BatchMaxMessages = 20, ConfirmTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Equal(0, metrics.Get("upstream_stalls_total", "up"));
+        Assert.Equal([0], upstream.ConnectAttempts);
+        Assert.Equal(40, upstream.Confirmed.Count); // each sent once
+    }
+
+    [Fact]
+    public async Task An_idle_link_that_reports_itself_lost_is_dropped_at_once_and_the_next_endpoint_tried()
+    {
+        var upstream = new ScriptedUpstream();
+        var outbox = _folder.Open(_routes);
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
+            new ForwarderOptions { ReconnectMinDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(5) },
+            new GatewayMetrics(), NullLogger<Forwarder>.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = forwarder.RunAsync(stop.Token, stop.Token);
+        await Poll.UntilAsync(() => forwarder.IsConnected);
+
+        upstream.Links[0].Lose("missed heartbeats");
+        await Poll.UntilAsync(() => upstream.ConnectAttempts.Count == 2);
+        stop.Cancel();
+        await running.WaitAsync(Patience.Reaction);
+
+        Assert.Equal([0, 1], upstream.ConnectAttempts);
+    }
+
+    [Fact]
+    public async Task A_stalled_link_whose_close_hangs_is_abandoned_and_the_next_endpoint_tried_within_the_close_grace()
+    {
+        var upstream = new ScriptedUpstream { HangBatchNumbers = [1], HangingCloses = 1 };
+        var outbox = _folder.Open(_routes);
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        var started = DateTime.UtcNow;
+        var metrics = await DrainAsync(upstream, outbox, new ForwarderOptions { ConfirmTimeout = TimeSpan.FromMilliseconds(200) });
+
+        Assert.Equal([0, 1], upstream.ConnectAttempts);
+        Assert.Equal(1, metrics.Get("upstream_closes_abandoned_total", "up"));
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.Zero, Forwarder.FailedCloseGrace + TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task An_outbox_failure_ends_the_forwarder_instead_of_cycling_the_link()
+    {
+        var inner = _folder.Open(_routes);
+        await inner.AppendAsync(OutboxFolder.Message("t/1"));
+        var outbox = new CountingOutbox(inner) { FailReads = true };
+        var upstream = new ScriptedUpstream();
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw", ForwarderOptions.Default, new GatewayMetrics(), NullLogger<Forwarder>.Instance);
+
+        using var stop = new CancellationTokenSource(Patience.Reaction);
+        var failure = await Assert.ThrowsAsync<OutboxFailedException>(() => forwarder.RunAsync(stop.Token, stop.Token));
+
+        Assert.IsType<ObjectDisposedException>(failure.InnerException);
+        Assert.Single(upstream.ConnectAttempts);
+        Assert.False(forwarder.IsConnected);
+    }
+
     /// <summary>Runs a forwarder over <paramref name="outbox"/> until the store is empty, then stops it.</summary>
     private async Task<GatewayMetrics> DrainAsync(ScriptedUpstream upstream, LiteDbOutbox outbox, ForwarderOptions? options = null)
     {

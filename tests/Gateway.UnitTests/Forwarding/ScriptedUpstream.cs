@@ -10,32 +10,59 @@ internal sealed class ScriptedUpstream : IUpstreamConnector
     public HashSet<int> FailBatchNumbers { get; init; } = [];
     public HashSet<int> HangBatchNumbers { get; init; } = [];
     public int RefuseConnects { get; set; }
+
+    /// <summary>A pause before each message's confirm: a broker that is slow but still confirming.</summary>
+    public TimeSpan ConfirmEach { get; init; }
+
+    /// <summary>How many links (the first ones) never complete their close, as with a frozen broker that answers nothing.</summary>
+    public int HangingCloses { get; set; }
+
     public List<int> ConnectAttempts { get; } = [];
     public List<(long FirstSequence, bool Failed)> Attempts { get; } = [];
     public List<Delivery> Confirmed { get; } = [];
+    public List<Link> Links { get; } = [];
 
     public string Name => "up";
     public IReadOnlyList<string> Endpoints { get; } = ["amqp://primary/", "amqp://standby/"];
 
     public Task<IUpstreamLink> ConnectAsync(int endpointIndex, CancellationToken cancellationToken)
     {
-        ConnectAttempts.Add(endpointIndex);
+        lock (ConnectAttempts) ConnectAttempts.Add(endpointIndex);
         if (RefuseConnects-- > 0) throw new IOException("connection refused");
-        return Task.FromResult<IUpstreamLink>(new Link(this));
+        var link = new Link(this, hangsOnClose: HangingCloses-- > 0);
+        lock (Links) Links.Add(link);
+        return Task.FromResult<IUpstreamLink>(link);
     }
 
-    private sealed class Link(ScriptedUpstream owner) : IUpstreamLink
+    public sealed class Link(ScriptedUpstream owner, bool hangsOnClose) : IUpstreamLink
     {
-        public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+        private readonly CancellationTokenSource _lost = new();
+
+        public CancellationToken Lost => _lost.Token;
+        public string? LostBecause { get; private set; }
+
+        /// <summary>The broker went away: what heartbeats or a close by the broker report.</summary>
+        public void Lose(string because)
+        {
+            LostBecause = because;
+            _lost.Cancel();
+        }
+
+        public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, Action progressed, CancellationToken cancellationToken)
         {
             var number = ++owner._batches;
             var failed = owner.FailBatchNumbers.Contains(number);
             owner.Attempts.Add((batch[0].Stored.Sequence, failed));
             if (owner.HangBatchNumbers.Contains(number)) await Task.Delay(Timeout.Infinite, cancellationToken);
             if (failed) throw new InvalidOperationException($"batch {number} nacked");
+            foreach (var delivery in batch)
+            {
+                if (owner.ConfirmEach > TimeSpan.Zero) await Task.Delay(owner.ConfirmEach, cancellationToken);
+                progressed();
+            }
             owner.Confirmed.AddRange(batch);
         }
 
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        public ValueTask DisposeAsync() => hangsOnClose ? new ValueTask(Task.Delay(Timeout.Infinite)) : ValueTask.CompletedTask;
     }
 }

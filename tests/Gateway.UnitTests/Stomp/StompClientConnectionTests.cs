@@ -66,6 +66,22 @@ public sealed class StompClientConnectionTests
     }
 
     [Fact]
+    public async Task A_frozen_broker_is_seen_through_its_silence_even_while_a_write_to_it_is_stuck()
+    {
+        // The broker stops reading (as a SIGSTOPped one does): the write fills the pipe and blocks,
+        // holding the write lock a heart-beat would need; the silence must still be noticed.
+        var (client, _) = await ConnectAsync(brokerHeartbeat: "200,200", ourHeartbeatMs: 200);
+        await using var _c = client;
+        var body = new byte[1 << 20];
+        var stuck = client.WriteAsync([new StompFrame(StompCommand.Send, [new("destination", "/queue/q")], body)], CancellationToken.None);
+
+        await Task.Delay(Timeout.Infinite, client.Broken).ContinueWith(_ => { }, CancellationToken.None).WaitAsync(Patience.Reaction);
+
+        Assert.Contains("missed heart-beats", client.Failure?.Message);
+        Assert.False(stuck.IsCompletedSuccessfully);
+    }
+
+    [Fact]
     public async Task An_idle_client_sends_heartbeats_at_the_negotiated_interval()
     {
         var (client, broker) = await ConnectAsync(brokerHeartbeat: "0,200", ourHeartbeatMs: 100);
