@@ -54,6 +54,7 @@ public static class GatewayConfiguration
 
         Check(o.Mqtt.Port is > 0 and <= 65535, "Mqtt:Port", $"must be 1-65535 (was {o.Mqtt.Port})");
         Check(IPAddress.TryParse(o.Mqtt.BindAddress, out _), "Mqtt:BindAddress", $"must be an IP address (was '{o.Mqtt.BindAddress}')");
+        Check(o.Mqtt.MaxPacketBytes is null or (>= 1024 and <= 268_435_460), "Mqtt:MaxPacketBytes", $"must be 1024 to 268435460, MQTT's largest packet (was {o.Mqtt.MaxPacketBytes})");
         Check(o.Mqtt.MaxPendingMessagesPerClient > 0, "Mqtt:MaxPendingMessagesPerClient", $"must be positive (was {o.Mqtt.MaxPendingMessagesPerClient})");
         Check(o.Http.Port is > 0 and <= 65535, "Http:Port", $"must be 1-65535 (was {o.Http.Port})");
         Check(IPAddress.TryParse(o.Http.BindAddress, out _), "Http:BindAddress", $"must be an IP address (was '{o.Http.BindAddress}')");

@@ -53,6 +53,13 @@ public sealed record MqttListenerOptions
 
     /// <summary>Keep sessions of clients that connect with clean session off (MQTT 3.1.1) / a session expiry (MQTT 5).</summary>
     public bool PersistentSessions { get; init; } = true;
+
+    /// <summary>
+    /// The largest MQTT packet a client may send, in bytes (fixed header included); a larger one is
+    /// refused from its header and the connection closed, before any memory is taken for it. Default:
+    /// Gateway:Outbox:MaxMessageBytes plus 128 KiB for the topic and properties. A CONNECT may be at most 64 KiB.
+    /// </summary>
+    public int? MaxPacketBytes { get; init; }
 }
 
 public sealed record StompListenerOptions
