@@ -127,7 +127,7 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
                 if (ClientHandler is { } handler) await handler(adapter).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (IsConnectionEnd(ex))
         {
             // The connection ended under MQTTnet's feet (a reset, a shutdown): nothing is owed to it.
         }
@@ -141,6 +141,15 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
             client.Dispose();
         }
     }
+
+    /// <summary>
+    /// How a connection ends when the client goes away while MQTTnet still reads or says goodbye: a
+    /// reset, or (MQTTnet's closing DISCONNECT meeting a WebSocket closed without a handshake) a
+    /// communication exception. MQTTnet's server lets the latter escape its connection handler.
+    /// </summary>
+    internal static bool IsConnectionEnd(Exception ex) =>
+        ex is IOException or SocketException or WebSocketException or ObjectDisposedException or OperationCanceledException
+            or MQTTnet.Exceptions.MqttCommunicationException;
 
     [LoggerMessage(EventIds.MqttAcceptFailed, LogLevel.Warning, "MQTT listener could not accept a connection ({Error}: {Message}); retrying")]
     private partial void LogAcceptFailed(SocketError error, string message);
@@ -177,6 +186,13 @@ internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, ILogger lo
         var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
         var channel = new MqttWebSocketChannel(webSocket, remote, context.Request.IsHttps, clientCertificate: null);
         using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options, logger, _mqttLogger);
-        await handler(adapter).ConfigureAwait(false);
+        try
+        {
+            await handler(adapter).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (MqttTcpTransport.IsConnectionEnd(ex))
+        {
+            // The client closed without the WebSocket close handshake (MQTTnet's own client does): the connection is over all the same.
+        }
     }
 }
