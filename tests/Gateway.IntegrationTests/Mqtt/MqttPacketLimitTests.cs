@@ -129,6 +129,22 @@ public sealed class MqttPacketLimitTests(ITestOutputHelper output) : IAsyncLifet
         AssertNoErrors(_gateway);
     }
 
+    [Theory]
+    [InlineData("mqttv311")]
+    [InlineData("mqttv5")]
+    public async Task Mosquitto_pub_publishes_the_largest_message_but_not_one_over_the_packet_limit(string version)
+    {
+        var stored = await _gateway.MetricAsync("outbox_messages");
+        var (largest, overLimit) = (await MosquittoPubAsync(version, 1 << 20), await MosquittoPubAsync(version, (1 << 20) + 128 * 1024));
+
+        Assert.True(largest.ExitCode == 0, $"mosquitto_pub of the largest message failed: {largest.Output}");
+        Assert.Equal(stored + 1, await _gateway.MetricAsync("outbox_messages"));
+        // MQTT 3.1.1: the gateway closes the connection at the PUBLISH's header (mosquitto_pub: "The
+        // connection was lost"). MQTT 5: mosquitto keeps to CONNACK's Maximum Packet Size and never sends it.
+        if (version == "mqttv311") Assert.True(overLimit.ExitCode != 0, $"mosquitto_pub of a packet over the limit succeeded: {overLimit.Output}");
+        AssertNoErrors(_gateway);
+    }
+
     [Fact]
     public async Task Mqtt5_clients_learn_the_limit_and_a_packet_one_byte_over_it_ends_with_packet_too_large()
     {
@@ -248,6 +264,17 @@ public sealed class MqttPacketLimitTests(ITestOutputHelper output) : IAsyncLifet
         {
             return "open";
         }
+    }
+
+    /// <summary>Debian's mosquitto_pub (mosquitto-clients, which ./test.sh installs), QoS 1, so it waits for the PUBACK.</summary>
+    private async Task<(int ExitCode, string Output)> MosquittoPubAsync(string version, int payloadBytes)
+    {
+        if (!File.Exists("/usr/bin/mosquitto_pub")) throw new InvalidOperationException("mosquitto_pub is missing: install mosquitto-clients (./test.sh does)");
+        var payload = Path.Combine(_gateway.DataPath, $"payload-{payloadBytes}");
+        await File.WriteAllBytesAsync(payload, new byte[payloadBytes]);
+        return await ChildProcesses.RunAsync("mosquitto_pub",
+            ["-h", "127.0.0.1", "-p", _gateway.MqttPort.ToString(), "-V", version, "-q", "1", "-i", $"mosquitto-{payloadBytes}", "-t", "limits/mosquitto", "-f", payload],
+            timeout: Patience);
     }
 
     private static MqttClientOptionsBuilder Options(GatewayProcess gateway, string clientId, bool overWebSocket)
