@@ -99,6 +99,10 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
             {
                 return;
             }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted)
+            {
+                return; // the listening socket was closed
+            }
             catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionAborted)
             {
                 continue; // the client gave up before it was accepted
