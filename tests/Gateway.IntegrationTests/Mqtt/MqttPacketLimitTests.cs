@@ -26,8 +26,8 @@ public sealed class MqttPacketLimitTests(ITestOutputHelper output) : IAsyncLifet
     private const long SettledBound = 40L << 20;
 
     /// <summary>
-    /// Growth allowed in the memory the process has mapped writable (VmData: thread stacks take 8 MiB
-    /// each as the thread pool grows). The unguarded gateway mapped 256 MiB per connection at once; it
+    /// Growth allowed in the memory the process has mapped writable (VmData, which also grows by a
+    /// thread stack each time the thread pool adds a thread). The unguarded gateway mapped 256 MiB per connection at once; it
     /// became resident only when the GC reused and cleared it, which depends on when collections run.
     /// </summary>
     private const long CommittedBound = 1L << 30;
