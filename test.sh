@@ -31,6 +31,8 @@ command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# An MQTT client that is not MQTTnet, for the packet-limit tests.
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]} from Debian's packages"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi

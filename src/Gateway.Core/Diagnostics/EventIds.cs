@@ -11,6 +11,9 @@ public static class EventIds
     public const int PublishRefused = 201;
     public const int QosZeroStoreFailed = 203;
     public const int LocalDeliveryFailed = 204;
+    public const int MqttPacketRefused = 205;
+    public const int MqttAcceptFailed = 206;
+    public const int MqttConnectionFailed = 207;
     public const int StompListening = 210;
     public const int StompClosed = 211;
     public const int StompDisconnected = 212;

@@ -14,12 +14,20 @@ public sealed record MqttListenerOptions
     /// <summary>Keep sessions of clients that connect with clean session off (MQTT 3.1.1) / a session expiry (MQTT 5).</summary>
     public bool PersistentSessions { get; init; } = true;
 
+    /// <summary>
+    /// The largest MQTT packet a client may send, in bytes (fixed header included); a larger one is
+    /// refused from its header and the connection closed, before any memory is taken for it. Default:
+    /// Gateway:Outbox:MaxMessageBytes plus 128 KiB for the topic and properties. A CONNECT may be at most 64 KiB.
+    /// </summary>
+    public int? MaxPacketBytes { get; init; }
+
     /// <summary>Every value out of range, each a line naming its key as <paramref name="section"/><c>:Name</c>.</summary>
     public IEnumerable<string> Validate(string section)
     {
         if (Port is <= 0 or > 65535) yield return $"{section}:Port must be 1-65535 (was {Port})";
         if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
         if (MaxPendingMessagesPerClient <= 0) yield return $"{section}:MaxPendingMessagesPerClient must be positive (was {MaxPendingMessagesPerClient})";
+        if (MaxPacketBytes is < 1024 or > 268_435_460) yield return $"{section}:MaxPacketBytes must be 1024 to 268435460, MQTT's largest packet (was {MaxPacketBytes})";
     }
 }
 

@@ -3,7 +3,7 @@ using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
 using MQTTnet;
-using MQTTnet.AspNetCore;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -22,8 +22,10 @@ internal sealed partial class MqttListenerService(
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
     internal const string InjectedItem = "gateway.injected";
 
+    private readonly MqttPacketLimits _limits = MqttPacketLimits.From(options);
+
     /// <summary>Where the <c>/mqtt</c> WebSocket endpoint hands its connections to the server.</summary>
-    public MqttWebSocketServerAdapter WebSockets { get; } = new();
+    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), logger);
 
     private MqttServer? _server;
 
@@ -33,17 +35,13 @@ internal sealed partial class MqttListenerService(
     {
         var mqtt = options.Mqtt;
         var serverOptions = new MqttServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(mqtt.BindAddress))
-            .WithDefaultEndpointPort(mqtt.Port)
             .WithPersistentSessions(mqtt.PersistentSessions)
             .WithMaxPendingMessagesPerClient(mqtt.MaxPendingMessagesPerClient)
             .Build();
 
-        // MQTTnet's own TCP adapter (its default), and the WebSocket one beside it.
-        var factory = new MqttServerFactory();
-        factory.DefaultServerAdapters.Add(_ => WebSockets);
-        _server = factory.CreateMqttServer(serverOptions);
+        var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, logger);
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
+        _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
         _server.ClientConnectedAsync += ingest.OnClientConnectedAsync;
         _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
@@ -63,6 +61,16 @@ internal sealed partial class MqttListenerService(
     }
 
     public void Dispose() => _server?.Dispose();
+
+    /// <summary>
+    /// MQTT 5's CONNACK tells the client the largest packet it may send (section 3.2.2.3.6), so a
+    /// client can refuse an oversized publish itself; MQTT 3.1.1's CONNACK has no field for it.
+    /// </summary>
+    private Task AdvertiseMaximumPacketSizeAsync(InterceptingPacketEventArgs e)
+    {
+        if (e.Packet is MqttConnAckPacket connAck) connAck.MaximumPacketSize = (uint)_limits.MaxPacketBytes;
+        return Task.CompletedTask;
+    }
 
     /// <summary>
     /// Delivers an already stored message (a STOMP SEND) to MQTT subscribers. It passes the publish

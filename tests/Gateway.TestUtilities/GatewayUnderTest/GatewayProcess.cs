@@ -47,6 +47,9 @@ public sealed class GatewayProcess : IAsyncDisposable
     public int MqttPort { get; }
     public int HttpPort { get; }
     public int StompPort { get; }
+    /// <summary>The running gateway's process id (for reading its memory from /proc).</summary>
+    public int ProcessId => _process is { HasExited: false } p ? p.Id : throw new InvalidOperationException("the gateway is not running");
+
     public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
 
     /// <summary>Everything the gateway printed so far, across restarts.</summary>
