@@ -67,10 +67,7 @@ internal sealed class PreallocatedLogStream : Stream
     /// <summary>The file's size on disk, which stays put while the log fills and empties.</summary>
     public long FileBytes => RandomAccess.GetLength(_file.SafeFileHandle);
 
-    /// <summary>
-    /// Opens a log in this layout, or lays one out in an empty file. (Logs of the layout used before,
-    /// LiteDB's plain pages, live in a file of another name: <see cref="LiteDbOutbox.OpenLog"/>.)
-    /// </summary>
+    /// <summary>Opens a log in this layout, or lays one out in an empty file.</summary>
     /// <param name="preallocateBytes">Log bytes (LiteDB pages) the file holds before it has to grow.</param>
     /// <param name="note">Told of anything opening had to mend (a damaged header, stale slots cleared).</param>
     public static PreallocatedLogStream Open(FileStream file, IDiskSync sync, long preallocateBytes, Action<string>? note = null)

@@ -34,7 +34,7 @@ public sealed class OutboxFolder : IAsyncDisposable
     public void WithStore(Action<LiteDB.LiteDatabase> edit)
     {
         using var data = new DurableFileStream(new FileStream(System.IO.Path.Combine(Path, "outbox.db"), FileMode.OpenOrCreate), FsyncDiskSync.Instance);
-        using var log = LiteDbOutbox.OpenLog(data, System.IO.Path.Combine(Path, "outbox-wal.db"), System.IO.Path.Combine(Path, "outbox-log.db"), FsyncDiskSync.Instance, 1 << 20);
+        using var log = StoreFiles.OpenLog(System.IO.Path.Combine(Path, "outbox-wal.db"), FsyncDiskSync.Instance, 1 << 20);
         using var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log);
         edit(db);
         db.Checkpoint();
