@@ -78,7 +78,7 @@ public sealed partial class LiteDbOutbox
     {
         if (_reopenNeeded && !TryReopen())
         {
-            FailGroup(group, new IOException("the store is not writable yet (reopening after a failed commit did not succeed)"), releasePending: true);
+            FailGroup(group, new IOException($"the store is not writable yet (reopening after a failed write did not succeed{(_diskFull ? $": {_diskFullCause}" : "")})"), releasePending: true);
             return;
         }
         var store = _store!;
@@ -96,15 +96,14 @@ public sealed partial class LiteDbOutbox
             committed = true;
             AfterCommit(tally);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (StoreFiles.IsStoreFailure(ex))
         {
             if (!committed)
             {
-                TryRollback();
                 // A commit that failed half way (ENOSPC, EIO) can leave LiteDB's memory disagreeing with
                 // its files: never reuse the sequence numbers it saw, and read the store afresh.
                 _lastSequence = tally.Sequence;
-                _reopenNeeded = true;
+                WriteFailed("a group commit", ex, inTransaction: true);
             }
             FailGroup(group, ex, releasePending: !committed);
             if (!committed) return;

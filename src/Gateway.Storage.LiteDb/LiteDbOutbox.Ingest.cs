@@ -28,6 +28,7 @@ public sealed partial class LiteDbOutbox
                 $"the message with its topic and properties takes {op.Size} bytes, over the store's limit of {MaxChunkBytes}");
         }
         _disk.Check(message.Payload.Length);
+        RefuseWhileUnwritable();
         if (PolicyFor(route) == WhenFull.RejectNew && WouldOverflow(message.Payload.Length))
         {
             _metrics.Increment("messages_refused_full_total");
@@ -46,9 +47,21 @@ public sealed partial class LiteDbOutbox
             Interlocked.Decrement(ref _pendingCount);
             Interlocked.Add(ref _pendingBytes, -message.Payload.Length);
             if (ex is OperationCanceledException) throw;
+            RefuseWhileUnwritable();
             throw new OutboxRejectedException(OutboxRejection.Unavailable, "the store is closing");
         }
         return op.Completion.Task;
+    }
+
+    /// <summary>Refuses, before anything is queued, while the writer has stopped or the disk has no room for the store's next write.</summary>
+    private void RefuseWhileUnwritable()
+    {
+        if (_faulted.Task.IsCompleted)
+            throw new OutboxRejectedException(OutboxRejection.Unavailable, $"the store's writer stopped: {_faulted.Task.Result.Message}");
+        if (!_diskFull) return;
+        _metrics.Increment("messages_refused_disk_total");
+        // "could not commit" as for a commit that failed for the same reason (MQTT 0x80, not a quota).
+        throw new OutboxRejectedException(OutboxRejection.StoreFailed, $"the store could not commit: {_diskFullCause}; new messages are refused until there is room");
     }
 
     public void CommitLingeringNow() => _queue.Writer.TryWrite(HurryOp.Instance); // a full queue makes a full group: no linger then

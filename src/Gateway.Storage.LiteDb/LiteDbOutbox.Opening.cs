@@ -16,13 +16,19 @@ public sealed partial class LiteDbOutbox
         Directory.CreateDirectory(_options.DataPath);
         try
         {
-            OpenFiles();
+            OpenFiles(atStart: true);
         }
         catch (Exception ex) when (StoreFiles.IsCorruption(ex))
         {
             ReplaceCorruptStore(ex.Message);
         }
+        catch (Exception ex) when (StoreFiles.IsDiskFull(ex))
+        {
+            // Not even the files could be opened: the writer tries again once there is room.
+            WriteFailed("opening the store", ex, inTransaction: false);
+        }
         _compactor.StartRescan(_lastCommitted);
+        ReportFullDiskAtOpen();
 
         _metrics.Gauge("outbox_messages", "", () => Count);
         _metrics.Gauge("outbox_payload_bytes", "", () => Bytes);
@@ -39,8 +45,9 @@ public sealed partial class LiteDbOutbox
         _writerStarted = true;
     }
 
-    /// <summary>Opens the files and reads the store's state back; on failure the files are closed again.</summary>
-    private void OpenFiles()
+    /// <summary>Opens the files and reads the store's state back; on failure the files are closed again (and there is no store).</summary>
+    /// <param name="atStart">At start the store is also swept (messages passed by every upstream, expired ones); a reopen writes nothing, so it works on a full disk.</param>
+    private void OpenFiles(bool atStart)
     {
         var files = new StoreFiles(DataFilePath, LogFilePath, _sync, _options.LogPreallocateBytes, note =>
         {
@@ -49,17 +56,34 @@ public sealed partial class LiteDbOutbox
         });
         try
         {
-            _store = new OpenStore(files, _options, ReportCorruptChunk);
-            ReadState(_store);
+            var store = new OpenStore(files, _options, ReportCorruptChunk);
+            SwapStore(() => store);
+            ReadState(store, atStart);
         }
         catch
         {
+            SwapStore(() => null);
             files.Dispose();
             throw;
         }
     }
 
-    private void ReadState(OpenStore store)
+    /// <summary>
+    /// One line when the store opens on a disk without room for what it must write next. Short of
+    /// room for the log's checkpoint, it is tried at once: whether it fits is what counts.
+    /// </summary>
+    private void ReportFullDiskAtOpen()
+    {
+        var free = FreeSpaceOrNull();
+        var log = LogBytesNow;
+        if (free is { } known && known < log + CheckpointRoom && !_reopenNeeded) Checkpoint(quiet: true);
+        free = FreeSpaceOrNull();
+        log = LogBytesNow;
+        var belowWatermark = free is { } f && _options.MinFreeDiskBytes > 0 && f - log < _options.MinFreeDiskBytes;
+        if (_diskFull || belowWatermark) _logger.OpenedOnFullDisk(DataFilePath, (free ?? 0) >> 20, log >> 20);
+    }
+
+    private void ReadState(OpenStore store, bool atStart)
     {
         _compactor.ForgetNoted();
         _dropper.Forget();
@@ -69,9 +93,19 @@ public sealed partial class LiteDbOutbox
             _cursors.Clear();
             foreach (var (upstream, through) in store.ReadCursors()) _cursors[upstream] = through;
         }
-        _toDelete.Clear(); // what they held is at or below a cursor: SweepPassedMessages below removes it
         (_count, _bytes) = store.Totals.Read(store.Chunks);
-        SweepPassedMessages();
+        NoteLogSize();
+        if (!atStart) return; // confirmed messages still queued for deletion stay queued
+        _toDelete.Clear(); // what they held is at or below a cursor: SweepPassedMessages below removes it
+        try
+        {
+            SweepPassedMessages();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The disk full or failing: the store is read and forwarded all the same, and swept at the next opening.
+            WriteFailed("deleting messages every upstream has passed", ex, inTransaction: true);
+        }
         SweepExpired();
         NoteLogSize();
     }
@@ -79,34 +113,44 @@ public sealed partial class LiteDbOutbox
     /// <summary>Moves a store that cannot be used aside (kept for inspection), reports it, and opens a new one.</summary>
     private void ReplaceCorruptStore(string cause)
     {
-        _store?.Files.Dispose();
         var aside = StoreFiles.MoveAside(DataFilePath, LogFilePath);
         _metrics.Increment("outbox_corrupt_stores_total");
         _logger.Corrupt(DataFilePath, aside, cause);
-        OpenFiles();
+        OpenFiles(atStart: true);
         // The old high-water mark is lost with the file: continue far above anything it can have
         // reached, so no new message reuses an id a consumer has already seen.
         _lastSequence = _lastCommitted = Math.Max(_lastSequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
     }
 
-    /// <summary>Closes and opens the store files again after a failed commit; false while that fails too (the disk still full).</summary>
+    /// <summary>Closes and opens the store files again after a failed write; false while that fails too.</summary>
     private bool TryReopen()
     {
         var sequence = _lastSequence;
+        _reopenNeeded = false; // set again by a write that fails while opening
+        // Readers wait for the new store rather than find none and take the outbox for drained.
+        _storeSwap.EnterWriteLock();
         try
         {
             _store?.Files.Dispose();
-            OpenFiles();
+            OpenFiles(atStart: false);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (StoreFiles.IsStoreFailure(ex))
         {
-            // Whatever it is, the writer must live on: it keeps refusing until the store opens again.
+            // The writer lives on: it keeps refusing, and tries again a moment later.
+            _reopenNeeded = true;
+            _retryAt = DeadlineAfter(RetryInterval);
             _logger.ReopenFailed(ex.Message);
             return false;
         }
+        finally
+        {
+            _storeSwap.ExitWriteLock();
+        }
+        Interlocked.Exchange(ref _committed, NewSignal()).TrySetResult(); // readers that found nothing read again
+        // Never reuse a sequence the failed commit handed out, even if the store now says less.
         _lastSequence = _lastCommitted = Math.Max(sequence, _lastSequence);
-        _reopenNeeded = false;
         _compactor.ResumeRescan(_lastCommitted); // the small chunks noted before are forgotten: the rescan covers them
+        if (_reopenNeeded) return false;
         _logger.Reopened(_count);
         return true;
     }

@@ -9,41 +9,41 @@ namespace Gateway.Storage.LiteDb;
 // messages and checkpoints the log.
 public sealed partial class LiteDbOutbox
 {
-    /// <summary>Past this the log is checkpointed at the next drained moment even if work keeps coming (LiteDB's own default is 1000 pages, 8 MiB).</summary>
-    private const long CheckpointLogBytes = 8L << 20;
-
-    /// <summary>How long the store must stay drained and quiet before a smaller log is checkpointed.</summary>
-    private static readonly TimeSpan QuietBeforeCheckpoint = TimeSpan.FromMilliseconds(250);
-
     private void WriteLoop()
     {
+        var group = new List<WriteOp>(_options.MaxGroupMessages);
         try
         {
-            var group = new List<WriteOp>(_options.MaxGroupMessages);
-            var reader = _queue.Reader;
-            var nextSweep = DeadlineAfter(_options.ExpirySweepInterval);
-            // Blocking is right here: this thread exists only to wait for work and then for the disk.
-            while (true)
-            {
-                if (DoIdleWork(reader, group)) continue;
-                if (!WaitForWork(reader, nextSweep)) break;
-                if (Environment.TickCount64 >= nextSweep)
-                {
-                    SweepExpired();
-                    nextSweep = DeadlineAfter(_options.ExpirySweepInterval);
-                }
-                group.Clear();
-                var bytes = 0;
-                var hurry = FillGroup(reader, group, ref bytes);
-                if (!hurry && MayLinger(group)) LingerForMore(reader, group, ref bytes);
-                if (group.Count > 0) CommitGroup(group); // empty when woken only for a sweep (or a hurry with nothing held)
-                CheckpointWhenDrained(reader);
-            }
-            _writerDone.TrySetResult();
+            WriteUntilClosed(group);
         }
         catch (Exception ex)
         {
-            _writerDone.TrySetException(ex);
+            WriterFailed(ex, group);
+        }
+        _writerDone.TrySetResult();
+    }
+
+    private void WriteUntilClosed(List<WriteOp> group)
+    {
+        var reader = _queue.Reader;
+        var nextSweep = DeadlineAfter(_options.ExpirySweepInterval);
+        // Blocking is right here: this thread exists only to wait for work and then for the disk.
+        while (true)
+        {
+            RetryWhenDue();
+            if (DoIdleWork(reader, group)) continue;
+            if (!WaitForWork(reader, NextWake(nextSweep))) break;
+            if (Environment.TickCount64 >= nextSweep)
+            {
+                SweepExpired();
+                nextSweep = DeadlineAfter(_options.ExpirySweepInterval);
+            }
+            group.Clear();
+            var bytes = 0;
+            var hurry = FillGroup(reader, group, ref bytes);
+            if (!hurry && MayLinger(group)) LingerForMore(reader, group, ref bytes);
+            if (group.Count > 0) CommitGroup(group); // empty when woken only for a sweep, a retry (or a hurry with nothing held)
+            CheckpointWhenDue(reader);
         }
     }
 
@@ -55,10 +55,10 @@ public sealed partial class LiteDbOutbox
         {
             group.Clear();
             CommitOps(group); // an empty group commits deletes only
-            CheckpointWhenDrained(reader);
+            CheckpointWhenDue(reader);
             return true;
         }
-        return _compactor.Pending && _compactor.TryStep(_store!.Chunks, LastCommittedSequence);
+        return _compactor.Pending && !_diskFull && _compactor.TryStep(_store!.Chunks, LastCommittedSequence);
     }
 
     /// <summary>Takes what is queued into the group, up to its limits.</summary>
@@ -151,16 +151,17 @@ public sealed partial class LiteDbOutbox
     /// <summary>Removes every message past its expiry (MQTT 5 expiry or the routes' TTL): counted, never forwarded.</summary>
     private void SweepExpired()
     {
+        if (_reopenNeeded) return; // after the reopen
         int removed;
         try
         {
             // An entry whose message is gone already (dropped within its own group commit) is removed and not counted.
             removed = RemoveNow(_store!.Expiry.DueBy(DateTimeOffset.UtcNow));
         }
-        catch (Exception ex) when (ex is IOException or LiteException or InvalidDataException)
+        catch (Exception ex) when (StoreFiles.IsStoreFailure(ex))
         {
-            TryRollback();
             _logger.SweepFailed(ex.Message);
+            WriteFailed("removing expired messages", ex, inTransaction: true);
             return;
         }
         if (removed == 0) return;
@@ -228,44 +229,9 @@ public sealed partial class LiteDbOutbox
         catch (Exception ex)
         {
             // Whatever it is, the writer lives on; the chunks stay as they were.
-            if (inTransaction)
-            {
-                TryRollback();
-                _reopenNeeded = true; // as after any failed commit: LiteDB's memory may disagree with its files
-            }
             _logger.CompactionFailed(run[0].First, run[^1].Last, ex.Message);
+            if (inTransaction) WriteFailed("joining small chunks", ex, inTransaction: true);
             return false;
-        }
-    }
-
-    /// <summary>
-    /// Once the store is empty and nothing waits, copies the log into the data file and truncates the
-    /// log, so the log never grows without bound; LiteDB reuses the data file's freed pages, so that
-    /// file stops growing once it has held the largest backlog.
-    /// </summary>
-    private void CheckpointWhenDrained(ChannelReader<WriteOp> reader)
-    {
-        var files = _store!.Files;
-        if (Interlocked.Read(ref _count) != 0 || reader.Count != 0 || files.LogBytes == 0) return;
-        // A checkpoint copies the log into the data file and syncs both: worth it when the store is
-        // quiet, not between two messages of a steady stream that the forwarder keeps draining (that
-        // put a checkpoint, and a data-file fsync, behind nearly every ack). So: once the log is big,
-        // or once nothing new has come for a moment. New work ends the wait at once.
-        if (files.LogBytes < CheckpointLogBytes && WaitForWork(reader, DeadlineAfter(QuietBeforeCheckpoint)) && reader.Count != 0)
-            return;
-        if (Interlocked.Read(ref _count) != 0) return;
-        try
-        {
-            var started = Stopwatch.GetTimestamp();
-            files.Db.Checkpoint();
-            _metrics.Observe("outbox_checkpoint_seconds", Stopwatch.GetElapsedTime(started));
-            NoteLogSize();
-            _metrics.Increment("outbox_checkpoints_total");
-        }
-        catch (Exception ex) when (ex is IOException or LiteException)
-        {
-            // The log stays as it is and is checkpointed next time (or by LiteDB itself); nothing is lost.
-            _logger.CheckpointFailed(ex.Message);
         }
     }
 
@@ -283,10 +249,11 @@ public sealed partial class LiteDbOutbox
 
     private void TryRollback()
     {
-        _store!.Chunks.NoteRolledBack(); // not deleted after all
+        if (_store is not { } store) return;
+        store.Chunks.NoteRolledBack(); // not deleted after all
         try
         {
-            _store.Db.Rollback();
+            store.Db.Rollback();
         }
         catch (Exception)
         {

@@ -53,13 +53,35 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>The files and the parts on them; replaced by a reopen (writer thread).</summary>
+    /// <summary>Completed with the fault if the writer stops on one it does not expect (<see cref="Faulted"/>).</summary>
+    private readonly TaskCompletionSource<Exception> _faulted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Readers hold it shared while they read; the writer holds it alone while it closes and opens the files.</summary>
+    private readonly ReaderWriterLockSlim _storeSwap = new(LockRecursionPolicy.SupportsRecursion); // a reopen opens inside its swap
+
+    /// <summary>The files and the parts on them; replaced by a reopen (writer thread), null while there are none.</summary>
     private OpenStore? _store;
 
     private bool _writerStarted;
 
-    /// <summary>The last commit failed: LiteDB's memory may disagree with its files, so the writer reopens them before the next.</summary>
+    /// <summary>A write failed: LiteDB's memory may disagree with its files, so the writer reopens them before the next.</summary>
     private bool _reopenNeeded;
+
+    /// <summary>
+    /// The disk has no room for what the store must write next (its checkpoint, its log): new messages
+    /// are refused before they are queued, so none is stored and refused; what is stored is still
+    /// read, forwarded and deleted. Cleared by the first checkpoint that succeeds.
+    /// </summary>
+    private volatile bool _diskFull;
+
+    /// <summary>Why <see cref="_diskFull"/> is set, for the refusals.</summary>
+    private volatile string _diskFullCause = "";
+
+    /// <summary>When the writer next tries to reopen the files or checkpoint after a failure (<see cref="Environment.TickCount64"/>).</summary>
+    private long _retryAt;
+
+    /// <summary>Free bytes just after the last checkpoint that failed for lack of room, and when the next is tried anyway.</summary>
+    private long _freeWhenFull, _fullRetryAt;
 
     /// <summary>The last sequence handed out (writer), the last one committed (everybody), and the store's totals.</summary>
     private long _lastSequence, _lastCommitted, _count, _bytes;
@@ -100,10 +122,20 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>Bytes of the data and log files, for metrics and the soak test. The log's file keeps its preallocated size; <see cref="LogBytes"/> is what it holds.</summary>
-    public (long Data, long Log) FileSizes => _store?.Files.Sizes ?? (0, 0);
+    public (long Data, long Log) FileSizes => WithStore(store => store.Files.Sizes, (0L, 0L));
 
     /// <summary>Bytes of log not yet checkpointed into the data file.</summary>
-    public long LogBytes => _store?.Files.LogBytes ?? 0;
+    public long LogBytes => WithStore(store => store.Files.LogBytes, 0L);
+
+    /// <summary>
+    /// Completes, with the fault, if the writer stops on one it does not expect (a bug, not a full or
+    /// failing disk, which it refuses and outlives). Every waiting and later append is refused then;
+    /// the host should stop with a non-zero exit so that it is restarted.
+    /// </summary>
+    public Task<Exception> Faulted => _faulted.Task;
+
+    /// <summary>Whether new messages are refused for lack of room on the disk: below the watermark, or no room for the store's next write.</summary>
+    public bool DiskFull => _diskFull || _disk.Refusing;
 
     /// <summary>Whether the chunks stored before opening are still to be read for small ones (tests watch it).</summary>
     internal bool Rescanning => _compactor.Rescanning;
@@ -130,9 +162,42 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     public IReadOnlyList<StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
     {
         var result = new List<StoredMessage>(Math.Min(maxCount, 1024));
-        var store = _store ?? throw new ObjectDisposedException(nameof(LiteDbOutbox));
-        store.Chunks.Read(afterSequence, maxCount, maxBytes, result);
+        // While the files are being reopened (or cannot be), there is nothing to read: the forwarder
+        // waits for the next commit as when it is drained.
+        WithStore(store =>
+        {
+            store.Chunks.Read(afterSequence, maxCount, maxBytes, result);
+            return 0;
+        }, 0);
         return result;
+    }
+
+    /// <summary>Runs a read on the open store, never while the writer swaps it; <paramref name="closed"/> when there is none.</summary>
+    private T WithStore<T>(Func<OpenStore, T> read, T closed)
+    {
+        _storeSwap.EnterReadLock();
+        try
+        {
+            return _store is { } store ? read(store) : closed;
+        }
+        finally
+        {
+            _storeSwap.ExitReadLock();
+        }
+    }
+
+    /// <summary>Replaces the store (writer thread, or closing): waits for the readers, never runs beside them.</summary>
+    private void SwapStore(Func<OpenStore?> swap)
+    {
+        _storeSwap.EnterWriteLock();
+        try
+        {
+            _store = swap();
+        }
+        finally
+        {
+            _storeSwap.ExitWriteLock();
+        }
     }
 
     public async ValueTask AdvanceCursorAsync(string upstream, long throughSequence, IReadOnlyList<StoredMessage> passed, CancellationToken cancellationToken = default)
@@ -148,15 +213,35 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         }
     }
 
-    /// <summary>Stops taking writes, commits what is queued, checkpoints and closes the files.</summary>
+    /// <summary>Stops taking writes, commits what is queued, checkpoints and closes the files. Never throws.</summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        if (_writerStarted) await _writerDone.Task.ConfigureAwait(false);
-        if (_store is not { } store) return;
-        _store = null;
-        store.Files.CheckpointAndClose();
+        if (_writerStarted) await _writerDone.Task.ConfigureAwait(false); // completes whatever happened to the writer
+        OpenStore? store = null;
+        SwapStore(() =>
+        {
+            store = _store;
+            return null;
+        });
+        if (store is null) return;
+        // After a fault the writer may have left a transaction open, which a checkpoint would wait for.
+        if (!_faulted.Task.IsCompleted && !_reopenNeeded) TryCheckpointAtClose(store);
+        store.Files.Dispose();
         _logger.Closed(DataFilePath, Count);
+    }
+
+    private void TryCheckpointAtClose(OpenStore store)
+    {
+        try
+        {
+            store.Db.Checkpoint();
+        }
+        catch (Exception ex) when (StoreFiles.IsStoreFailure(ex))
+        {
+            // Nothing is lost: the log is read back at the next start.
+            _logger.CheckpointFailed(ex.Message);
+        }
     }
 
     /// <summary>Whether every configured upstream's cursor is at or past a sequence (the message is leaving anyway).</summary>

@@ -53,4 +53,16 @@ internal static partial class OutboxLog
 
     [LoggerMessage(EventIds.OutboxSwept, LogLevel.Information, "Outbox: deleted {Count} messages that every configured upstream had already passed")]
     public static partial void Swept(this ILogger logger, int count);
+
+    [LoggerMessage(EventIds.OutboxOpenedOnFullDisk, LogLevel.Warning, "Outbox {Path} opened on a full disk ({Free} MiB free, {Log} MiB of log waiting for its checkpoint): what it holds is read and forwarded; new messages are refused until there is room")]
+    public static partial void OpenedOnFullDisk(this ILogger logger, string path, long free, long log);
+
+    [LoggerMessage(EventIds.OutboxDiskFull, LogLevel.Error, "Outbox: no room on the disk for {What} ({Cause}); new messages are refused until there is room, what is stored is still forwarded")]
+    public static partial void DiskFull(this ILogger logger, string what, string cause);
+
+    [LoggerMessage(EventIds.OutboxRoomAgain, LogLevel.Information, "Outbox: room on the disk again ({Free} MiB free, log checkpointed); new messages are accepted")]
+    public static partial void RoomAgain(this ILogger logger, long free);
+
+    [LoggerMessage(EventIds.OutboxWriterFailed, LogLevel.Critical, "Outbox writer stopped on an unexpected fault; every waiting and new message is refused and the gateway must be restarted: {Cause}")]
+    public static partial void WriterFailed(this ILogger logger, string cause, Exception ex);
 }

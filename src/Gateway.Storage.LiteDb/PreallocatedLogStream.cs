@@ -89,7 +89,7 @@ internal sealed class PreallocatedLogStream : Stream
         {
             log.MendHeader(note);
         }
-        log.Preallocate(preallocateBytes);
+        log.Preallocate(preallocateBytes, note);
         return log;
     }
 
@@ -267,14 +267,23 @@ internal sealed class PreallocatedLogStream : Stream
     /// Writes zeros up to the working size (real blocks, not a sparse file or unwritten extents, whose
     /// first write would again change the file system's metadata) and syncs them, once.
     /// </summary>
-    private void Preallocate(long logBytes)
+    private void Preallocate(long logBytes, Action<string>? note)
     {
         var target = SlotOffset((logBytes + PageSize - 1) / PageSize);
         var length = FileBytes;
         if (length >= target) return;
         var zeros = new byte[1 << 20];
-        for (var at = length; at < target; at += zeros.Length)
-            RandomAccess.Write(_file.SafeFileHandle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, target - at)), at);
-        Flush();
+        try
+        {
+            for (var at = length; at < target; at += zeros.Length)
+                RandomAccess.Write(_file.SafeFileHandle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, target - at)), at);
+            Flush();
+        }
+        catch (IOException ex) when (StoreFiles.IsDiskFull(ex))
+        {
+            // Opened on a full disk: the log works as it is (zeros past its end read as its end), and
+            // grows as it fills once there is room; it is laid out in full at a later opening.
+            note?.Invoke($"the log could not be laid out to its working size for lack of room ({ex.Message}); it grows as it fills");
+        }
     }
 }

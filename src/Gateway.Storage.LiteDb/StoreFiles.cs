@@ -27,9 +27,15 @@ internal sealed class StoreFiles : IDisposable
             try
             {
                 Db = new LiteDatabase(_data, new BsonMapper(), _log);
+                // LiteDB checkpoints by itself inside a commit once its log passes 1,000 pages, so a
+                // commit that throws may have been committed after all (the checkpoint failed, not the
+                // commit): on a full disk its message was refused and then forwarded anyway. The outbox
+                // checkpoints itself, between commits (LiteDbOutbox.CheckpointWhenDue). Stored in the file.
+                if (Db.Pragma("CHECKPOINT").AsInt32 != 0) Db.Pragma("CHECKPOINT", 0);
             }
             catch
             {
+                Db?.Dispose();
                 _log.Dispose();
                 throw;
             }
@@ -53,6 +59,33 @@ internal sealed class StoreFiles : IDisposable
     public void SyncLog()
     {
         lock (_log) _log.Flush();
+    }
+
+    /// <summary>
+    /// Copies the log into the data file and empties the log. When the disk has no room for it, the
+    /// data file is cut back to its length before, so a failed checkpoint does not keep the room it
+    /// took (every page past that length is still in the log, whole); LiteDB's idea of the file's
+    /// length is then stale: the caller reopens the files before the next write.
+    /// </summary>
+    public void Checkpoint()
+    {
+        var before = _data.Length;
+        try
+        {
+            Db.Checkpoint();
+        }
+        catch (Exception ex) when (IsDiskFull(ex))
+        {
+            try
+            {
+                _data.SetLength(before);
+            }
+            catch (IOException)
+            {
+                // Cutting a file back needs no room; if even that fails the next reopen sees the same.
+            }
+            throw;
+        }
     }
 
     /// <summary>Opens LiteDB's log in its preallocated layout (<see cref="PreallocatedLogStream"/>).</summary>
@@ -83,6 +116,24 @@ internal sealed class StoreFiles : IDisposable
             or InvalidDataException // a chunk whose records do not add up (ChunkCodec)
             || (ex is not IOException && ex.InnerException is not null && IsCorruption(ex.InnerException));
 
+    /// <summary>
+    /// Whether an exception is the store failing (the disk full, an I/O error, LiteDB refusing its
+    /// files) rather than a fault of the gateway's own: the writer refuses and goes on after the first,
+    /// and stops, loudly, on the second.
+    /// </summary>
+    public static bool IsStoreFailure(Exception ex) => ex is IOException or UnauthorizedAccessException || IsCorruption(ex);
+
+    /// <summary>Whether an exception is the file system out of room (ENOSPC, or EDQUOT for a quota).</summary>
+    public static bool IsDiskFull(Exception? ex) => ex switch
+    {
+        null => false,
+        IOException { HResult: NoSpace or QuotaExceeded } => true,
+        _ => IsDiskFull(ex.InnerException),
+    };
+
+    /// <summary>Linux errno values .NET puts in <see cref="Exception.HResult"/> of the <see cref="IOException"/> it throws.</summary>
+    private const int NoSpace = 28, QuotaExceeded = 122;
+
     /// <summary>Moves a store that cannot be used aside, kept for inspection; returns where the data file went.</summary>
     public static string MoveAside(string dataPath, string logPath)
     {
@@ -91,14 +142,6 @@ internal sealed class StoreFiles : IDisposable
         File.Move(dataPath, aside);
         if (File.Exists(logPath)) File.Move(logPath, $"{logPath}.corrupt-{stamp}");
         return aside;
-    }
-
-    /// <summary>Checkpoints the log into the data file, then closes everything (a clean stop).</summary>
-    public void CheckpointAndClose()
-    {
-        Db.Checkpoint();
-        Db.Dispose();
-        Dispose();
     }
 
     /// <summary>Closes the files, whatever state the database is in.</summary>

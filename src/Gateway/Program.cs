@@ -25,7 +25,7 @@ public static class Program
         try
         {
             await app.RunAsync().ConfigureAwait(false);
-            return 0;
+            return Environment.ExitCode; // 0, unless a part stopped the host on a fault (OutboxService)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {

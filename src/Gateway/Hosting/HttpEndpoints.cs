@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Outbox;
+using Gateway.Storage.LiteDb;
 
 namespace Gateway.Hosting;
 
@@ -9,12 +10,13 @@ internal static class HttpEndpoints
 {
     public static void MapOperatorEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", (IOutbox outbox, ForwardingService forwarding, GatewayOptions options) => Results.Json(new HealthReport(
-            Status: "ok",
+        // Alive (200) while the outbox's writer runs, full disk or not; 503 once it has stopped on a fault.
+        app.MapGet("/healthz", (IOutbox outbox, LiteDbOutbox store, ForwardingService forwarding, GatewayOptions options) => Results.Json(new HealthReport(
+            Status: store.Faulted.IsCompleted ? "failed" : "ok",
             GatewayId: options.Id!,
-            Outbox: new OutboxHealth(outbox.Count, outbox.LastCommittedSequence),
+            Outbox: new OutboxHealth(outbox.Count, outbox.LastCommittedSequence, store.Faulted.IsCompleted ? "failed" : store.DiskFull ? "disk-full" : "ok"),
             Upstreams: forwarding.Forwarders.Select(f => new UpstreamHealth(f.Upstream, f.IsConnected, f.CurrentEndpoint, f.Position)).ToArray()),
-            HealthJson.Default.HealthReport));
+            HealthJson.Default.HealthReport, statusCode: store.Faulted.IsCompleted ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK));
 
         app.MapGet("/metrics", (GatewayMetrics metrics) => Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
     }
@@ -22,7 +24,8 @@ internal static class HttpEndpoints
 
 internal sealed record HealthReport(string Status, string GatewayId, OutboxHealth Outbox, UpstreamHealth[] Upstreams);
 
-internal sealed record OutboxHealth(long Messages, long LastSequence);
+/// <param name="Writer">"ok", "disk-full" (new messages refused, what is stored still forwarded) or "failed".</param>
+internal sealed record OutboxHealth(long Messages, long LastSequence, string Writer);
 
 internal sealed record UpstreamHealth(string Name, bool Connected, string Endpoint, long Cursor);
 

@@ -91,4 +91,37 @@ public sealed class DiskSpaceGuardTests
         guard.Check(100);
         Assert.Equal(0, _metrics.Get("messages_refused_disk_total"));
     }
+
+    [Fact]
+    public void Once_refusing_it_takes_messages_again_only_above_the_watermark_by_a_margin_so_acceptance_does_not_flap()
+    {
+        var guard = Guard(minFree: 100 * MiB); // margin: a tenth, 10 MiB
+        _free = 99 * MiB;
+        Assert.Throws<OutboxRejectedException>(() => guard.Check(1));
+        Assert.True(guard.Refusing);
+
+        _free = 105 * MiB; // above the watermark, not above it by the margin
+        var refused = Assert.Throws<OutboxRejectedException>(() => guard.Check(1));
+        Assert.Contains("takes messages again above 110 MiB", refused.Message);
+
+        _free = 111 * MiB;
+        guard.Check(1);
+        Assert.False(guard.Refusing);
+        _free = 105 * MiB; // accepting: the watermark alone counts again
+        _now += 1000;
+        guard.Check(1);
+    }
+
+    [Fact]
+    public void A_small_watermark_still_has_a_margin_of_a_few_mebibytes()
+    {
+        var guard = Guard(minFree: 8 * MiB);
+        Assert.Equal(4 * MiB, guard.ResumeMargin);
+        _free = 7 * MiB;
+        Assert.Throws<OutboxRejectedException>(() => guard.Check(1));
+        _free = 11 * MiB;
+        Assert.Throws<OutboxRejectedException>(() => guard.Check(1));
+        _free = 12 * MiB;
+        guard.Check(1);
+    }
 }

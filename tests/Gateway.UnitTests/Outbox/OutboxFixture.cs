@@ -16,14 +16,14 @@ public sealed class OutboxFolder : IAsyncDisposable
     public GatewayMetrics Metrics { get; } = new();
 
     public LiteDbOutbox Open(RouteTable? routes = null, IDiskSync? sync = null, int maxGroup = 1000, TimeSpan? sweepEvery = null,
-        Func<LiteDbOutboxOptions, LiteDbOutboxOptions>? configure = null)
+        Func<LiteDbOutboxOptions, LiteDbOutboxOptions>? configure = null, Microsoft.Extensions.Logging.ILogger<LiteDbOutbox>? logger = null)
     {
         var options = new LiteDbOutboxOptions { DataPath = Path, MaxGroupMessages = maxGroup, MaxMessageBytes = 4096, ExpirySweepInterval = sweepEvery ?? TimeSpan.FromSeconds(10) };
         var outbox = new LiteDbOutbox(
             configure?.Invoke(options) ?? options,
             routes ?? new RouteTable([], []),
             Metrics,
-            NullLogger<LiteDbOutbox>.Instance,
+            logger ?? NullLogger<LiteDbOutbox>.Instance,
             sync);
         outbox.Open();
         _opened.Add(outbox);
