@@ -109,6 +109,7 @@ public sealed partial class LiteDbOutbox
         }
         catch (Exception ex) when (StoreFiles.IsDiskFull(ex))
         {
+            _metrics.Increment("outbox_commit_failures_total"); // a checkpoint commits the log to the data file
             // The log is kept whole (what it holds is read from it) and checkpointed once there is
             // room; the data file was cut back, which LiteDB has to read afresh.
             _reopenNeeded = true;
@@ -118,6 +119,7 @@ public sealed partial class LiteDbOutbox
         }
         catch (Exception ex) when (StoreFiles.IsStoreFailure(ex))
         {
+            _metrics.Increment("outbox_commit_failures_total");
             // The log stays as it is and is checkpointed next time; nothing is lost.
             _logger.CheckpointFailed(ex.Message);
             return;

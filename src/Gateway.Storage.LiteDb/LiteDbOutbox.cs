@@ -235,7 +235,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     {
         try
         {
-            store.Db.Checkpoint();
+            store.Files.Checkpoint();
         }
         catch (Exception ex) when (StoreFiles.IsStoreFailure(ex))
         {
