@@ -210,8 +210,11 @@ internal sealed class ChunkStore
         }
     }
 
-    /// <summary>Committed messages after a sequence, oldest first; readers run beside the writer.</summary>
-    public void Read(long afterSequence, int maxCount, int maxBytes, List<StoredMessage> into)
+    /// <summary>
+    /// Committed messages after a sequence and up to <paramref name="throughSequence"/>, oldest first,
+    /// less those in <paramref name="skip"/>; readers run beside the writer.
+    /// </summary>
+    public void Read(long afterSequence, long throughSequence, int maxCount, int maxBytes, List<StoredMessage> into, IReadOnlySet<long>? skip = null)
     {
         var bytes = 0;
         // The head's _id is the chunk's last sequence: the first head above afterSequence holds the next message.
@@ -219,6 +222,7 @@ internal sealed class ChunkStore
         {
             var chunk = head[BlobField].AsBinary;
             var first = head[FirstField].AsInt64;
+            if (first > throughSequence) return;
             // The chunks and gone collections are read in snapshots of their own: an entry made for a
             // chunk joined since (same last sequence, another first) is not this chunk's, and is ignored
             // (at worst a removed message is sent once more).
@@ -229,8 +233,14 @@ internal sealed class ChunkStore
             {
                 ChunkCodec.Walk(chunk, head[CountField].AsInt32, (int)Math.Max(0, afterSequence + 1 - first), (i, offset, length) =>
                 {
-                    if (DeletionBitmap.IsSet(dead, i)) return true;
-                    var stored = ChunkCodec.ReadMessage(chunk, offset, length, first + i);
+                    var sequence = first + i;
+                    if (sequence > throughSequence)
+                    {
+                        full = true; // not published yet: read once its commit is on disk
+                        return false;
+                    }
+                    if (DeletionBitmap.IsSet(dead, i) || skip?.Contains(sequence) == true) return true;
+                    var stored = ChunkCodec.ReadMessage(chunk, offset, length, sequence);
                     bytes += stored.Message.ApproximateSize;
                     if (into.Count > 0 && bytes > maxBytes)
                     {

@@ -107,8 +107,9 @@ public sealed partial class LiteDbOutbox
             }
             FailGroup(group, ex, releasePending: !committed);
             if (!committed) return;
-            // Committed but not known to be on disk: the messages exist and will be forwarded, but their
-            // acks were refused above, so a client may send them again (allowed: at-least-once).
+            // Committed but not known to be on disk, and their acks refused above: the client sends
+            // them again, so these are never forwarded (they would arrive twice under two ids).
+            Revoke(group);
         }
         Publish(group, tally);
     }
@@ -119,6 +120,7 @@ public sealed partial class LiteDbOutbox
         var (appendCount, appendBytes, _) = Survey(group);
         MoveCursors(group, tally);
         RemoveQuarantined(group, tally);
+        DeleteRevoked(tally);
         DeleteConfirmed(DeleteBudget(tally, appendCount, appendBytes), tally);
         var groupDead = AppendNew(group, tally);
         StoreNewChunk(tally, groupDead);
@@ -155,6 +157,32 @@ public sealed partial class LiteDbOutbox
             tally.Bytes -= lostBytes;
             tally.Quarantined += lost;
         }
+    }
+
+    /// <summary>Deletes the messages whose acks were refused after their commit (<see cref="_revoked"/>).</summary>
+    private void DeleteRevoked(CommitTally tally)
+    {
+        if (_revoked is not { } revoked) return;
+        foreach (var sequence in revoked)
+        {
+            var size = -1;
+            if (!_store!.Chunks.MarkGone(sequence, ref size)) continue;
+            tally.Deleted++;
+            tally.Count--;
+            tally.Bytes -= size;
+        }
+        tally.Revoked = revoked;
+    }
+
+    /// <summary>The group's new messages are not to be forwarded: their acks were refused after the commit.</summary>
+    private void Revoke(List<WriteOp> group)
+    {
+        var revoked = new HashSet<long>(_revoked ?? new HashSet<long>());
+        foreach (var op in group)
+        {
+            if (op is AppendOp { Refused: false, Sequence: > 0 } append) revoked.Add(append.Sequence);
+        }
+        _revoked = revoked;
     }
 
     /// <summary>
@@ -252,6 +280,8 @@ public sealed partial class LiteDbOutbox
     private void Publish(List<WriteOp> group, CommitTally tally)
     {
         _lastSequence = tally.Sequence;
+        if (tally.Revoked is { } deleted && _revoked is { } revoked)
+            _revoked = revoked.Except(deleted).ToHashSet() is { Count: > 0 } left ? left : null;
         if (tally.MovedCursors is not null)
         {
             lock (_cursors)
@@ -356,6 +386,9 @@ public sealed partial class LiteDbOutbox
         /// <summary>The chunk of new messages written, when none of them was dropped again (for compaction).</summary>
         public (long First, long Last, int Count, int Bytes)? NewChunk;
 
+        /// <summary>Revoked messages this commit deleted; null when it deleted none.</summary>
+        public IReadOnlySet<long>? Revoked;
+
         public CommitTally Start(long sequence, long count, long bytes)
         {
             (Sequence, Count, Bytes) = (sequence, count, bytes);
@@ -363,6 +396,7 @@ public sealed partial class LiteDbOutbox
             MovedCursors = null;
             Dropped = null;
             NewChunk = null;
+            Revoked = null;
             return this;
         }
     }

@@ -59,6 +59,12 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Readers hold it shared while they read; the writer holds it alone while it closes and opens the files.</summary>
     private readonly ReaderWriterLockSlim _storeSwap = new(LockRecursionPolicy.SupportsRecursion); // a reopen opens inside its swap
 
+    /// <summary>
+    /// Messages committed whose fsync then failed: their acks were refused, so they are never read
+    /// (forwarded) and the next commit deletes them. Replaced whole by the writer, read by readers.
+    /// </summary>
+    private volatile IReadOnlySet<long>? _revoked;
+
     /// <summary>The files and the parts on them; replaced by a reopen (writer thread), null while there are none.</summary>
     private OpenStore? _store;
 
@@ -140,6 +146,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Whether the chunks stored before opening are still to be read for small ones (tests watch it).</summary>
     internal bool Rescanning => _compactor.Rescanning;
 
+    /// <summary>Writes queued for the writer and not taken yet (tests watch it).</summary>
+    internal int QueuedWrites => _queue.Reader.Count;
+
     /// <summary>Whether the writer has no compaction step to try until something changes (tests watch it).</summary>
     internal bool CompactionIdle => !_compactor.Pending;
 
@@ -164,9 +173,10 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         var result = new List<StoredMessage>(Math.Min(maxCount, 1024));
         // While the files are being reopened (or cannot be), there is nothing to read: the forwarder
         // waits for the next commit as when it is drained.
+        // Only what is published (on disk), so nothing is forwarded whose ack may yet be refused.
         WithStore(store =>
         {
-            store.Chunks.Read(afterSequence, maxCount, maxBytes, result);
+            store.Chunks.Read(afterSequence, LastCommittedSequence, maxCount, maxBytes, result, _revoked);
             return 0;
         }, 0);
         return result;

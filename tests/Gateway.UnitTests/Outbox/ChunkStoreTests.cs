@@ -33,7 +33,7 @@ public sealed class ChunkStoreTests : IDisposable
     {
         _store.Insert(10, 0, "t/10", "t/11", "t/12", "t/13");
         var read = new List<Gateway.Core.Messages.StoredMessage>();
-        _store.Chunks.Read(11, 2, int.MaxValue, read);
+        _store.Chunks.Read(11, long.MaxValue, 2, int.MaxValue, read);
         Assert.Equal([12L, 13L], read.Select(m => m.Sequence));
     }
 

@@ -53,7 +53,7 @@ internal sealed class MemoryChunkStore : IDisposable
     public List<StoredMessage> ReadAll()
     {
         var read = new List<StoredMessage>();
-        Chunks.Read(0, int.MaxValue, int.MaxValue, read);
+        Chunks.Read(0, long.MaxValue, int.MaxValue, int.MaxValue, read);
         return read;
     }
 
