@@ -23,8 +23,9 @@ namespace Gateway.Storage.LiteDb;
 /// </para>
 /// <para>
 /// The parts: this file (the contract and the state the others share), <c>.Ingest</c> (what is
-/// refused before it is queued), <c>.Writer</c> (the loop, lingering, sweeps, checkpoints),
-/// <c>.GroupCommit</c> (one transaction of a group), <c>.Opening</c> (open, corruption, reopening);
+/// refused before it is queued), <c>.Writer</c> (the loop, lingering, sweeps, joins),
+/// <c>.GroupCommit</c> (one transaction of a group, <see cref="CommitTally"/>), <c>.Opening</c> (open,
+/// corruption, reopening), <c>.Failures</c> (checkpoints, a full disk, a failed write, a writer fault);
 /// beside them <see cref="ChunkStore"/> (messages as chunks), <see cref="SmallChunkCompactor"/>,
 /// <see cref="StoreTotals"/>, <see cref="ExpiryIndex"/>, <see cref="OldestMessageDropper"/>,
 /// <see cref="DiskSpaceGuard"/> and <see cref="StoreFiles"/>.
