@@ -7,11 +7,10 @@ namespace Gateway.Storage.LiteDb;
 /// LiteDB 5 writes a commit before <c>Commit()</c> returns but leaves it in the OS page cache
 /// (measured: about 20 flushes per 1,000 commits), and when it is handed streams it "flushes" them
 /// without fsync, even at checkpoint. Routing every flush through <see cref="IDiskSync"/> makes the
-/// checkpoint durable. The log has a stream of its own (<see cref="PreallocatedLogStream"/>); this one
-/// also reads a log of the earlier layout once, to checkpoint it. LiteDB serialises its own access by
-/// locking on this object.
+/// checkpoint durable. The log has a stream of its own (<see cref="PreallocatedLogStream"/>). LiteDB
+/// serialises its own access by locking on this object.
 /// </remarks>
-internal sealed class DurableFileStream(FileStream file, IDiskSync sync, bool disposeFile = true) : Stream
+internal sealed class DurableFileStream(FileStream file, IDiskSync sync) : Stream
 {
     public string Path => file.Name;
 
@@ -38,7 +37,7 @@ internal sealed class DurableFileStream(FileStream file, IDiskSync sync, bool di
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && disposeFile) file.Dispose();
+        if (disposing) file.Dispose();
         base.Dispose(disposing);
     }
 }

@@ -67,10 +67,7 @@ internal sealed class PreallocatedLogStream : Stream
     /// <summary>The file's size on disk, which stays put while the log fills and empties.</summary>
     public long FileBytes => RandomAccess.GetLength(_file.SafeFileHandle);
 
-    /// <summary>
-    /// Opens a log in this layout, or lays one out in an empty file. (Logs of the layout used before,
-    /// LiteDB's plain pages, live in a file of another name: <see cref="LiteDbOutbox.OpenLog"/>.)
-    /// </summary>
+    /// <summary>Opens a log in this layout, or lays one out in an empty file.</summary>
     /// <param name="preallocateBytes">Log bytes (LiteDB pages) the file holds before it has to grow.</param>
     /// <param name="note">Told of anything opening had to mend (a damaged header, stale slots cleared).</param>
     public static PreallocatedLogStream Open(FileStream file, IDiskSync sync, long preallocateBytes, Action<string>? note = null)
@@ -92,7 +89,7 @@ internal sealed class PreallocatedLogStream : Stream
         {
             log.MendHeader(note);
         }
-        log.Preallocate(preallocateBytes);
+        log.Preallocate(preallocateBytes, note);
         return log;
     }
 
@@ -270,14 +267,23 @@ internal sealed class PreallocatedLogStream : Stream
     /// Writes zeros up to the working size (real blocks, not a sparse file or unwritten extents, whose
     /// first write would again change the file system's metadata) and syncs them, once.
     /// </summary>
-    private void Preallocate(long logBytes)
+    private void Preallocate(long logBytes, Action<string>? note)
     {
         var target = SlotOffset((logBytes + PageSize - 1) / PageSize);
         var length = FileBytes;
         if (length >= target) return;
         var zeros = new byte[1 << 20];
-        for (var at = length; at < target; at += zeros.Length)
-            RandomAccess.Write(_file.SafeFileHandle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, target - at)), at);
-        Flush();
+        try
+        {
+            for (var at = length; at < target; at += zeros.Length)
+                RandomAccess.Write(_file.SafeFileHandle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, target - at)), at);
+            Flush();
+        }
+        catch (IOException ex) when (StoreFiles.IsDiskFull(ex))
+        {
+            // Opened on a full disk: the log works as it is (zeros past its end read as its end), and
+            // grows as it fills once there is room; it is laid out in full at a later opening.
+            note?.Invoke($"the log could not be laid out to its working size for lack of room ({ex.Message}); it grows as it fills");
+        }
     }
 }

@@ -24,11 +24,8 @@ public static class Program
 
         try
         {
-            // Taken before the run: the host disposes its services when it stops.
-            var forwarding = app.Services.GetRequiredService<ForwardingService>();
             await app.RunAsync().ConfigureAwait(false);
-            // A forwarder that died stopped the host: exit non-zero so that systemd starts it again.
-            return forwarding.Fault is null ? 0 : 1;
+            return Environment.ExitCode; // 0, unless a part stopped the host on a fault (OutboxService, ForwardingService)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {

@@ -41,6 +41,10 @@ public static class EventIds
     public const int OutboxLogMended = 315;
     public const int OutboxLogConverted = 316;
     public const int OutboxRescanned = 317;
+    public const int OutboxOpenedOnFullDisk = 318;
+    public const int OutboxDiskFull = 319;
+    public const int OutboxRoomAgain = 320;
+    public const int OutboxWriterFailed = 321;
 
     // 4xx: upstreams
     public const int UpstreamConnecting = 400;

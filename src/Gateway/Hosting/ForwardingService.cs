@@ -56,6 +56,7 @@ internal sealed partial class ForwardingService(
         {
             Interlocked.CompareExchange(ref _fault, $"the forwarder for upstream '{forwarder.Upstream}' stopped: {ex.Message}", null);
             LogForwarderDied(ex, forwarder.Upstream);
+            Environment.ExitCode = OutboxService.PartFailedExitCode; // Program returns it once the host has stopped
             lifetime.StopApplication();
         }
     }

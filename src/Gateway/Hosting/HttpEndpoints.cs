@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Outbox;
+using Gateway.Storage.LiteDb;
 
 namespace Gateway.Hosting;
 
@@ -9,15 +10,20 @@ internal static class HttpEndpoints
 {
     public static void MapOperatorEndpoints(this WebApplication app)
     {
-        // 503 once a part has died (a forwarder): a liveness probe must not call such a gateway healthy.
-        app.MapGet("/healthz", (IOutbox outbox, ForwardingService forwarding, GatewayOptions options) => Results.Json(new HealthReport(
-            Status: forwarding.Fault is null ? "ok" : "failed",
-            GatewayId: options.Id!,
-            Outbox: new OutboxHealth(outbox.Count, outbox.LastCommittedSequence),
-            Upstreams: forwarding.Forwarders.Select(f => new UpstreamHealth(f.Upstream, f.IsConnected, f.CurrentEndpoint, f.Position)).ToArray(),
-            Fault: forwarding.Fault),
-            HealthJson.Default.HealthReport,
-            statusCode: forwarding.Fault is null ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable));
+        // Alive (200) while the outbox's writer and every forwarder run, full disk or not; 503 once a
+        // part has stopped on a fault: a liveness probe must not call such a gateway healthy.
+        app.MapGet("/healthz", (IOutbox outbox, LiteDbOutbox store, ForwardingService forwarding, GatewayOptions options) =>
+        {
+            var fault = store.Faulted.IsCompleted ? $"the outbox's writer stopped: {store.Faulted.Result.Message}" : forwarding.Fault;
+            return Results.Json(new HealthReport(
+                Status: fault is null ? "ok" : "failed",
+                GatewayId: options.Id!,
+                Outbox: new OutboxHealth(outbox.Count, outbox.LastCommittedSequence, store.Faulted.IsCompleted ? "failed" : store.DiskFull ? "disk-full" : "ok"),
+                Upstreams: forwarding.Forwarders.Select(f => new UpstreamHealth(f.Upstream, f.IsConnected, f.CurrentEndpoint, f.Position)).ToArray(),
+                Fault: fault),
+                HealthJson.Default.HealthReport,
+                statusCode: fault is null ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
 
         app.MapGet("/metrics", (GatewayMetrics metrics) => Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
     }
@@ -25,7 +31,8 @@ internal static class HttpEndpoints
 
 internal sealed record HealthReport(string Status, string GatewayId, OutboxHealth Outbox, UpstreamHealth[] Upstreams, string? Fault);
 
-internal sealed record OutboxHealth(long Messages, long LastSequence);
+/// <param name="Writer">"ok", "disk-full" (new messages refused, what is stored still forwarded) or "failed".</param>
+internal sealed record OutboxHealth(long Messages, long LastSequence, string Writer);
 
 internal sealed record UpstreamHealth(string Name, bool Connected, string Endpoint, long Cursor);
 

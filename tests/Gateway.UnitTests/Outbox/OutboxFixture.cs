@@ -16,14 +16,14 @@ public sealed class OutboxFolder : IAsyncDisposable
     public GatewayMetrics Metrics { get; } = new();
 
     public LiteDbOutbox Open(RouteTable? routes = null, IDiskSync? sync = null, int maxGroup = 1000, TimeSpan? sweepEvery = null,
-        Func<LiteDbOutboxOptions, LiteDbOutboxOptions>? configure = null)
+        Func<LiteDbOutboxOptions, LiteDbOutboxOptions>? configure = null, Microsoft.Extensions.Logging.ILogger<LiteDbOutbox>? logger = null)
     {
         var options = new LiteDbOutboxOptions { DataPath = Path, MaxGroupMessages = maxGroup, MaxMessageBytes = 4096, ExpirySweepInterval = sweepEvery ?? TimeSpan.FromSeconds(10) };
         var outbox = new LiteDbOutbox(
             configure?.Invoke(options) ?? options,
             routes ?? new RouteTable([], []),
             Metrics,
-            NullLogger<LiteDbOutbox>.Instance,
+            logger ?? NullLogger<LiteDbOutbox>.Instance,
             sync);
         outbox.Open();
         _opened.Add(outbox);
@@ -34,7 +34,7 @@ public sealed class OutboxFolder : IAsyncDisposable
     public void WithStore(Action<LiteDB.LiteDatabase> edit)
     {
         using var data = new DurableFileStream(new FileStream(System.IO.Path.Combine(Path, "outbox.db"), FileMode.OpenOrCreate), FsyncDiskSync.Instance);
-        using var log = LiteDbOutbox.OpenLog(data, System.IO.Path.Combine(Path, "outbox-wal.db"), System.IO.Path.Combine(Path, "outbox-log.db"), FsyncDiskSync.Instance, 1 << 20);
+        using var log = StoreFiles.OpenLog(System.IO.Path.Combine(Path, "outbox-wal.db"), FsyncDiskSync.Instance, 1 << 20);
         using var db = new LiteDB.LiteDatabase(data, new LiteDB.BsonMapper(), log);
         edit(db);
         db.Checkpoint();

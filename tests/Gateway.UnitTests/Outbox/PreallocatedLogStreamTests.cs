@@ -12,11 +12,10 @@ public sealed class PreallocatedLogStreamTests : IDisposable
     private const int Page = PreallocatedLogStream.PageSize;
     private const long Preallocate = 2 << 20;
     private readonly string _folder = Directory.CreateTempSubdirectory("gateway-log-").FullName;
-    private readonly List<string> _notes = [], _converted = [];
+    private readonly List<string> _notes = [];
 
     private string DataPath => Path.Combine(_folder, "outbox.db");
     private string LogPath => Path.Combine(_folder, "outbox-wal.db");
-    private string EarlierLogPath => Path.Combine(_folder, "outbox-log.db");
     private const int Slot = 4096 + Page;
 
     private static long SlotOffset(long page) => 4096 + page * Slot;
@@ -29,7 +28,7 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         public Store(PreallocatedLogStreamTests test, bool checkpointOnClose)
         {
             Data = new DurableFileStream(new FileStream(test.DataPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0), FsyncDiskSync.Instance);
-            Log = LiteDbOutbox.OpenLog(Data, test.LogPath, test.EarlierLogPath, FsyncDiskSync.Instance, Preallocate, test._notes.Add, test._converted.Add);
+            Log = StoreFiles.OpenLog(test.LogPath, FsyncDiskSync.Instance, Preallocate, test._notes.Add);
             Db = new LiteDatabase(Data, new BsonMapper(), Log);
             if (!checkpointOnClose) Db.Pragma("CHECKPOINT", 0); // stays in the file: later opens do not checkpoint on close either
         }
@@ -165,44 +164,6 @@ public sealed class PreallocatedLogStreamTests : IDisposable
     }
 
     [Fact]
-    public void A_log_of_the_earlier_layout_is_checkpointed_into_the_data_file_and_removed()
-    {
-        WriteEarlierLayout(db => db.GetCollection("docs").InsertBulk(Enumerable.Range(1, 20).Select(i => new BsonDocument { ["_id"] = i })));
-        Assert.True(new FileInfo(EarlierLogPath).Length > 0);
-
-        using (var store = new Store(this, checkpointOnClose: true))
-        {
-            Assert.Equal(20, store.Docs.Count());
-            Assert.Equal([EarlierLogPath], _converted);
-            Assert.False(File.Exists(EarlierLogPath));
-            Assert.Equal(0, store.Log.Length);
-        }
-        using var file = new FileStream(LogPath, FileMode.Open);
-        var magic = new byte[8];
-        file.ReadExactly(magic);
-        Assert.Equal("GWLITELG"u8.ToArray(), magic);
-    }
-
-    [Fact]
-    public void A_log_of_the_earlier_layout_holding_only_an_unfinished_commit_is_removed_and_the_store_opens()
-    {
-        // LiteDB replays nothing of a commit whose last page never reached the file (a crash mid-commit),
-        // so its checkpoint leaves such a log as it is; the conversion must not stop at it.
-        WriteEarlierLayout(db =>
-        {
-            db.GetCollection("docs").Insert(new BsonDocument { ["_id"] = 1 });
-            db.Checkpoint();
-            db.GetCollection("docs").InsertBulk(Enumerable.Range(2, 50).Select(i => new BsonDocument { ["_id"] = i, ["v"] = new string('u', 300) }));
-        });
-        // Keep the unfinished commit's first page only: no page of it says "confirmed".
-        using (var log = new FileStream(EarlierLogPath, FileMode.Open)) log.SetLength(Page);
-
-        using var store = new Store(this, checkpointOnClose: true);
-        Assert.Equal(1, store.Docs.Count());
-        Assert.False(File.Exists(EarlierLogPath));
-    }
-
-    [Fact]
     public void A_log_longer_than_its_preallocation_grows_and_reads_back_whole()
     {
         long fileBytes, length;
@@ -279,16 +240,6 @@ public sealed class PreallocatedLogStreamTests : IDisposable
         var ex = Assert.Throws<NotSupportedException>(() => log.Write(new byte[100], 0, 100));
         Assert.Contains("whole 8192-byte pages", ex.Message, StringComparison.Ordinal);
         Assert.Throws<NotSupportedException>(() => log.SetLength(Page));
-    }
-
-    /// <summary>A store as the releases before wrote it: LiteDB's plain pages, its log a file that grows, under the old name, not checkpointed at close.</summary>
-    private void WriteEarlierLayout(Action<LiteDatabase> write)
-    {
-        using var data = new FileStream(DataPath, FileMode.Create);
-        using var log = new FileStream(EarlierLogPath, FileMode.Create);
-        using var db = new LiteDatabase(data, new BsonMapper(), log);
-        db.Pragma("CHECKPOINT", 0);
-        write(db);
     }
 
     private PreallocatedLogStream Open() =>
