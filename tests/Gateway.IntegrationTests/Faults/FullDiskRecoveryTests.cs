@@ -54,11 +54,12 @@ public sealed class FullDiskRecoveryTests(FullDiskBroker broker, ITestOutputHelp
     private void ShowTail(GatewayProcess gateway) =>
         output.WriteLine(string.Join('\n', gateway.Output.Split('\n').Where(l => !l.Contains("dbug:") && !l.Contains("Forwarding.Forwarder") && !l.Contains("MqttIngest[201]")).TakeLast(60)));
 
-    private GatewayProcess Gateway() => new(new GatewaySettings()
+    private GatewayProcess Gateway() => new GatewayProcess(new GatewaySettings()
         .Upstream("cloud", broker.Node.AmqpUri).Route("sensors/#", "cloud")
         .Set("Gateway__Outbox__MinFreeDiskBytes", "0") // no watermark: the file system itself runs out
         .Set("Gateway__Outbox__ExpirySweepInterval", "00:00:00.500") // the idle writes run often on the full disk
-        .Build(), dataPath: _mount);
+        .Build(), dataPath: _mount)
+        .ExpectErrors(GatewayErrors.CommitFailed + "No space left on device", GatewayErrors.DiskFull); // what these tests provoke
 
     private Task GrowAsync(string size) => ChildProcesses.RunAsync("mount", ["-o", $"remount,size={size}", _mount]);
 

@@ -98,7 +98,7 @@ public sealed class FullDiskTests : IAsyncLifetime
     {
         // No watermark: the file system itself runs out, and LiteDB's write fails with ENOSPC.
         await using var gateway = new GatewayProcess(new GatewaySettings().Set("Gateway__Outbox__MinFreeDiskBytes", "0").Build(), dataPath: _mount)
-            .ExpectErrors(GatewayErrors.CommitFailed + "No space left on device"); // what this test provokes
+            .ExpectErrors(GatewayErrors.CommitFailed + "No space left on device", GatewayErrors.DiskFull); // what this test provokes
         await gateway.StartAsync();
         await using var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev", MqttProtocolVersion.V500);
 
