@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Gateway.Core.Outbox;
-using LiteDB;
 
 namespace Gateway.Storage.LiteDb;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using LiteDB;
 
 namespace Gateway.Storage.LiteDb;
 

@@ -104,7 +104,7 @@ public sealed class FullDiskRecoveryTests(FullDiskBroker broker, ITestOutputHelp
         var (acked, refused, first) = await FillAsync(device, "one", refusalsWanted: 50);
         output.WriteLine($"{acked.Count} acknowledged, then refused: {first.ReasonCode} {first.ReasonString}");
         Assert.Null(gateway.ExitCode);
-        Assert.Contains("\"status\"", await gateway.GetAsync("/healthz"));
+        Assert.Contains("\"writer\":\"disk-full\"", await gateway.GetAsync("/healthz"));
 
         // The broker returns while the disk is still full: what was acknowledged is read and forwarded.
         await broker.Node.StartAgainAsync();
@@ -115,6 +115,7 @@ public sealed class FullDiskRecoveryTests(FullDiskBroker broker, ITestOutputHelp
         await GrowAsync("128m");
         var took = await UntilAcceptedAsync(device, "after-room", TimeSpan.FromSeconds(30));
         output.WriteLine($"accepted again {took.TotalMilliseconds:0} ms after the file system grew");
+        Assert.Contains("\"writer\":\"ok\"", await gateway.GetAsync("/healthz"));
         var after = await QueueReader.ReadAsync(broker.Node.AmqpUri, FullDiskBroker.Queue, 1, TimeSpan.FromSeconds(60));
         Assert.Contains("after-room", after.Select(m => m.Body)); // forwarded in order: anything refused before it would be here too
         Assert.Empty(received.Concat(after).Select(m => m.Body).Intersect(refused));
@@ -146,7 +147,7 @@ public sealed class FullDiskRecoveryTests(FullDiskBroker broker, ITestOutputHelp
         await gateway.StartAsync();
         await Poll.UntilAsync(() => gateway.Output.Contains("opened on a full disk"), TimeSpan.FromSeconds(10), "the full disk to be reported");
         Assert.Single(gateway.Output.Split('\n'), l => l.Contains("opened on a full disk"));
-        Assert.Contains("\"status\"", await gateway.GetAsync("/healthz"));
+        Assert.Contains("\"writer\":\"disk-full\"", await gateway.GetAsync("/healthz"));
         await using var again = await MqttTestClient.ConnectAsync(gateway.MqttPort, "dev2", MqttProtocolVersion.V500);
         var refusedNow = await again.PublishAsync("sensors/a", "refused-while-full").WaitAsync(AnswerPatience);
         Assert.False(refusedNow.IsSuccess);

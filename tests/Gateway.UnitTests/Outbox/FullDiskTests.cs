@@ -47,9 +47,11 @@ public sealed class FullDiskTests : IAsyncLifetime
     public async Task An_expiry_sweep_that_finds_no_room_refuses_new_messages_until_there_is_room_and_the_writer_lives_on()
     {
         var outbox = Open();
-        await outbox.AppendAsync(OutboxFolder.Message("t/expiring") with { ExpiresAt = DateTimeOffset.UtcNow.AddMilliseconds(300) });
+        // Expiring well after the disk is made full below, so the sweep that removes it meets the full disk.
+        await outbox.AppendAsync(OutboxFolder.Message("t/expiring") with { ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(2) });
         await outbox.AppendAsync(OutboxFolder.Message("t/kept"));
         Fill();
+        Assert.Equal(2, outbox.Count);
 
         await Poll.UntilAsync(() => outbox.DiskFull); // the sweep's commit could not be made durable
         var refused = await Assert.ThrowsAsync<OutboxRejectedException>(() => outbox.AppendAsync(OutboxFolder.Message("t/refused")).AsTask());
