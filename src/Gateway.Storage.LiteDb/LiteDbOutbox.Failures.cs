@@ -26,6 +26,13 @@ public sealed partial class LiteDbOutbox
     /// <summary>While the disk stays full, how often a checkpoint is tried all the same (see <see cref="RoomMayHaveReturned"/>).</summary>
     private static readonly TimeSpan FullRetryInterval = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Free space a store that met a full disk needs before it takes messages again: a second or two
+    /// of a busy site's messages, counted twice (log and data file), as the watermark's margin
+    /// (<see cref="DiskSpaceGuard.ResumeMargin"/>) does, so acceptance does not flap on a disk with no watermark.
+    /// </summary>
+    private const long DiskFullResumeBytes = 4L << 20;
+
     /// <summary>Room a checkpoint needs beyond the log it copies (LiteDB's header and a little more), counted when deciding whether to try.</summary>
     private const long CheckpointRoom = 1L << 20;
 
@@ -124,6 +131,14 @@ public sealed partial class LiteDbOutbox
             return;
         }
         if (!_diskFull) return;
+        // Room for a checkpoint is not yet room for messages: taking them again with a few pages free
+        // had the next commit meet ENOSPC again, every second, each a refused ack and an error line.
+        if (FreeSpaceOrNull() is { } free && free < DiskFullResumeBytes)
+        {
+            _freeWhenFull = free;
+            _fullRetryAt = DeadlineAfter(FullRetryInterval);
+            return;
+        }
         _diskFull = false;
         _logger.RoomAgain((FreeSpaceOrNull() ?? 0) >> 20);
     }

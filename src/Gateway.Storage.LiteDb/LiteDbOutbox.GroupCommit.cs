@@ -355,7 +355,8 @@ public sealed partial class LiteDbOutbox
     /// <summary>Refuses every append of a group the store could not commit.</summary>
     private void FailGroup(List<WriteOp> group, Exception ex, bool releasePending)
     {
-        _logger.CommitFailed(group.Count, ex.Message, ex);
+        // A full disk is its own explanation: no stack trace for each refused commit while it lasts.
+        _logger.CommitFailed(group.Count, ex.Message, StoreFiles.IsDiskFull(ex) ? null : ex);
         _metrics.Increment("outbox_commit_failures_total");
         var failure = new OutboxRejectedException(OutboxRejection.StoreFailed, $"the store could not commit: {ex.Message}", ex);
         foreach (var op in group)

@@ -74,8 +74,8 @@ public sealed record LiteDbOutboxOptions
     /// <summary>
     /// Bytes of log (LiteDB pages) the log file is laid out for once, then only overwritten, so a
     /// commit's fsync flushes its pages alone (<see cref="PreallocatedLogStream"/>; the file is half as
-    /// large again, about 14 MiB for the default). LiteDB checkpoints the log at about 8 MB; a larger
-    /// transaction (a migration, a 14 MiB chunk) grows the file past this, once.
+    /// large again, about 14 MiB for the default). The outbox checkpoints the log at about 8 MiB; a larger
+    /// transaction (a 14 MiB chunk) grows the file past this, once.
     /// </summary>
     public long LogPreallocateBytes { get; init; } = 9L << 20;
 

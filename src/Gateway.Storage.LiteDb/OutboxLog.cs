@@ -10,7 +10,7 @@ internal static partial class OutboxLog
     public static partial void Opened(this ILogger logger, string path, long count, long sequence);
 
     [LoggerMessage(EventIds.OutboxCommitFailed, LogLevel.Error, "Outbox commit of {Operations} operations failed, their acks are refused: {Cause}")]
-    public static partial void CommitFailed(this ILogger logger, int operations, string cause, Exception ex);
+    public static partial void CommitFailed(this ILogger logger, int operations, string cause, Exception? ex);
 
     [LoggerMessage(EventIds.OutboxRescanned, LogLevel.Information, "Outbox: read {Chunks} chunks stored before it opened (through sequence {Through}) for small ones to join: {Joined} joined, {Milliseconds:0} ms of the writer's time")]
     public static partial void Rescanned(this ILogger logger, long chunks, long through, long joined, double milliseconds);

@@ -34,12 +34,10 @@ public static class EventIds
     public const int OutboxDropped = 308;
     public const int OutboxReopened = 309;
     public const int OutboxReopenFailed = 310;
-    public const int OutboxMigrated = 311;
     public const int OutboxCorruptChunk = 312;
     public const int OutboxChunkRemoved = 313;
     public const int OutboxCompactionFailed = 314;
     public const int OutboxLogMended = 315;
-    public const int OutboxLogConverted = 316;
     public const int OutboxRescanned = 317;
     public const int OutboxOpenedOnFullDisk = 318;
     public const int OutboxDiskFull = 319;

@@ -89,6 +89,28 @@ public sealed class FullDiskTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Room_for_a_checkpoint_but_not_for_messages_keeps_refusing_until_a_few_MiB_are_free()
+    {
+        var outbox = Open(new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]));
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        Fill();
+        var stored = outbox.ReadAfter(0, 10, 1 << 20);
+        await outbox.AdvanceCursorAsync("up", stored[^1].Sequence, stored); // drained: the writer checkpoints
+        await Poll.UntilAsync(() => outbox.DiskFull);
+        var checkpoints = _folder.Metrics.Get("outbox_checkpoints_total");
+
+        _sync.Full = false;
+        Interlocked.Exchange(ref _free, 2L << 20); // enough for the checkpoint to be tried and to succeed
+        await Poll.UntilAsync(() => _folder.Metrics.Get("outbox_checkpoints_total") > checkpoints);
+        Assert.True(outbox.DiskFull);
+        Assert.False(await Accepts(outbox, "t/refused"));
+
+        Interlocked.Exchange(ref _free, 1L << 30);
+        await Poll.UntilAsync(() => Accepts(outbox, "t/2"));
+        Assert.False(outbox.DiskFull);
+    }
+
+    [Fact]
     public async Task Closing_on_a_full_disk_does_not_throw_and_what_was_stored_is_there_at_the_next_start()
     {
         var outbox = Open();
