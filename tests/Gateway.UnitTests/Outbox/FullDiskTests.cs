@@ -43,6 +43,18 @@ public sealed class FullDiskTests : IAsyncLifetime
         }
     }
 
+    /// <summary>A store that held one message, drained as the disk filled: its checkpoint found no room.</summary>
+    private async Task<LiteDbOutbox> DrainedOntoAFullDiskAsync()
+    {
+        var outbox = Open(new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]));
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        Fill();
+        var stored = outbox.ReadAfter(0, 10, 1 << 20);
+        await outbox.AdvanceCursorAsync("up", stored[^1].Sequence, stored); // drained: the writer checkpoints
+        await Poll.UntilAsync(() => outbox.DiskFull);
+        return outbox;
+    }
+
     [Fact]
     public async Task An_expiry_sweep_that_finds_no_room_refuses_new_messages_until_there_is_room_and_the_writer_lives_on()
     {
@@ -69,13 +81,7 @@ public sealed class FullDiskTests : IAsyncLifetime
     [Fact]
     public async Task A_checkpoint_that_finds_no_room_keeps_the_log_and_refuses_new_messages_until_there_is_room()
     {
-        var outbox = Open(new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]));
-        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
-        Fill();
-        var stored = outbox.ReadAfter(0, 10, 1 << 20);
-        await outbox.AdvanceCursorAsync("up", stored[^1].Sequence, stored); // drained: the writer checkpoints
-
-        await Poll.UntilAsync(() => outbox.DiskFull);
+        var outbox = await DrainedOntoAFullDiskAsync();
         Assert.Equal(0, outbox.Count);
         Assert.True(outbox.LogBytes > 0);
         Assert.False(await Accepts(outbox, "t/refused"));
@@ -91,12 +97,7 @@ public sealed class FullDiskTests : IAsyncLifetime
     [Fact]
     public async Task Room_for_a_checkpoint_but_not_for_messages_keeps_refusing_until_a_few_MiB_are_free()
     {
-        var outbox = Open(new RouteTable([new Route("t/#", "up", new RouteTarget())], ["up"]));
-        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
-        Fill();
-        var stored = outbox.ReadAfter(0, 10, 1 << 20);
-        await outbox.AdvanceCursorAsync("up", stored[^1].Sequence, stored); // drained: the writer checkpoints
-        await Poll.UntilAsync(() => outbox.DiskFull);
+        var outbox = await DrainedOntoAFullDiskAsync();
         var checkpoints = _folder.Metrics.Get("outbox_checkpoints_total");
 
         _sync.Full = false;
