@@ -117,6 +117,10 @@ public sealed partial class Forwarder(
         }
     }
 
+    /// <summary>
+    /// Forwards batch after batch over <paramref name="link"/> until it fails, is lost, or
+    /// <paramref name="stopping"/>; between batches it waits for the next commit.
+    /// </summary>
     private async Task DrainAsync(IUpstreamLink link, Backoff backoff, CancellationToken stopping, CancellationToken abort)
     {
         var deliveries = new List<Delivery>(options.BatchMaxMessages);
@@ -139,38 +143,14 @@ public sealed partial class Forwarder(
                     continue;
                 }
 
-                deliveries.Clear();
-                var now = DateTimeOffset.UtcNow;
-                foreach (var stored in batch)
-                {
-                    var message = stored.Message;
-                    if (message.ExpiresAt is { } expires && expires <= now)
-                    {
-                        metrics.Increment("messages_expired_unsent_total", Upstream);
-                        continue;
-                    }
-                    foreach (var route in routes.Match(message.Topic, Upstream))
-                    {
-                        // Another route may keep the message longer; this one's TTL is its own.
-                        if (route.IsExpired(message.ReceivedAt, now)) metrics.Increment("messages_expired_unsent_total", Upstream);
-                        else deliveries.Add(new Delivery(stored, route, stored.MessageId(gatewayId)));
-                    }
-                }
-
+                CollectDeliveries(batch, deliveries);
                 var through = batch[^1].Sequence;
                 // Read the next batch while this one waits for its confirms: reading and decoding a batch
                 // costs a good part of a confirm round trip, and nothing else is waiting on it. If this
                 // batch fails, the read is dropped and the link starts again from Position.
                 next = Task.Run(() => Read(through), CancellationToken.None);
 
-                if (deliveries.Count > 0)
-                {
-                    await SendWatchedAsync(link, deliveries, abort).ConfigureAwait(false);
-                    metrics.Increment("messages_forwarded_total", Upstream, deliveries.Count);
-                }
-
-                await AdvanceCursorAsync(through, batch, abort).ConfigureAwait(false);
-                Position = through;
+                await ForwardBatchAsync(link, deliveries, through, batch, abort).ConfigureAwait(false);
                 backoff.Reset();
             }
         }
@@ -179,6 +159,47 @@ public sealed partial class Forwarder(
             // A read started for a batch that will not be sent: let it finish unobserved-safe.
             next?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="deliveries"/> with one delivery per route of this upstream that each message
+    /// of <paramref name="batch"/> matches; expired messages are counted and left out.
+    /// </summary>
+    private void CollectDeliveries(IReadOnlyList<StoredMessage> batch, List<Delivery> deliveries)
+    {
+        deliveries.Clear();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var stored in batch)
+        {
+            var message = stored.Message;
+            if (message.ExpiresAt is { } expires && expires <= now)
+            {
+                metrics.Increment("messages_expired_unsent_total", Upstream);
+                continue;
+            }
+            foreach (var route in routes.Match(message.Topic, Upstream))
+            {
+                // Another route may keep the message longer; this one's TTL is its own.
+                if (route.IsExpired(message.ReceivedAt, now)) metrics.Increment("messages_expired_unsent_total", Upstream);
+                else deliveries.Add(new Delivery(stored, route, stored.MessageId(gatewayId)));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends the batch's deliveries (none when all expired or none matched a route) and, once they are
+    /// confirmed, moves the cursor <paramref name="through"/> the whole batch.
+    /// </summary>
+    private async Task ForwardBatchAsync(IUpstreamLink link, List<Delivery> deliveries, long through, IReadOnlyList<StoredMessage> batch, CancellationToken abort)
+    {
+        if (deliveries.Count > 0)
+        {
+            await SendWatchedAsync(link, deliveries, abort).ConfigureAwait(false);
+            metrics.Increment("messages_forwarded_total", Upstream, deliveries.Count);
+        }
+
+        await AdvanceCursorAsync(through, batch, abort).ConfigureAwait(false);
+        Position = through;
     }
 
     /// <summary>

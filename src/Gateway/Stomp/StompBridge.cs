@@ -105,6 +105,27 @@ internal sealed partial class StompBridge(
     {
         metrics.Increment("stomp_sends_received_total", by: sends.Count);
         // Check every frame before storing any, so a bad destination in a transaction stores nothing.
+        var messages = ToMessages(sessionId, sends);
+        var commits = await StoreAsync(messages, durable, cancellationToken).ConfigureAwait(false);
+        if (!durable)
+        {
+            foreach (var commit in commits)
+            {
+                _ = commit.ContinueWith(static (t, state) => ((StompBridge)state!).CountUnconfirmedFailure(t), this, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+
+        foreach (var (message, _) in messages) await DeliverLocallyAsync(message).ConfigureAwait(false);
+        return commits.Count > 0 ? commits[^1] : null;
+    }
+
+    /// <summary>
+    /// The messages the SENDs carry, each with whether it is stored (an unrouted topic goes to local
+    /// subscribers only); refuses the lot for a bad destination, or an unrouted one under <see cref="UnroutedPolicy.Reject"/>.
+    /// </summary>
+    private List<(IncomingMessage Message, bool Store)> ToMessages(string sessionId, IReadOnlyList<StompFrame> sends)
+    {
         var now = DateTimeOffset.UtcNow;
         var messages = new List<(IncomingMessage Message, bool Store)>(sends.Count);
         foreach (var frame in sends)
@@ -127,7 +148,15 @@ internal sealed partial class StompBridge(
             }
             messages.Add((ToIncoming(sessionId, topic, frame, now, routes), store));
         }
+        return messages;
+    }
 
+    /// <summary>
+    /// Queues the messages to be stored, in order; with <paramref name="durable"/> it returns once all
+    /// are on disk. A refusal by the outbox becomes a refused SEND saying how many were stored.
+    /// </summary>
+    private async ValueTask<List<Task<long>>> StoreAsync(List<(IncomingMessage Message, bool Store)> messages, bool durable, CancellationToken cancellationToken)
+    {
         var commits = new List<Task<long>>(messages.Count);
         try
         {
@@ -142,19 +171,9 @@ internal sealed partial class StompBridge(
         catch (OutboxRejectedException ex)
         {
             var stored = commits.Count(c => c.IsCompletedSuccessfully);
-            throw Refused(sends.Count == 1 ? $"not stored: {ex.Message}" : $"not stored: {ex.Message} ({stored} of the transaction's {sends.Count} messages were stored)", ex);
+            throw Refused(messages.Count == 1 ? $"not stored: {ex.Message}" : $"not stored: {ex.Message} ({stored} of the transaction's {messages.Count} messages were stored)", ex);
         }
-        if (!durable)
-        {
-            foreach (var commit in commits)
-            {
-                _ = commit.ContinueWith(static (t, state) => ((StompBridge)state!).CountUnconfirmedFailure(t), this, CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
-        }
-
-        foreach (var (message, _) in messages) await DeliverLocallyAsync(message).ConfigureAwait(false);
-        return commits.Count > 0 ? commits[^1] : null;
+        return commits;
     }
 
     private StompRefusedException Refused(string reason, Exception? inner = null)
