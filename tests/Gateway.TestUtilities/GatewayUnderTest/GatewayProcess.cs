@@ -47,6 +47,9 @@ public sealed class GatewayProcess : IAsyncDisposable
     public int MqttPort { get; }
     public int HttpPort { get; }
     public int StompPort { get; }
+
+    /// <summary>Whether the STOMP TCP listener is on (a test may set its port to 0).</summary>
+    private bool StompListens => _settings.TryGetValue("Gateway__Stomp__Port", out var port) && port != "0";
     /// <summary>The running gateway's process id (for reading its memory from /proc).</summary>
     public int ProcessId => _process is { HasExited: false } p ? p.Id : throw new InvalidOperationException("the gateway is not running");
 
@@ -112,8 +115,11 @@ public sealed class GatewayProcess : IAsyncDisposable
         await Poll.UntilAsync(async () =>
         {
             if (process.HasExited) throw new InvalidOperationException($"the gateway exited with {process.ExitCode}:\n{Output}");
-            return await FreePort.AcceptsAsync(MqttPort) && await FreePort.AcceptsAsync(HttpPort);
-        }, Patience.Startup, $"gateway MQTT port {MqttPort} and HTTP port {HttpPort} to accept connections");
+            // Every listener, STOMP's too: Kestrel binds its endpoints one after the other, and a test
+            // connecting to STOMP the moment HTTP accepted was once refused.
+            return await FreePort.AcceptsAsync(MqttPort) && await FreePort.AcceptsAsync(HttpPort)
+                   && (!StompListens || await FreePort.AcceptsAsync(StompPort));
+        }, Patience.Startup, $"gateway MQTT port {MqttPort}, HTTP port {HttpPort} and STOMP port {StompPort} to accept connections");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
