@@ -172,9 +172,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     public IReadOnlyList<StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
     {
         var result = new List<StoredMessage>(Math.Min(maxCount, 1024));
-        // While the files are being reopened (or cannot be), there is nothing to read: the forwarder
+        // Only up to the last commit known to be on disk, so nothing is forwarded whose ack may yet be
+        // refused; and nothing while the files are being reopened (or cannot be): the forwarder then
         // waits for the next commit as when it is drained.
-        // Only what is published (on disk), so nothing is forwarded whose ack may yet be refused.
         WithStore(store =>
         {
             store.Chunks.Read(afterSequence, LastCommittedSequence, maxCount, maxBytes, result, _revoked);
