@@ -116,6 +116,11 @@ gw_port=$(free_port); http_port=$(free_port)
 start_gateway "$work/store-data" "amqp://guest:guest@127.0.0.1:$(free_port)/"
 wait_port "$gw_port" 60
 reference_loads gateway-store "$gw_port"
+persistent_loads() { # the gateway's own: the same QoS 1 load with persistent sessions in use
+  load gateway-store-qos1-x100-persistent "$gw_port" --connections 100 --qos 1 --duration "$DURATION" --persistent yes
+  load gateway-store-qos1-x100-persistent-offline-sub "$gw_port" --connections 100 --qos 1 --duration "$DURATION" --persistent yes --offline-subscriber 'bench/#'
+}
+persistent_loads
 max_store=$(awk '/label=gateway-store-qos1-x100 / { for (i = 1; i <= NF; i++) if ($i ~ /^msgs_per_s=/) { split($i, kv, "="); print int(kv[2]) } }' "$results")
 load gateway-store-half-rate "$gw_port" --connections 100 --qos 1 --duration "$DURATION" --rate $(( max_store / 2 ))
 
@@ -129,6 +134,7 @@ for round in $(seq 2 "$ROUNDS"); do
     load "$broker-qos1-x100" "$port" --connections 100 --qos 1 --duration "$DURATION"
     load "$broker-qos0-x100" "$port" --connections 100 --qos 0 --duration "$DURATION"
     load "$broker-qos1-x100-if4" "$port" --connections 100 --qos 1 --in-flight 4 --duration "$DURATION"
+    [ "$broker" = gateway-store ] && persistent_loads
   done
 done
 kill "$mq_pid" "$bare_pid"

@@ -35,21 +35,28 @@ internal static class MqttLoad
         var consumer = UpstreamConsumer.FromOptions(o);
         var drainTimeout = TimeSpan.FromSeconds(o.Seconds("drain-timeout", 120));
         var metricsUrl = o.Optional("metrics"); // the gateway's /metrics: its own timings of the load go into the result
+        // Persistent sessions: each connection keeps its session (3.1.1 clean session off, 5.0 an hour's expiry)
+        // under an id of its own. An offline subscriber: one persistent session subscribed at QoS 1 to the
+        // filter, then gone, so the broker queues for it (bounded per session) while the load runs.
+        var persistent = o.Text("persistent", "no") == "yes";
+        var offlineSubscriber = o.Optional("offline-subscriber");
         o.RejectUnknown();
         if ((int)qos > 2) throw new UsageException("--qos must be 0, 1 or 2");
         if (inflight is < 1 or > 255) throw new UsageException("--in-flight must be 1 to 255");
 
         if (consumer is not null) await consumer.StartAsync();
 
-        Report.Progress($"{label}: connecting {connections} clients to {host}:{port}");
         var factory = new MqttClientFactory();
+        if (offlineSubscriber is not null) await LeaveOfflineSubscriberAsync(factory, host, port, version, offlineSubscriber);
+        Report.Progress($"{label}: connecting {connections} clients to {host}:{port}{(persistent ? " with persistent sessions" : "")}");
         var clients = new IMqttClient[connections];
         await Parallel.ForEachAsync(Enumerable.Range(0, connections), new ParallelOptions { MaxDegreeOfParallelism = 50 }, async (i, ct) =>
         {
             clients[i] = factory.CreateMqttClient();
             await clients[i].ConnectAsync(new MqttClientOptionsBuilder()
-                .WithTcpServer(host, port).WithClientId($"bench-{Environment.ProcessId}-{i}").WithProtocolVersion(version)
-                .WithCleanSession().WithTimeout(TimeSpan.FromSeconds(30)).WithKeepAlivePeriod(TimeSpan.FromSeconds(60)).Build(), ct);
+                .WithTcpServer(host, port).WithClientId(persistent ? $"bench-persistent-{i}" : $"bench-{Environment.ProcessId}-{i}").WithProtocolVersion(version)
+                .WithCleanSession(!persistent).WithSessionExpiryInterval(persistent ? 3600u : 0u)
+                .WithTimeout(TimeSpan.FromSeconds(30)).WithKeepAlivePeriod(TimeSpan.FromSeconds(60)).Build(), ct);
         });
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
@@ -121,7 +128,7 @@ internal static class MqttLoad
         Report.Progress($"{label}: {ok} acknowledged in {elapsed.TotalSeconds:0.0} s = {throughput:0} msgs/s; ack latency p50 {p50:0.00} ms p99 {p99:0.00} ms p99.9 {p999:0.00} ms");
         var results = new List<(string, object)>
         {
-            ("connections", connections), ("in_flight", inflight), ("qos", (int)qos), ("payload", payloadBytes), ("rate", rate), ("seconds", elapsed.TotalSeconds),
+            ("connections", connections), ("persistent", persistent ? "yes" : "no"), ("offline_subscriber", offlineSubscriber ?? "-"), ("in_flight", inflight), ("qos", (int)qos), ("payload", payloadBytes), ("rate", rate), ("seconds", elapsed.TotalSeconds),
             ("sent", sent), ("acked", ok), ("refused", refused), ("failed", failed), ("msgs_per_s", throughput),
             ("ack_p50_ms", p50), ("ack_p99_ms", p99), ("ack_p999_ms", p999), ("ack_max_ms", max), ("ack_mean_ms", latencies.MeanMs()),
         };
@@ -150,5 +157,16 @@ internal static class MqttLoad
             c.Dispose();
         }));
         return results.Any(r => r.Item1 == "upstream_missing" && Convert.ToInt64(r.Item2) > 0) ? 3 : 0;
+    }
+
+    /// <summary>A subscriber with a persistent session that subscribes at QoS 1 and disconnects: the broker keeps queueing for it.</summary>
+    private static async Task LeaveOfflineSubscriberAsync(MqttClientFactory factory, string host, int port, MqttProtocolVersion version, string filter)
+    {
+        using var subscriber = factory.CreateMqttClient();
+        await subscriber.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(host, port).WithClientId("bench-offline-subscriber")
+            .WithProtocolVersion(version).WithCleanSession(false).WithSessionExpiryInterval(3600).Build());
+        await subscriber.SubscribeAsync(filter, MqttQualityOfServiceLevel.AtLeastOnce);
+        await subscriber.DisconnectAsync();
+        Report.Progress($"a subscriber with a persistent session subscribed to {filter} at QoS 1 and went offline");
     }
 }
