@@ -36,8 +36,9 @@ public sealed class SharedStorageFailoverTests(ITestOutputHelper output)
             await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_cursor", "mq") >= 500, Patience.Delivery, "forwarding to the active under way");
             var killed = Stopwatch.StartNew();
             await pair.Active.KillAsync();
-            // Once the link is seen lost no receipt can move the cursor: what follows it was not confirmed.
-            await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_connected", "mq") == 0, Patience.Reaction, "the gateway to see the link lost");
+            // Once the link's failure is counted, the batch in flight has been given up and no receipt can
+            // move the cursor any more: what follows it was not confirmed.
+            await Poll.UntilAsync(async () => await gateway.MetricAsync("upstream_failures_total", "mq") >= 1, Patience.Reaction, "the gateway to give the link up");
             cursorAtKill = await gateway.MetricAsync("upstream_cursor", "mq");
             await pair.Standby.WaitUntilOpenAsync(Patience.Failover);
             var standbyOpen = killed.Elapsed;
