@@ -53,4 +53,6 @@ public static class EventIds
     public const int UpstreamTlsValidationOff = 405;
     public const int UpstreamCloseAbandoned = 406;
     public const int ForwarderDied = 407;
+    public const int UpstreamBlocked = 408;
+    public const int UpstreamUnblocked = 409;
 }

@@ -68,6 +68,7 @@ public sealed partial class Forwarder(
         metrics.Gauge("upstream_connected", Upstream, () => IsConnected ? 1 : 0);
         metrics.Gauge("upstream_endpoint_index", Upstream, () => Volatile.Read(ref _endpointIndex));
         metrics.Gauge("upstream_cursor", Upstream, () => Position);
+        RegisterFlowMetrics();
 
         while (!stopping.IsCancellationRequested)
         {
@@ -80,6 +81,7 @@ public sealed partial class Forwarder(
                 _connected = true;
                 // Health follows the link itself, not the next batch: an idle link that dies shows at once.
                 using var lost = link.Lost.UnsafeRegister(static self => ((Forwarder)self!)._connected = false, this);
+                using var flow = WatchFlow(link);
                 metrics.Increment("upstream_connects_total", Upstream);
                 LogConnected(Upstream, CurrentEndpoint, Position);
                 await DrainAsync(link, backoff, stopping, abort).ConfigureAwait(false);
@@ -97,6 +99,7 @@ public sealed partial class Forwarder(
             finally
             {
                 _connected = false;
+                ForgetBlock();
                 if (link is not null) await CloseAsync(link, failed ? FailedCloseGrace : CloseGrace).ConfigureAwait(false);
             }
 
@@ -205,12 +208,13 @@ public sealed partial class Forwarder(
     /// <summary>
     /// Sends one batch and waits for its confirms, giving up when the link is lost, on abort, or when
     /// nothing was confirmed for <see cref="ForwarderOptions.ConfirmTimeout"/> (a stall). The stall
-    /// clock restarts at every confirm: a broker that is slow but still confirming is left to finish.
+    /// clock restarts at every confirm: a broker that is slow but still confirming is left to finish;
+    /// it stands still while the broker blocks publishing (see <see cref="OnFlowChanged"/>).
     /// </summary>
     private async Task SendWatchedAsync(IUpstreamLink link, List<Delivery> deliveries, CancellationToken abort)
     {
         // Linked to abort, not stopping: on shutdown the batch in flight may still be confirmed.
-        using var stall = new StallTimer(options.ConfirmTimeout, abort, link.Lost);
+        var stall = StartStallClock(link, abort);
         try
         {
             await link.SendBatchAsync(deliveries, stall.Progressed, stall.Token).ConfigureAwait(false);
@@ -221,6 +225,10 @@ public sealed partial class Forwarder(
             metrics.Increment("upstream_stalls_total", Upstream);
             throw new TimeoutException(
                 $"no confirm for a batch of {deliveries.Count} within {options.ConfirmTimeout.TotalSeconds:0.#} s; restarting the link");
+        }
+        finally
+        {
+            StopStallClock(stall);
         }
     }
 

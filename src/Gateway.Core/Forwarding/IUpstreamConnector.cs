@@ -33,6 +33,12 @@ public interface IUpstreamLink : IAsyncDisposable
     string? LostBecause { get; }
 
     /// <summary>
+    /// The broker's flow control, where the broker announces it (RabbitMQ's <c>connection.blocked</c>);
+    /// null for a broker that never does. While blocked, a batch waiting for confirms is not stalled.
+    /// </summary>
+    LinkFlow? Flow => null;
+
+    /// <summary>
     /// Sends the batch pipelined and completes once the upstream confirmed every message in it.
     /// Throws if any message was refused, returned or not confirmed: the whole batch is then sent again.
     /// </summary>

@@ -4,6 +4,7 @@ namespace Gateway.Core.Forwarding;
 /// A token that cancels once nothing has progressed for the timeout, or when a linked token cancels.
 /// Each sign of progress pushes the deadline back, so it measures quiet time, not the batch's age:
 /// a broker that confirms slowly but steadily is not a stall, a frozen one is seen one timeout in.
+/// While held (the broker said it blocks publishing) the clock does not run at all.
 /// </summary>
 internal sealed class StallTimer : IDisposable
 {
@@ -16,7 +17,9 @@ internal sealed class StallTimer : IDisposable
     private readonly CancellationTokenSource _source;
     private readonly TimeSpan _timeout;
     private readonly long _rearmEveryMs;
+    private readonly Lock _arming = new();
     private long _armedAtMs;
+    private bool _held;
 
     public StallTimer(TimeSpan timeout, CancellationToken first, CancellationToken second)
     {
@@ -35,13 +38,44 @@ internal sealed class StallTimer : IDisposable
         var now = Environment.TickCount64;
         var armed = Volatile.Read(ref _armedAtMs);
         if (now - armed < _rearmEveryMs || Interlocked.CompareExchange(ref _armedAtMs, now, armed) != armed) return;
+        // Locked so that a confirm racing a hold cannot start the clock again after the hold stopped it.
+        lock (_arming)
+        {
+            if (!_held) Arm(_timeout);
+        }
+    }
+
+    /// <summary>The broker blocks publishing: no stall is counted until <see cref="Release"/>.</summary>
+    public void Hold()
+    {
+        lock (_arming)
+        {
+            _held = true;
+            Arm(Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>The broker takes publishes again: the stall clock starts from now.</summary>
+    public void Release()
+    {
+        lock (_arming)
+        {
+            if (!_held) return;
+            _held = false;
+            Volatile.Write(ref _armedAtMs, Environment.TickCount64);
+            Arm(_timeout);
+        }
+    }
+
+    private void Arm(TimeSpan timeout)
+    {
         try
         {
-            _source.CancelAfter(_timeout);
+            _source.CancelAfter(timeout);
         }
         catch (ObjectDisposedException)
         {
-            // a late confirm after the batch was given up: nothing to push back
+            // a late confirm or flow change after the batch was given up: nothing to push back
         }
     }
 

@@ -10,6 +10,8 @@ namespace Gateway.Upstreams.RabbitMq;
 /// <remarks>
 /// Liveness comes from the client: AMQP heartbeats (missed ones end the connection), a close by the
 /// broker, a broken socket all raise the shutdown events, which mark the link lost at once.
+/// A memory or disk alarm on the broker blocks the connection (<c>connection.blocked</c>): the link
+/// stays alive and reports it through <see cref="Flow"/> until <c>connection.unblocked</c>.
 /// </remarks>
 internal sealed class RabbitMqLink : IUpstreamLink
 {
@@ -27,6 +29,7 @@ internal sealed class RabbitMqLink : IUpstreamLink
     private readonly IChannel _channel;
     private readonly string _gatewayId;
     private readonly LinkLoss _loss = new();
+    private readonly LinkFlow _flow = new();
     private volatile bool _closing;
 
     public RabbitMqLink(IConnection connection, IChannel channel, string gatewayId)
@@ -36,11 +39,15 @@ internal sealed class RabbitMqLink : IUpstreamLink
         _gatewayId = gatewayId;
         connection.ConnectionShutdownAsync += OnConnectionShutdownAsync;
         channel.ChannelShutdownAsync += OnChannelShutdownAsync;
+        connection.ConnectionBlockedAsync += OnBlockedAsync;
+        connection.ConnectionUnblockedAsync += OnUnblockedAsync;
     }
 
     public CancellationToken Lost => _loss.Token;
 
     public string? LostBecause => _loss.Because;
+
+    public LinkFlow Flow => _flow;
 
     public async Task SendBatchAsync(IReadOnlyList<Delivery> batch, Action progressed, CancellationToken cancellationToken)
     {
@@ -139,6 +146,18 @@ internal sealed class RabbitMqLink : IUpstreamLink
         return true;
     }
 
+    private Task OnBlockedAsync(object sender, ConnectionBlockedEventArgs e)
+    {
+        _flow.Block(e.Reason);
+        return Task.CompletedTask;
+    }
+
+    private Task OnUnblockedAsync(object sender, AsyncEventArgs e)
+    {
+        _flow.Unblock();
+        return Task.CompletedTask;
+    }
+
     private Task OnConnectionShutdownAsync(object sender, ShutdownEventArgs reason) => OnShutdown("connection", reason);
 
     private Task OnChannelShutdownAsync(object sender, ShutdownEventArgs reason) => OnShutdown("channel", reason);
@@ -162,6 +181,8 @@ internal sealed class RabbitMqLink : IUpstreamLink
         _closing = true;
         _connection.ConnectionShutdownAsync -= OnConnectionShutdownAsync;
         _channel.ChannelShutdownAsync -= OnChannelShutdownAsync;
+        _connection.ConnectionBlockedAsync -= OnBlockedAsync;
+        _connection.ConnectionUnblockedAsync -= OnUnblockedAsync;
         try
         {
             await _connection.AbortAsync(AbortTimeout).ConfigureAwait(false);

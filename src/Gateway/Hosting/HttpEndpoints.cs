@@ -19,7 +19,7 @@ internal static class HttpEndpoints
                 Status: fault is null ? "ok" : "failed",
                 GatewayId: options.Id!,
                 Outbox: new OutboxHealth(outbox.Count, outbox.LastCommittedSequence, store.Faulted.IsCompleted ? "failed" : store.DiskFull ? "disk-full" : "ok"),
-                Upstreams: forwarding.Forwarders.Select(f => new UpstreamHealth(f.Upstream, f.IsConnected, f.CurrentEndpoint, f.Position)).ToArray(),
+                Upstreams: forwarding.Forwarders.Select(f => new UpstreamHealth(f.Upstream, f.IsConnected, f.BlockedBecause is not null, f.BlockedBecause, f.CurrentEndpoint, f.Position)).ToArray(),
                 Fault: fault),
                 HealthJson.Default.HealthReport,
                 statusCode: fault is null ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
@@ -34,7 +34,9 @@ internal sealed record HealthReport(string Status, string GatewayId, OutboxHealt
 /// <param name="Writer">"ok", "disk-full" (new messages refused, what is stored still forwarded) or "failed".</param>
 internal sealed record OutboxHealth(long Messages, long LastSequence, string Writer);
 
-internal sealed record UpstreamHealth(string Name, bool Connected, string Endpoint, long Cursor);
+/// <param name="Blocked">The broker holds publishes back (RabbitMQ's memory or disk alarm): connected, stored, waiting.</param>
+/// <param name="BlockedReason">The broker's reason while blocked, e.g. "low on memory".</param>
+internal sealed record UpstreamHealth(string Name, bool Connected, bool Blocked, string? BlockedReason, string Endpoint, long Cursor);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(HealthReport))]

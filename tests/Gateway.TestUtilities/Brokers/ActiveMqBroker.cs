@@ -8,15 +8,18 @@ namespace Gateway.TestUtilities;
 /// A private ActiveMQ Classic instance (Debian's activemq) with STOMP on a free loopback port, its own
 /// configuration and KahaDB folder, and optionally a <c>stomp+ssl</c> connector with a test
 /// certificate. Stopping and starting it again keeps its persistent messages, as an outage would.
+/// Two brokers on one shared store folder form an active/standby pair (see <see cref="LaunchOnSharedStore"/>).
 /// </summary>
 public sealed class ActiveMqBroker : IAsyncDisposable
 {
     private readonly string _folder;
+    private readonly string? _sharedStore;
     private Process? _process;
 
-    private ActiveMqBroker(string folder, TestCertificates? certificates)
+    private ActiveMqBroker(string folder, TestCertificates? certificates, string? sharedStore = null)
     {
         _folder = folder;
+        _sharedStore = sharedStore;
         StompPort = FreePort.Next();
         OpenWirePort = FreePort.Next();
         if (certificates is not null)
@@ -44,9 +47,68 @@ public sealed class ActiveMqBroker : IAsyncDisposable
         return broker;
     }
 
+    /// <summary>
+    /// Starts a broker whose KahaDB lives in <paramref name="sharedStore"/>, as Amazon MQ's active/standby
+    /// pair shares its storage: the first to take the store's file lock opens its transports, another
+    /// waits on the lock with its transports closed. Does not wait: see <see cref="WaitUntilOpenAsync"/>.
+    /// </summary>
+    public static ActiveMqBroker LaunchOnSharedStore(string sharedStore)
+    {
+        var folder = Directory.CreateTempSubdirectory("activemq-").FullName;
+        Directory.CreateDirectory(Path.Combine(folder, "conf"));
+        Directory.CreateDirectory(Path.Combine(folder, "data"));
+        var broker = new ActiveMqBroker(folder, certificates: null, sharedStore);
+        broker.WriteConfiguration();
+        broker.Launch();
+        return broker;
+    }
+
+    /// <summary>Whether the broker logged that it waits on the store's lock (the standby of a pair).</summary>
+    public bool WaitsOnLock => File.Exists(LogFile) && ReadLog().Contains("is locked by another server", StringComparison.Ordinal);
+
+    /// <summary>Until a STOMP CONNECT is answered (a standby: once it took the store's lock and opened).</summary>
+    public async Task WaitUntilOpenAsync(TimeSpan within)
+    {
+        try
+        {
+            await Poll.UntilAsync(async () =>
+            {
+                if (_process is not { HasExited: false }) throw new InvalidOperationException($"ActiveMQ is not running:\n{LogTail()}");
+                return await AnswersConnectAsync();
+            }, within, $"ActiveMQ STOMP on port {StompPort}");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}; its log:\n{LogTail()}", ex);
+        }
+    }
+
+    /// <summary>Whether the broker answers a STOMP CONNECT now.</summary>
+    public Task<bool> IsOpenAsync() => AnswersConnectAsync();
+
+    /// <summary>SIGKILL: no shutdown hook runs and the store's lock goes with the process, as when a host dies.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not { HasExited: false } process) return;
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+    }
+
+    /// <summary>Its own KahaDB, or the pair's shared one, which the standby polls every second for the lock.</summary>
+    private string Persistence() => _sharedStore is null
+        ? $"""<kahaDB directory="{_folder}/data/kahadb"/>"""
+        : $"""<kahaDB directory="{_sharedStore}/kahadb" lockKeepAlivePeriod="2000"><locker><shared-file-locker lockAcquireSleepInterval="1000"/></locker></kahaDB>""";
+
     private void WriteConfiguration()
     {
         File.Copy("/etc/activemq/instances-available/main/log4j2.properties", Path.Combine(_folder, "conf", "log4j2.properties"), overwrite: true);
+        // Debian's broker logs through log4j 1.2, which finds no configuration and says nothing: its
+        // console at INFO tells what a failing test needs (a standby waiting on the lock, a recovery).
+        File.WriteAllText(Path.Combine(_folder, "conf", "log4j.properties"), string.Join('\n',
+            "log4j.rootLogger=INFO, console",
+            "log4j.appender.console=org.apache.log4j.ConsoleAppender",
+            "log4j.appender.console.layout=org.apache.log4j.PatternLayout",
+            "log4j.appender.console.layout.ConversionPattern=%d{HH:mm:ss.SSS} %5p | %m%n"));
         var ssl = Certificates is null ? "" : $"""
                 <sslContext><sslContext keyStore="file:{Certificates.ServerPkcs12File}" keyStorePassword="{TestCertificates.KeystorePassword}" keyStoreType="pkcs12"/></sslContext>
             """;
@@ -57,7 +119,7 @@ public sealed class ActiveMqBroker : IAsyncDisposable
               xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
               http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
               <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="gwtest" dataDirectory="{_folder}/data">
-                <persistenceAdapter><kahaDB directory="{_folder}/data/kahadb"/></persistenceAdapter>
+                <persistenceAdapter>{Persistence()}</persistenceAdapter>
                 {ssl}
                 <transportConnectors>
                   <transportConnector name="openwire" uri="tcp://127.0.0.1:{OpenWirePort}"/>
@@ -72,30 +134,32 @@ public sealed class ActiveMqBroker : IAsyncDisposable
     /// <summary>Starts the broker (again) on the same data and ports; waits until a STOMP CONNECT is answered.</summary>
     public async Task StartAgainAsync()
     {
-        // 1 GB heap: with 256 MB it ran out of memory holding ~100,000 undrained persistent messages.
-        var command = $"java -Xms1G -Xmx1G -Dactivemq.base={_folder} -Dactivemq.home=/usr/share/activemq " +
-                      $"-Dactivemq.conf={_folder}/conf -Dactivemq.data={_folder}/data " +
-                      $"-jar /usr/share/activemq/bin/activemq.jar start xbean:file:{_folder}/conf/activemq.xml";
-        _process = ChildProcesses.StartDetached(command, Path.Combine(_folder, "out.log"), new Dictionary<string, string>());
-        try
-        {
-            await Poll.UntilAsync(async () =>
-            {
-                if (_process.HasExited) throw new InvalidOperationException($"ActiveMQ exited with {_process.ExitCode}:\n{LogTail()}");
-                return await AnswersConnectAsync();
-            }, Patience.Startup, $"ActiveMQ STOMP on port {StompPort}");
-        }
-        catch (TimeoutException ex)
-        {
-            throw new TimeoutException($"{ex.Message}; its log:\n{LogTail()}", ex);
-        }
+        Launch();
+        await WaitUntilOpenAsync(Patience.Startup);
     }
 
-    private string LogTail()
+    private void Launch()
     {
-        var log = Path.Combine(_folder, "out.log");
-        return File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(30)) : "(no log)";
+        // 1 GB heap: with 256 MB it ran out of memory holding ~100,000 undrained persistent messages.
+        // A pair's members, two JVMs side by side, get 512 MB each and small loads.
+        var heap = _sharedStore is null ? "1G" : "512m";
+        var command = $"java -Xms{heap} -Xmx{heap} -Dlog4j.configuration=file:{_folder}/conf/log4j.properties -Dactivemq.base={_folder} -Dactivemq.home=/usr/share/activemq " +
+                      $"-Dactivemq.conf={_folder}/conf -Dactivemq.data={_folder}/data " +
+                      $"-jar /usr/share/activemq/bin/activemq.jar start xbean:file:{_folder}/conf/activemq.xml";
+        _process = ChildProcesses.StartDetached(command, LogFile, new Dictionary<string, string>());
     }
+
+    private string LogFile => Path.Combine(_folder, "out.log");
+
+    /// <summary>The console log, read while the broker may still write it.</summary>
+    private string ReadLog()
+    {
+        using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    private string LogTail() => File.Exists(LogFile) ? string.Join('\n', ReadLog().Split('\n').TakeLast(30)) : "(no log)";
 
     /// <summary>SIGTERM: the broker's shutdown hook stops it cleanly, as a failover of the active broker would look.</summary>
     public async Task StopAsync()

@@ -57,6 +57,34 @@ public sealed class ForwarderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_link_the_broker_blocks_is_kept_past_the_confirm_timeout_and_resumes_when_unblocked()
+    {
+        var upstream = new ScriptedUpstream { BlockedBatchNumbers = [1] };
+        var outbox = _folder.Open(_routes);
+        for (var i = 1; i <= 3; i++) await outbox.AppendAsync(OutboxFolder.Message($"t/{i}"));
+        var metrics = new GatewayMetrics();
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw", new ForwarderOptions { ConfirmTimeout = TimeSpan.FromMilliseconds(100) }, metrics, NullLogger<Forwarder>.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = forwarder.RunAsync(stop.Token, stop.Token);
+
+        await Poll.UntilAsync(() => forwarder.BlockedBecause == "low on memory");
+        await Poll.UntilAsync(() => forwarder.BlockedSeconds >= 0.5); // five confirm timeouts without a confirm
+        Assert.Single(upstream.ConnectAttempts);
+        Assert.Equal(0, metrics.Get("upstream_stalls_total", "up"));
+        Assert.Equal(3, outbox.Count);
+
+        upstream.Links[0].Flow.Unblock();
+        await Poll.UntilAsync(() => outbox.Count == 0);
+        stop.Cancel();
+        await running.WaitAsync(Patience.Reaction);
+
+        Assert.Null(forwarder.BlockedBecause);
+        Assert.Single(upstream.ConnectAttempts);
+        Assert.Equal(1, metrics.Get("upstream_blocks_total", "up"));
+        Assert.Equal(3, upstream.Confirmed.Count);
+    }
+
+    [Fact]
     public async Task An_idle_forwarder_waits_instead_of_spinning_when_the_sequence_is_ahead_of_the_store()
     {
         var inner = _folder.Open(_routes, sweepEvery: TimeSpan.FromMilliseconds(50));

@@ -9,6 +9,9 @@ internal sealed class ScriptedUpstream : IUpstreamConnector
 
     public HashSet<int> FailBatchNumbers { get; init; } = [];
     public HashSet<int> HangBatchNumbers { get; init; } = [];
+
+    /// <summary>Batches the broker blocks (as on a memory alarm): the link says so and confirms nothing until its <c>Flow</c> is unblocked.</summary>
+    public HashSet<int> BlockedBatchNumbers { get; init; } = [];
     public int RefuseConnects { get; set; }
 
     /// <summary>A pause before each message's confirm: a broker that is slow but still confirming.</summary>
@@ -40,6 +43,7 @@ internal sealed class ScriptedUpstream : IUpstreamConnector
 
         public CancellationToken Lost => _lost.Token;
         public string? LostBecause { get; private set; }
+        public LinkFlow Flow { get; } = new();
 
         /// <summary>The broker went away: what heartbeats or a close by the broker report.</summary>
         public void Lose(string because)
@@ -54,6 +58,7 @@ internal sealed class ScriptedUpstream : IUpstreamConnector
             var failed = owner.FailBatchNumbers.Contains(number);
             owner.Attempts.Add((batch[0].Stored.Sequence, failed));
             if (owner.HangBatchNumbers.Contains(number)) await Task.Delay(Timeout.Infinite, cancellationToken);
+            if (owner.BlockedBatchNumbers.Contains(number)) await BlockedAsync(cancellationToken);
             if (failed) throw new InvalidOperationException($"batch {number} nacked");
             foreach (var delivery in batch)
             {
@@ -61,6 +66,14 @@ internal sealed class ScriptedUpstream : IUpstreamConnector
                 progressed();
             }
             owner.Confirmed.AddRange(batch);
+        }
+
+        private async Task BlockedAsync(CancellationToken cancellationToken)
+        {
+            var flowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Flow.Block("low on memory");
+            using (Flow.Watch(blockedBecause => { if (blockedBecause is null) flowing.TrySetResult(); }))
+                await flowing.Task.WaitAsync(cancellationToken);
         }
 
         public ValueTask DisposeAsync() => hangsOnClose ? new ValueTask(Task.Delay(Timeout.Infinite)) : ValueTask.CompletedTask;
