@@ -188,7 +188,7 @@ internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnec
     {
         if (ClientHandler is not { } handler || _options is null) return;
         var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
-        var channel = new MqttWebSocketChannel(webSocket, remote, context.Request.IsHttps, clientCertificate: null);
+        var channel = new WebSocketDataChannel(webSocket, new MqttWebSocketChannel(webSocket, remote, context.Request.IsHttps, clientCertificate: null));
         using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options, logger, _mqttLogger);
         try
         {
