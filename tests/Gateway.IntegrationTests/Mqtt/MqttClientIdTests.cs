@@ -30,10 +30,12 @@ public sealed class MqttClientIdTests : IAsyncLifetime
     public async Task Mosquitto_pub_without_a_client_id_is_assigned_one_and_its_message_stored(string version)
     {
         // MQTT-3.1.3-6: the server may take a zero-length id, and then assigns the client a unique one.
-        var result = await MosquittoClients.PubAsync(_gateway.MqttPort, ["-V", version, "-q", "1", "-t", "sensors/a", "-m", "1"]);
+        var result = await MosquittoClients.PubAsync(_gateway.MqttPort, ["-d", "-V", version, "-q", "1", "-t", "sensors/a", "-m", "1"]);
 
         Assert.True(result.ExitCode == 0, $"mosquitto_pub -V {version} without -i failed: {result.Output}");
         Assert.Equal(1, await _gateway.MetricAsync("outbox_messages"));
+        // -d prints the client id: MQTT 5's CONNACK told it the one assigned (MQTT-3.1.3-7); 3.1.1's cannot.
+        if (version == "mqttv5") Assert.Matches("Client auto-[0-9a-f]{32} received CONNACK", result.Output);
     }
 
     [Fact]
