@@ -26,6 +26,8 @@ public static class EventIds
     public const int MqttWillDelayed = 232;
     public const int MqttWillCancelled = 233;
     public const int MqttWillPublishedAtShutdown = 234;
+    public const int MqttWillDue = 235;
+    public const int MqttWillsNotStored = 236;
 
     // 3xx: outbox
     public const int OutboxOpened = 300;

@@ -152,14 +152,14 @@ internal sealed partial class WillDelays(GatewayOptions options, GatewayMetrics 
         "Will of MQTT client {ClientId} cancelled: the client reconnected to its session within the will delay (MQTT-3.1.3-9)")]
     private partial void LogCancelled(string clientId);
 
-    [LoggerMessage(EventIds.MqttWillDelayed, LogLevel.Information, "Will of MQTT client {ClientId} published: {Reason}")]
+    [LoggerMessage(EventIds.MqttWillDue, LogLevel.Information, "Will of MQTT client {ClientId} published: {Reason}")]
     private partial void LogDue(string clientId, WillRelease reason);
 
     [LoggerMessage(EventIds.MqttWillPublishedAtShutdown, LogLevel.Warning,
         "Will of MQTT client {ClientId} published at shutdown with {Seconds} s of its will delay left: a held will is not kept across a restart")]
     private partial void LogPublishedAtShutdown(string clientId, long seconds);
 
-    [LoggerMessage(EventIds.MqttWillPublishedAtShutdown, LogLevel.Error, "{Count} MQTT wills were still being stored when the shutdown timed out")]
+    [LoggerMessage(EventIds.MqttWillsNotStored, LogLevel.Error, "{Count} MQTT wills were still being stored when the shutdown timed out")]
     private partial void LogNotDrained(int count);
 }
 
