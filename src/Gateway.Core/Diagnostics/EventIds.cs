@@ -21,6 +21,13 @@ public static class EventIds
     public const int StompSendRefused = 214;
     public const int StompUnreceiptedStoreFailed = 215;
     public const int OriginRefused = 216;
+    public const int MqttClientIdAssigned = 230;
+    public const int MqttClientIdRejected = 231;
+    public const int MqttWillDelayed = 232;
+    public const int MqttWillCancelled = 233;
+    public const int MqttWillPublishedAtShutdown = 234;
+    public const int MqttWillDue = 235;
+    public const int MqttWillsNotStored = 236;
 
     // 3xx: outbox
     public const int OutboxOpened = 300;

@@ -21,6 +21,15 @@ public sealed record MqttListenerOptions
     /// </summary>
     public int? MaxPacketBytes { get; init; }
 
+    /// <summary>
+    /// A client that connects with an empty client id (and, on MQTT 3.1.1, clean session on) is given a
+    /// unique one, <c>auto-</c> and 32 hex digits, sent back to MQTT 5 clients in CONNACK. Off: an empty id is refused.
+    /// </summary>
+    public bool AssignClientIds { get; init; } = true;
+
+    /// <summary>MQTT 5's Server Keep Alive: the keep alive every MQTT 5 client must use instead of its own, in seconds; 0 leaves each client's.</summary>
+    public int ServerKeepAliveSeconds { get; init; }
+
     /// <summary>Every value out of range, each a line naming its key as <paramref name="section"/><c>:Name</c>.</summary>
     public IEnumerable<string> Validate(string section)
     {
@@ -28,6 +37,7 @@ public sealed record MqttListenerOptions
         if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
         if (MaxPendingMessagesPerClient <= 0) yield return $"{section}:MaxPendingMessagesPerClient must be positive (was {MaxPendingMessagesPerClient})";
         if (MaxPacketBytes is < 1024 or > 268_435_460) yield return $"{section}:MaxPacketBytes must be 1024 to 268435460, MQTT's largest packet (was {MaxPacketBytes})";
+        if (ServerKeepAliveSeconds is < 0 or > ushort.MaxValue) yield return $"{section}:ServerKeepAliveSeconds must be 0 (each client's own) to 65535 (was {ServerKeepAliveSeconds})";
     }
 }
 

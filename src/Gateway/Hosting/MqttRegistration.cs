@@ -7,6 +7,7 @@ internal static class MqttRegistration
 {
     public static IServiceCollection AddMqtt(this IServiceCollection services)
     {
+        services.AddSingleton<WillDelays>();
         services.AddSingleton<MqttIngest>();
         services.AddSingleton<RetainedMessageStore>();
         services.AddSingleton<MqttListenerService>();

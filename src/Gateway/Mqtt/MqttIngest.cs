@@ -41,6 +41,7 @@ internal sealed partial class MqttIngest(
     GatewayOptions options,
     LocalBus bus,
     GatewayMetrics metrics,
+    WillDelays wills,
     ILogger<MqttIngest> logger)
 {
     /// <summary>
@@ -75,16 +76,19 @@ internal sealed partial class MqttIngest(
         if (e.SessionItems.Contains(MqttListenerService.InjectedItem)) return; // a STOMP SEND or a local delivery, stored already
         var connection = e.SessionItems[AcksItem] as AckSequencer<StoredPublish>;
         ushort packetId = 0;
+        PendingWill? will = null;
         if (connection is not null && !connection.TryTakeAnnounced(out packetId))
         {
             // Its will: after the stored messages its end is delivering, not before; no ack, no connection to order it in.
+            will = wills.Hold(e.ClientId, e.SessionItems); // its Will Delay Interval (MQTT 5) runs from the end of the connection
             await connection.DeliveredAtEnd.ConfigureAwait(false);
             connection = null;
         }
         var arrival = new Arrival(e, connection, packetId);
         try
         {
-            await IngestAsync(arrival).ConfigureAwait(false);
+            if (will is null || await will.IsDueAsync().ConfigureAwait(false)) await IngestAsync(arrival).ConfigureAwait(false);
+            else e.ProcessPublish = false; // the client came back to its session in time (MQTT-3.1.3-9)
         }
         catch (OutboxRejectedException ex)
         {
@@ -98,6 +102,7 @@ internal sealed partial class MqttIngest(
         }
         finally
         {
+            will?.Finish();
             // A connection that is going away (taken over by a new one, say) queues no ack: with a
             // resumed session its queue is the new connection's, whose entries it would match by
             // packet identifier.

@@ -17,6 +17,7 @@ internal sealed partial class MqttListenerService(
     GatewayOptions options,
     MqttIngest ingest,
     RetainedMessageStore retained,
+    WillDelays wills,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -25,7 +26,7 @@ internal sealed partial class MqttListenerService(
     private readonly MqttPacketLimits _limits = MqttPacketLimits.From(options);
 
     /// <summary>Where the <c>/mqtt</c> WebSocket endpoint hands its connections to the server.</summary>
-    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), logger);
+    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), MqttConnectPolicy.From(options), logger);
 
     private MqttServer? _server;
 
@@ -39,10 +40,12 @@ internal sealed partial class MqttListenerService(
             .WithMaxPendingMessagesPerClient(mqtt.MaxPendingMessagesPerClient)
             .Build();
 
-        var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, logger);
+        var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), logger);
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
         _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
         _server.ClientConnectedAsync += ingest.OnClientConnectedAsync;
+        _server.ValidatingConnectionAsync += wills.OnValidatingConnectionAsync;
+        _server.ClientConnectedAsync += wills.OnClientConnectedAsync;
         _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
@@ -57,7 +60,9 @@ internal sealed partial class MqttListenerService(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        wills.ReleaseAllAtShutdown(); // held wills go into the outbox now, before it closes, rather than never
         if (_server is { IsStarted: true }) await _server.StopAsync(new MqttServerStopOptions()).ConfigureAwait(false);
+        await wills.DrainAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public void Dispose() => _server?.Dispose();

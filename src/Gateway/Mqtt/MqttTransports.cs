@@ -13,7 +13,7 @@ namespace Gateway.Mqtt;
 /// MQTT over TCP. It stands in for MQTTnet's own TCP listener, which builds its channels inside and so
 /// cannot put a <see cref="PacketSizeGuardChannel"/> in front of them; this one does, for every connection.
 /// </summary>
-internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, ILogger logger) : IMqttServerAdapter
+internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, ILogger logger) : IMqttServerAdapter
 {
     /// <summary>Connections the kernel queues before they are accepted; MQTTnet's listener used the same.</summary>
     private const int Backlog = 100;
@@ -128,7 +128,7 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
             {
                 var channel = new MqttTcpChannel(stream, client.LocalEndPoint, client.RemoteEndPoint, clientCertificate: null);
                 using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options!, logger, _mqttLogger);
-                if (ClientHandler is { } handler) await handler(adapter).ConfigureAwait(false);
+                if (ClientHandler is { } handler) await handler(new MqttConnectAdapter(adapter, connect, logger)).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (IsConnectionEnd(ex))
@@ -163,7 +163,7 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
 }
 
 /// <summary>MQTT over WebSocket: the <c>/mqtt</c> endpoint hands each accepted WebSocket here, read through a <see cref="PacketSizeGuardChannel"/>.</summary>
-internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, ILogger logger) : IMqttServerAdapter
+internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnectPolicy connect, ILogger logger) : IMqttServerAdapter
 {
     private MqttServerOptions? _options;
     private IMqttNetLogger _mqttLogger = MqttNetNullLogger.Instance;
@@ -188,11 +188,11 @@ internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, ILogger lo
     {
         if (ClientHandler is not { } handler || _options is null) return;
         var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
-        var channel = new MqttWebSocketChannel(webSocket, remote, context.Request.IsHttps, clientCertificate: null);
+        var channel = new WebSocketDataChannel(webSocket, new MqttWebSocketChannel(webSocket, remote, context.Request.IsHttps, clientCertificate: null));
         using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options, logger, _mqttLogger);
         try
         {
-            await handler(adapter).ConfigureAwait(false);
+            await handler(new MqttConnectAdapter(adapter, connect, logger)).ConfigureAwait(false);
         }
         catch (Exception ex) when (MqttTcpTransport.IsConnectionEnd(ex))
         {
