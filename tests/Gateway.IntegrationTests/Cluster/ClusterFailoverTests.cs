@@ -37,7 +37,7 @@ public sealed class ClusterFailoverTests(ClusterFixture fixture, ITestOutputHelp
         var reconnects = await ClusterGateways.AssertReconnectShownAsync(gateway);
 
         output.WriteLine($"SIGKILL of {node.NodeName} (the gateway's node): forwarding paused {watch.LongestPause.TotalSeconds:0.00} s " +
-                         $"(kill to 200 past it: {resumed.TotalSeconds:0.00} s); {check.SentAgain} of {check.Distinct} messages sent again; " +
+                         $"(kill to 200 more messages forwarded: {resumed.TotalSeconds:0.00} s); {check.SentAgain} of {check.Distinct} messages sent again; " +
                          $"drain of {backlog} left at the load's end: {drain.TotalSeconds:0.00} s; {reconnects} reconnect(s); queue {await Cluster.DescribeQueueAsync(queue)}");
         Assert.True(check.Distinct >= load.Acked.Count);
     }
@@ -48,7 +48,8 @@ public sealed class ClusterFailoverTests(ClusterFixture fixture, ITestOutputHelp
         var (prefix, queue) = await ClusterGateways.NewRouteAsync(Cluster);
         await using var gateway = await ClusterGateways.StartAsync(Cluster, "gw-roll", prefix);
         await using var watch = new ForwardingWatch(gateway, ClusterGateways.Upstream);
-        await using var load = await SensorLoad.StartAsync(gateway, prefix, sensors: 2);
+        // Sensors reporting every 5 ms: a restart takes a minute here, and unpaced QoS 1 would queue some 80,000 messages to check.
+        await using var load = await SensorLoad.StartAsync(gateway, prefix, sensors: 2, every: TimeSpan.FromMilliseconds(5));
         await ClusterGateways.ForwardedPastAsync(watch, 0);
 
         var restarting = Stopwatch.StartNew();

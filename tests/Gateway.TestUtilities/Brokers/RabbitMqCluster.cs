@@ -123,11 +123,20 @@ public sealed class RabbitMqCluster : IAsyncDisposable
         await channel.QueueBindAsync(queue, exchange, bindingKey);
     }
 
-    /// <summary>How many replicas (members) the quorum queue has, from <c>rabbitmqctl list_queues</c>.</summary>
+    /// <summary>The queue's line in <c>rabbitmqctl list_queues</c>: type, members (replicas) and leader, for the test output.</summary>
     public async Task<string> DescribeQueueAsync(string queue)
     {
         var (_, output) = await Running.First().ControlAsync("rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name", "type", "members", "leader");
         return output.Split('\n').FirstOrDefault(l => l.StartsWith(queue + "\t", StringComparison.Ordinal))?.Trim() ?? $"{queue}: not listed";
+    }
+
+    /// <summary>The node holding the quorum queue's leader (where every enqueue goes through).</summary>
+    public async Task<RabbitMqNode> LeaderOfAsync(string queue)
+    {
+        var (code, output) = await Running.First().ControlAsync("rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name", "leader");
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(queue + "\t", StringComparison.Ordinal));
+        return Nodes.FirstOrDefault(n => line is not null && line.TrimEnd().EndsWith(n.NodeName, StringComparison.Ordinal))
+               ?? throw new InvalidOperationException($"no leader listed for {queue} (exit {code}): {output}");
     }
 
     /// <summary>An AMQP URI of a running node, bypassing the load balancer (for consumers that check the result).</summary>
