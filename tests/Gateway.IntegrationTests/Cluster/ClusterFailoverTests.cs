@@ -39,6 +39,7 @@ public sealed class ClusterFailoverTests(ClusterFixture fixture, ITestOutputHelp
         output.WriteLine($"SIGKILL of {node.NodeName} (the gateway's node): forwarding paused {watch.LongestPause.TotalSeconds:0.00} s " +
                          $"(kill to 200 more messages forwarded: {resumed.TotalSeconds:0.00} s); {check.SentAgain} of {check.Distinct} messages sent again; " +
                          $"drain of {backlog} left at the load's end: {drain.TotalSeconds:0.00} s; {reconnects} reconnect(s); queue {await Cluster.DescribeQueueAsync(queue)}");
+        output.WriteLine(ClusterGateways.LinkLog(gateway));
         Assert.True(check.Distinct >= load.Acked.Count);
     }
 
@@ -73,6 +74,7 @@ public sealed class ClusterFailoverTests(ClusterFixture fixture, ITestOutputHelp
         output.WriteLine($"rolling restart of 3 nodes ({restarted.TotalSeconds:0.0} s): longest forwarding pause {watch.LongestPause.TotalSeconds:0.00} s; " +
                          $"{check.SentAgain} of {check.Distinct} messages sent again; drain of {backlog} left at the load's end: {drain.TotalSeconds:0.00} s; " +
                          $"{reconnects} reconnect(s); queue {await Cluster.DescribeQueueAsync(queue)}");
+        output.WriteLine(ClusterGateways.LinkLog(gateway));
         Assert.True(check.Distinct >= load.Acked.Count);
     }
 }

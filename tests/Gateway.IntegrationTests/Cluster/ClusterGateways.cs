@@ -43,6 +43,10 @@ internal static class ClusterGateways
     public static Task ForwardedPastAsync(ForwardingWatch watch, long sequence) =>
         Poll.UntilAsync(async () => await watch.CursorAsync() > sequence + 200, Patience.Failover, $"forwarding to pass sequence {sequence + 200}");
 
+    /// <summary>What the gateway logged about its link to the cluster, for the test output.</summary>
+    public static string LinkLog(GatewayProcess gateway) =>
+        string.Join('\n', gateway.Output.Split('\n').Where(l => l.Contains($"Upstream {Upstream}:", StringComparison.Ordinal)));
+
     /// <summary>The reconnect is in the log and counted in /metrics.</summary>
     public static async Task<double> AssertReconnectShownAsync(GatewayProcess gateway)
     {
