@@ -52,6 +52,6 @@ public static class EventIds
     public const int UpstreamCloseFailed = 404;
     public const int UpstreamTlsValidationOff = 405;
     public const int UpstreamCloseAbandoned = 406;
-    public const int UpstreamReconnected = 407;
     public const int ForwarderDied = 407;
+    public const int UpstreamReconnected = 408;
 }
