@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian 12 machine: installs the real brokers the integration
-# tests start (RabbitMQ, ActiveMQ) from Debian's packages when they are missing, builds, and tests.
+# tests start (RabbitMQ, ActiveMQ, HAProxy) from Debian's packages when they are missing, builds, and tests.
 # Usage: ./test.sh [--fast] [extra dotnet test arguments]
 #   --fast  leaves out the tests tagged [Trait("Category", "Slow")] (broker clusters, soaks, crashes,
 #           loads, the browser): the unit tests and the quick integration tests, in a few minutes.
@@ -26,6 +26,8 @@ if [ -n "$filter" ]; then args+=(--filter "$filter"); fi
 need=()
 command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
 [ -f /usr/share/activemq/bin/activemq.jar ] || need+=(activemq)
+# The load balancer in front of the RabbitMQ cluster tests' three nodes (Amazon MQ's one endpoint).
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 # Browser tests: Debian's Chromium driven by Playwright (playwright-core never downloads a browser),
 # and Node.js for @stomp/stompjs, MQTT.js and Playwright.
 [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -62,4 +62,5 @@ public static class EventIds
     public const int ForwarderDied = 407;
     public const int UpstreamBlocked = 408;
     public const int UpstreamUnblocked = 409;
+    public const int UpstreamReconnected = 410;
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
 using Gateway.Core.Outbox;
@@ -69,6 +70,8 @@ public sealed partial class Forwarder(
         metrics.Gauge("upstream_endpoint_index", Upstream, () => Volatile.Read(ref _endpointIndex));
         metrics.Gauge("upstream_cursor", Upstream, () => Position);
         RegisterFlowMetrics();
+        // When the last link ended: a connect after one is a reconnect, counted and logged with the time down.
+        long? linkEndedAt = null;
 
         while (!stopping.IsCancellationRequested)
         {
@@ -83,7 +86,15 @@ public sealed partial class Forwarder(
                 using var lost = link.Lost.UnsafeRegister(static self => ((Forwarder)self!)._connected = false, this);
                 using var flow = WatchFlow(link);
                 metrics.Increment("upstream_connects_total", Upstream);
-                LogConnected(Upstream, CurrentEndpoint, Position);
+                if (linkEndedAt is { } ended)
+                {
+                    metrics.Increment("upstream_reconnects_total", Upstream);
+                    LogReconnected(Upstream, CurrentEndpoint, Stopwatch.GetElapsedTime(ended).TotalMilliseconds, Position);
+                }
+                else
+                {
+                    LogConnected(Upstream, CurrentEndpoint, Position);
+                }
                 await DrainAsync(link, backoff, stopping, abort).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -100,7 +111,11 @@ public sealed partial class Forwarder(
             {
                 _connected = false;
                 ForgetBlock();
-                if (link is not null) await CloseAsync(link, failed ? FailedCloseGrace : CloseGrace).ConfigureAwait(false);
+                if (link is not null)
+                {
+                    linkEndedAt = Stopwatch.GetTimestamp();
+                    await CloseAsync(link, failed ? FailedCloseGrace : CloseGrace).ConfigureAwait(false);
+                }
             }
 
             if (stopping.IsCancellationRequested) break;
@@ -322,6 +337,10 @@ public sealed partial class Forwarder(
 
     [LoggerMessage(EventIds.UpstreamConnected, LogLevel.Information, "Upstream {Upstream}: connected to {Endpoint}, forwarding after sequence {Cursor}")]
     private partial void LogConnected(string upstream, string endpoint, long cursor);
+
+    [LoggerMessage(EventIds.UpstreamReconnected, LogLevel.Information,
+        "Upstream {Upstream}: reconnected to {Endpoint} {DownMs:0} ms after the last link ended, forwarding after sequence {Cursor}")]
+    private partial void LogReconnected(string upstream, string endpoint, double downMs, long cursor);
 
     [LoggerMessage(EventIds.UpstreamFailed, LogLevel.Warning, "Upstream {Upstream}: link to {Endpoint} failed: {Cause}")]
     private partial void LogLinkFailed(string upstream, string endpoint, string cause);

@@ -90,6 +90,17 @@ public sealed class RabbitMqNode : IAsyncDisposable
         await Poll.UntilAsync(async () => !await FreePort.AcceptsAsync(AmqpPort), TimeSpan.FromSeconds(30), $"node {NodeName} to release port {AmqpPort}");
     }
 
+    /// <summary>SIGKILLs the node's Erlang VM, as a crashed host would lose it, and waits until its port is closed.</summary>
+    public async Task KillAsync()
+    {
+        await SignalVmAsync("KILL");
+        await Poll.UntilAsync(async () => !await FreePort.AcceptsAsync(AmqpPort), TimeSpan.FromSeconds(30), $"killed node {NodeName} to release port {AmqpPort}");
+    }
+
+    /// <summary>Runs <c>rabbitmqctl</c> (or another of the node's tools, e.g. <c>rabbitmq-diagnostics</c>) against this node.</summary>
+    public Task<(int ExitCode, string Output)> ControlAsync(string tool, params string[] args) =>
+        ChildProcesses.RunAsync(tool, ["-n", NodeName, .. args], _environment, TimeSpan.FromSeconds(60));
+
     /// <summary>
     /// SIGSTOPs the node's Erlang VM: its sockets stay open and the kernel still takes bytes, but the
     /// broker answers nothing (no confirms, no heartbeats), as a hung host or VM does. Thaw (or

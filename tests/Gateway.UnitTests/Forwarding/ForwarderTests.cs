@@ -45,6 +45,20 @@ public sealed class ForwarderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_new_link_after_a_lost_one_is_counted_as_a_reconnect_and_refused_connects_are_not()
+    {
+        // Refused, connected (the first link), batch failed, connected again: one reconnect.
+        var upstream = new ScriptedUpstream { RefuseConnects = 1, FailBatchNumbers = [1] };
+        var outbox = _folder.Open(_routes);
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        var metrics = await DrainAsync(upstream, outbox);
+
+        Assert.Equal(3, upstream.ConnectAttempts.Count);
+        Assert.Equal(2, metrics.Get("upstream_connects_total", "up"));
+        Assert.Equal(1, metrics.Get("upstream_reconnects_total", "up"));
+    }
+
+    [Fact]
     public async Task A_link_that_never_confirms_is_restarted_after_the_confirm_timeout()
     {
         var upstream = new ScriptedUpstream { HangBatchNumbers = [1] };
