@@ -65,7 +65,7 @@ public sealed partial class Forwarder(
     public async Task RunAsync(CancellationToken stopping, CancellationToken abort)
     {
         Position = outbox.GetCursor(Upstream);
-        var backoff = new Backoff(options.ReconnectMinDelay, options.ReconnectMaxDelay);
+        var backoff = new Backoff(options.ReconnectMinDelay, options.ReconnectMaxDelay, attemptsPerStep: connector.Endpoints.Count);
         metrics.Gauge("upstream_connected", Upstream, () => IsConnected ? 1 : 0);
         metrics.Gauge("upstream_endpoint_index", Upstream, () => Volatile.Read(ref _endpointIndex));
         metrics.Gauge("upstream_cursor", Upstream, () => Position);
@@ -120,7 +120,7 @@ public sealed partial class Forwarder(
 
             if (stopping.IsCancellationRequested) break;
 
-            // Fail over like ActiveMQ's failover: transport: the next endpoint, after a growing, jittered pause.
+            // Fail over like ActiveMQ's failover: transport: the next endpoint, after a jittered pause that grows once per walk of the endpoints.
             Volatile.Write(ref _endpointIndex, (_endpointIndex + 1) % connector.Endpoints.Count);
             var delay = backoff.Next();
             LogRetrying(Upstream, delay.TotalMilliseconds, CurrentEndpoint);

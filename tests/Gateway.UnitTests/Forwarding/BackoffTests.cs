@@ -19,4 +19,16 @@ public sealed class BackoffTests
         backoff.Reset();
         Assert.InRange(backoff.Next().TotalMilliseconds, 50, 100);
     }
+
+    [Fact]
+    public void With_two_endpoints_each_step_of_growth_covers_a_walk_of_both()
+    {
+        // An active/standby pair: the standby is tried at the same pause as the active that just failed.
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), new Random(7), attemptsPerStep: 2);
+        var delays = Enumerable.Range(0, 6).Select(_ => backoff.Next().TotalMilliseconds).ToArray();
+
+        Assert.All(delays[0..2], d => Assert.InRange(d, 50, 100));
+        Assert.All(delays[2..4], d => Assert.InRange(d, 100, 200));
+        Assert.All(delays[4..6], d => Assert.InRange(d, 200, 400));
+    }
 }
