@@ -21,6 +21,10 @@ public static class EventIds
     public const int StompSendRefused = 214;
     public const int StompUnreceiptedStoreFailed = 215;
     public const int OriginRefused = 216;
+    public const int SharedSubscriptionJoined = 250;
+    public const int SharedSubscriptionProtocolError = 251;
+    public const int SharedDeliveriesRedelivered = 252;
+    public const int SysTopicsFailed = 253;
 
     // 3xx: outbox
     public const int OutboxOpened = 300;

@@ -17,6 +17,7 @@ internal sealed partial class MqttListenerService(
     GatewayOptions options,
     MqttIngest ingest,
     RetainedMessageStore retained,
+    SharedSubscriptions shared,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -47,6 +48,10 @@ internal sealed partial class MqttListenerService(
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
         ingest.Server = _server;
+        // After the ingest's: only what it lets MQTTnet deliver goes to $ topics' and share groups' subscribers.
+        _server.InterceptingPublishAsync += SysTopicsPublisher.OnPublishAsync;
+        _server.InterceptingPublishAsync += shared.OnPublishAsync;
+        shared.Register(_server);
         _server.LoadingRetainedMessageAsync += retained.OnLoadingAsync;
         _server.RetainedMessageChangedAsync += retained.OnChangedAsync;
         _server.RetainedMessagesClearedAsync += retained.OnClearedAsync;
