@@ -68,6 +68,15 @@ internal sealed class SharedSubscriptionRegistry
         }
     }
 
+    /// <summary>Memberships in all groups (a gauge at <c>/metrics</c>; tests wait on it).</summary>
+    public int MemberCount
+    {
+        get
+        {
+            lock (Sync) return _groups.Values.Sum(g => g.Members.Count);
+        }
+    }
+
     public void SetConnected(string clientId, bool connected)
     {
         lock (Sync)
@@ -131,9 +140,13 @@ internal sealed class SharedSubscriptionRegistry
         }
     }
 
-    public int UnacknowledgedCount(string clientId)
+    /// <summary>Shared deliveries waiting for their ack, all members together (a gauge at <c>/metrics</c>).</summary>
+    public int UnacknowledgedCount
     {
-        lock (Sync) return _unacknowledged.TryGetValue(clientId, out var waiting) ? waiting.Count : 0;
+        get
+        {
+            lock (Sync) return _unacknowledged.Values.Sum(w => w.Count);
+        }
     }
 
     /// <summary>

@@ -38,6 +38,8 @@ internal sealed partial class SharedSubscriptions(GatewayMetrics metrics, ILogge
     public void Register(MqttServer server)
     {
         Server = server;
+        metrics.Gauge("mqtt_shared_subscriptions", "", () => _registry.MemberCount);
+        metrics.Gauge("mqtt_shared_unacknowledged", "", () => _registry.UnacknowledgedCount);
         server.InterceptingInboundPacketAsync += OnInboundPacketAsync;
         server.InterceptingOutboundPacketAsync += OnOutboundPacketAsync;
         server.InterceptingSubscriptionAsync += OnSubscribingAsync;

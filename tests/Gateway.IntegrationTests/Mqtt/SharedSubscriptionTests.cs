@@ -1,0 +1,183 @@
+using System.Collections.Concurrent;
+using System.Text;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+
+namespace Gateway.IntegrationTests.Mqtt;
+
+/// <summary>
+/// Shared subscriptions, <c>$share/{group}/{filter}</c> (MQTT 5.0 section 4.8.2), through the real gateway
+/// process, with the MQTTnet client and Debian's mosquitto_sub.
+/// </summary>
+public sealed class SharedSubscriptionTests : IAsyncLifetime
+{
+    private GatewayProcess _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _gateway = new GatewayProcess();
+        await _gateway.StartAsync();
+    }
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    private static string Text(MqttApplicationMessage m) => Encoding.UTF8.GetString(m.Payload);
+
+    private Task WaitForMembersAsync(int count) =>
+        Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_shared_subscriptions") == count, Patience.Reaction, $"{count} shared subscriptions");
+
+    [Theory]
+    [InlineData(MqttProtocolVersion.V500)]
+    [InlineData(MqttProtocolVersion.V311)] // Mosquitto lets 3.1.1 clients share too
+    public async Task Each_message_goes_to_one_member_of_the_group_in_turn_and_plain_subscribers_get_all(MqttProtocolVersion version)
+    {
+        var members = new List<MqttTestClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            var member = new MqttTestClient();
+            var connected = await member.Client.ConnectAsync(new MqttClientOptionsBuilder()
+                .WithTcpServer("127.0.0.1", _gateway.MqttPort).WithClientId($"worker-{i}").WithProtocolVersion(version).Build());
+            // MQTT 5.0 3.2.2.3.15: the CONNACK says shared subscriptions are available (absent in 3.1.1's).
+            if (version == MqttProtocolVersion.V500) Assert.True(connected.SharedSubscriptionAvailable);
+            await member.SubscribeAsync("$share/workers/jobs/#");
+            members.Add(member);
+        }
+        await using var plain = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "auditor", version);
+        await plain.SubscribeAsync("jobs/#");
+        await WaitForMembersAsync(3);
+
+        await using (var publisher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "dispatcher", version))
+            await publisher.PublishSequenceAsync("jobs/build", "job", 9);
+
+        await Poll.UntilAsync(() => members.Sum(m => m.Received.Count) >= 9 && plain.Received.Count >= 9, Patience.Reaction, "the jobs");
+        var all = members.SelectMany(m => m.Received.Select(Text)).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, 9).Select(i => $"job:{i}").Order(), all); // each once to the group
+        Assert.All(members, m => Assert.Equal(3, m.Received.Count)); // round robin among connected members
+        Assert.All(members, m => Assert.All(m.Received, r => Assert.Equal("jobs/build", r.Topic))); // the original topic
+        Assert.Equal(9, plain.Received.Count);
+        foreach (var member in members) await member.DisposeAsync();
+        _gateway.AssertNoUnexpectedErrors();
+    }
+
+    [Fact]
+    public async Task A_share_name_that_breaks_the_rules_is_refused_in_the_suback_and_the_valid_filters_granted()
+    {
+        await using var client = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "picky", MqttProtocolVersion.V500);
+        var options = new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter("$share/g+/t", MqttQualityOfServiceLevel.AtLeastOnce) // MQTT-4.8.2-2: no wildcard in the ShareName
+            .WithTopicFilter("$share//t", MqttQualityOfServiceLevel.AtLeastOnce) // MQTT-4.8.2-1: a ShareName of at least one character
+            .WithTopicFilter("$share/g", MqttQualityOfServiceLevel.AtLeastOnce) // MQTT-4.8.2-2: "/" and a topic filter after it
+            .WithTopicFilter("$share/g/t", MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build();
+
+        var result = await client.Client.SubscribeAsync(options);
+
+        Assert.Equal(
+            [MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.GrantedQoS1],
+            result.Items.Select(i => i.ResultCode));
+        await WaitForMembersAsync(1); // only the valid one joined a group
+        var unsubscribed = await client.Client.UnsubscribeAsync("$share/g/t");
+        Assert.Equal(MqttClientUnsubscribeResultCode.Success, unsubscribed.Items.Single().ResultCode);
+        await WaitForMembersAsync(0);
+    }
+
+    [Fact]
+    public async Task No_Local_on_a_shared_subscription_is_a_protocol_error_that_closes_the_connection()
+    {
+        await using var client = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "nolocal", MqttProtocolVersion.V500);
+        var disconnected = new TaskCompletionSource<MqttClientDisconnectedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.Client.DisconnectedAsync += e =>
+        {
+            disconnected.TrySetResult(e);
+            return Task.CompletedTask;
+        };
+        var options = new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(new MqttTopicFilter { Topic = "$share/g/t", QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce, NoLocal = true })
+            .Build();
+
+        // MQTT-3.8.3-4: a Protocol Error, so DISCONNECT 0x82 and no SUBACK.
+        await Assert.ThrowsAnyAsync<Exception>(() => client.Client.SubscribeAsync(options));
+        var e = await disconnected.Task.WaitAsync(Patience.Reaction);
+        Assert.Equal(MqttClientDisconnectReason.ProtocolError, e.Reason);
+        Assert.Equal(0, await _gateway.MetricAsync("mqtt_shared_subscriptions"));
+    }
+
+    [Fact]
+    public async Task A_delivery_its_receiver_did_not_acknowledge_goes_to_another_member_when_it_leaves()
+    {
+        // A member that takes messages and never acknowledges them (QoS 1, no PUBACK), then drops off.
+        var silent = new MqttClientFactory().CreateMqttClient();
+        var silentGot = new ConcurrentQueue<string>();
+        silent.ApplicationMessageReceivedAsync += e =>
+        {
+            e.AutoAcknowledge = false;
+            silentGot.Enqueue(Text(e.ApplicationMessage));
+            return Task.CompletedTask;
+        };
+        await silent.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _gateway.MqttPort).WithClientId("silent")
+            .WithProtocolVersion(MqttProtocolVersion.V500).Build());
+        await silent.SubscribeAsync("$share/g/orders/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        await using var steady = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "steady", MqttProtocolVersion.V500);
+        await steady.SubscribeAsync("$share/g/orders/#");
+        await WaitForMembersAsync(2);
+
+        await using (var publisher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "shop"))
+            await publisher.PublishSequenceAsync("orders/new", "order", 4);
+        await Poll.UntilAsync(() => silentGot.Count == 2 && steady.Received.Count == 2, Patience.Reaction, "two orders each");
+
+        silent.Dispose(); // the socket closes, no DISCONNECT, no PUBACK for its two
+        await Poll.UntilAsync(() => steady.Received.Count >= 4, Patience.Reaction, "the silent member's orders at the steady one");
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => $"order:{i}"), steady.Received.Select(Text).Order());
+        Assert.Equal(2, await _gateway.MetricAsync("mqtt_shared_redeliveries_total"));
+        Assert.Equal(0, await _gateway.MetricAsync("mqtt_shared_deliveries_lost_total"));
+    }
+
+    [Fact]
+    public async Task An_acknowledged_delivery_is_not_sent_again_when_its_receiver_leaves()
+    {
+        await using var steady = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "steady", MqttProtocolVersion.V500);
+        await steady.SubscribeAsync("$share/g/orders/#");
+        var leaving = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "leaving", MqttProtocolVersion.V500);
+        await leaving.SubscribeAsync("$share/g/orders/#");
+        await WaitForMembersAsync(2);
+
+        await using (var publisher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "shop"))
+            await publisher.PublishSequenceAsync("orders/new", "order", 4);
+        await Poll.UntilAsync(() => leaving.Received.Count == 2 && steady.Received.Count == 2, Patience.Reaction, "two orders each");
+        // Its PUBACKs are on their way: once the gateway has them, the leaving member owes nothing.
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_shared_deliveries_total") == 4
+            && await _gateway.MetricAsync("mqtt_shared_unacknowledged") == 0, Patience.Reaction, "the PUBACKs");
+        await leaving.DisposeAsync();
+        await WaitForMembersAsync(1); // its clean session ended
+
+        await using (var publisher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "shop"))
+            await publisher.PublishAsync("orders/new", "marker");
+        await Poll.UntilAsync(() => steady.Received.Any(m => Text(m) == "marker"), Patience.Reaction, "the next order");
+        Assert.Equal(3, steady.Received.Count);
+        Assert.Equal(0, await _gateway.MetricAsync("mqtt_shared_redeliveries_total"));
+    }
+
+    [Theory]
+    [InlineData("mqttv5")]
+    [InlineData("mqttv311")]
+    public async Task Mosquitto_subscribers_of_one_share_group_split_the_messages(string version)
+    {
+        if (!File.Exists("/usr/bin/mosquitto_sub")) throw new InvalidOperationException("mosquitto_sub is missing: install mosquitto-clients (./test.sh does)");
+        Task<(int ExitCode, string Output)> Subscriber(string id) => ChildProcesses.RunAsync("mosquitto_sub",
+            ["-h", "127.0.0.1", "-p", _gateway.MqttPort.ToString(), "-V", version, "-q", "1", "-i", id, "-t", "$share/g/t", "-C", "2", "-W", "60"],
+            timeout: Patience.Delivery);
+        var first = Subscriber("mosq-1");
+        var second = Subscriber("mosq-2");
+        await WaitForMembersAsync(2);
+
+        await using (var publisher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "pub"))
+            await publisher.PublishSequenceAsync("t", "m", 4);
+
+        var outputs = await Task.WhenAll(first, second);
+        Assert.All(outputs, o => Assert.True(o.ExitCode == 0, $"mosquitto_sub: {o.Output}"));
+        var lines = outputs.SelectMany(o => o.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Order();
+        Assert.Equal(["m:0", "m:1", "m:2", "m:3"], lines); // two each, every message once
+    }
+}
