@@ -103,7 +103,11 @@ internal sealed partial class SharedSubscriptions(GatewayMetrics metrics, ILogge
         if (e.Packet is not MqttConnAckPacket connAck || connAck.ReasonCode != MqttConnectReasonCode.Success) return Task.CompletedTask;
         connAck.SharedSubscriptionAvailable = true;
         // A clean start replaces an earlier session without MQTTnet reporting its end: its groups go with it.
-        if (!connAck.IsSessionPresent) _registry.RemoveClient(e.ClientId);
+        if (!connAck.IsSessionPresent)
+        {
+            _registry.RemoveClient(e.ClientId);
+            _sessions.TryRemove(e.ClientId, out _);
+        }
         return Task.CompletedTask;
     }
 

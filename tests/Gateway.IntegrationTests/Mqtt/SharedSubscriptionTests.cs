@@ -159,6 +159,53 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
         Assert.Equal(0, await _gateway.MetricAsync("mqtt_shared_redeliveries_total"));
     }
 
+    [Fact]
+    public async Task With_no_member_connected_a_message_waits_in_a_kept_session_and_a_clean_one_leaves_the_group()
+    {
+        await using (var keeper = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "keeper", configure: o => o.WithCleanSession(false)))
+            await keeper.SubscribeAsync("$share/g/night/#");
+        await using (var passer = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "passer"))
+            await passer.SubscribeAsync("$share/g/night/#");
+        await WaitForMembersAsync(1); // the clean session ended with its connection, and its membership with it
+
+        await using (var publisher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "pub"))
+            await publisher.PublishSequenceAsync("night/batch", "n", 3);
+
+        await using var back = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "keeper", configure: o => o.WithCleanSession(false));
+        await Poll.UntilAsync(() => back.Received.Count >= 3, Patience.Reaction, "the messages kept in its session");
+        Assert.Equal(["n:0", "n:1", "n:2"], back.Received.Select(Text));
+        Assert.Equal(0, await _gateway.MetricAsync("mqtt_shared_deliveries_dropped_total"));
+    }
+
+    [Fact]
+    public async Task A_shared_subscription_gets_no_retained_messages_and_carries_its_qos_and_subscription_identifier()
+    {
+        await using (var device = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "device"))
+            await device.PublishAsync("line/state", "retained", retain: true);
+        await using var member = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "member", MqttProtocolVersion.V500);
+        await member.Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter("$share/g/line/#", MqttQualityOfServiceLevel.ExactlyOnce)
+            .WithSubscriptionIdentifier(42)
+            .Build());
+        await WaitForMembersAsync(1);
+
+        await using (var device = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "device", MqttProtocolVersion.V500))
+        {
+            await device.PublishAsync("line/state", "two", MqttQualityOfServiceLevel.ExactlyOnce);
+            await device.PublishAsync("line/state", "one", MqttQualityOfServiceLevel.AtLeastOnce);
+        }
+
+        await Poll.UntilAsync(() => member.Received.Count >= 2, Patience.Reaction, "the two live messages");
+        // MQTT 5.0 4.8.2: no retained message when a shared subscription is made, so only the live ones.
+        Assert.Equal(["two", "one"], member.Received.Select(Text));
+        // The lower of the message's QoS and the granted one (MQTT-3.8.4-8), and the identifier (MQTT-3.3.4-3).
+        Assert.Equal([MqttQualityOfServiceLevel.ExactlyOnce, MqttQualityOfServiceLevel.AtLeastOnce], member.Received.Select(m => m.QualityOfServiceLevel));
+        Assert.All(member.Received, m => Assert.Equal([42u], m.SubscriptionIdentifiers));
+        Assert.All(member.Received, m => Assert.False(m.Retain));
+        // QoS 2 settled at its PUBREC, QoS 1 at its PUBACK: nothing left to redeliver.
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_shared_unacknowledged") == 0, Patience.Reaction, "the acks");
+    }
+
     [Theory]
     [InlineData("mqttv5")]
     [InlineData("mqttv311")]
