@@ -206,6 +206,20 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
         await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_shared_unacknowledged") == 0, Patience.Reaction, "the acks");
     }
 
+    [Fact]
+    [Trait("Category", "Slow")] // Node.js
+    public async Task MqttJs_members_over_WebSocket_and_TCP_share_the_messages_and_read_SYS_topics()
+    {
+        var result = await Browser.NodeScript.RunAsync("mqtt-shared.mjs", new Dictionary<string, string>
+        {
+            ["GATEWAY_HTTP"] = $"http://127.0.0.1:{_gateway.HttpPort}",
+            ["GATEWAY_MQTT"] = $"mqtt://127.0.0.1:{_gateway.MqttPort}",
+            ["BROWSER_TOPIC_PREFIX"] = "s" + Guid.NewGuid().ToString("N")[..8],
+        }, Patience.Delivery);
+        Assert.True(result.ExitCode == 0, $"the script failed ({result.ExitCode}):\n{result.Output}\n--- gateway:\n{_gateway.Output}");
+        Assert.Equal(12, await _gateway.MetricAsync("mqtt_shared_deliveries_total"));
+    }
+
     [Theory]
     [InlineData("mqttv5")]
     [InlineData("mqttv311")]
