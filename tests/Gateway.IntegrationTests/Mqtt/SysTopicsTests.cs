@@ -53,6 +53,27 @@ public sealed class SysTopicsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_upstream_that_is_down_shows_in_its_link_state_and_the_backlog_age()
+    {
+        var deadEndpoint = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/"; // nothing listens there
+        await using var gateway = new GatewayProcess(new GatewaySettings()
+            .Upstream("cloud", deadEndpoint).Route("sensors/#", "cloud")
+            .Set("Gateway__Mqtt__SysTopicsInterval", "00:00:01").Build());
+        await gateway.StartAsync();
+        await using (var device = await MqttTestClient.ConnectAsync(gateway.MqttPort, "device"))
+            await device.PublishAsync("sensors/a", "waiting");
+        await using var watcher = await MqttTestClient.ConnectAsync(gateway.MqttPort, "watcher");
+        await watcher.SubscribeAsync("$SYS/gateway/#");
+
+        // The message waits for the upstream: the backlog's age grows past a second.
+        await Poll.UntilAsync(() => Last(watcher, "backlog/age") is { } age && long.Parse(age) >= 2, Patience.Reaction, "a backlog two seconds old");
+        Assert.Equal("disconnected", Last(watcher, "upstreams/cloud/state"));
+        Assert.Equal("1", Last(watcher, "backlog/messages"));
+        Assert.Equal("0", Last(watcher, "upstreams/cloud/forwarded"));
+        Assert.Equal("0", Last(watcher, "messages/forwarded"));
+    }
+
+    [Fact]
     public async Task First_level_wildcards_never_match_SYS_topics()
     {
         // MQTT-4.7.2-1: "#" and "+/..." do not match topics that start with "$".
