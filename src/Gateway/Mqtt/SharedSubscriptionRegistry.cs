@@ -86,6 +86,11 @@ internal sealed class SharedSubscriptionRegistry
         }
     }
 
+    public bool IsConnected(string clientId)
+    {
+        lock (Sync) return _connected.Contains(clientId);
+    }
+
     public bool IsMember(SharedSubscriptionFilter group, string clientId)
     {
         lock (Sync) return _groups.TryGetValue(group, out var g) && g.Members.Exists(m => m.ClientId == clientId);
@@ -108,13 +113,16 @@ internal sealed class SharedSubscriptionRegistry
     }
 
     /// <summary>
-    /// Another connected member of the group than <paramref name="exceptClientId"/>, in turn; null when
-    /// there is none. Call under <see cref="Sync"/>.
+    /// Another member of the group than <paramref name="exceptClientId"/>, in turn: a connected one, or
+    /// with <paramref name="orAway"/> one whose session waits for it; null when there is none. Call under <see cref="Sync"/>.
     /// </summary>
-    public SharedMember? NextConnected(SharedSubscriptionFilter group, string exceptClientId)
+    public SharedMember? NextOther(SharedSubscriptionFilter group, string exceptClientId, bool orAway = false)
     {
         if (!_groups.TryGetValue(group, out var g)) return null;
-        return Next(g, exceptClientId) is { } m && _connected.Contains(m.ClientId) ? m : null;
+        if (Next(g, exceptClientId) is { } connected) return connected;
+        if (!orAway) return null;
+        var others = g.Members.FindAll(m => m.ClientId != exceptClientId);
+        return others.Count == 0 ? null : others[0];
     }
 
     /// <summary>Records a delivery waiting for its ack. Call under <see cref="Sync"/>, in the same step as the pick.</summary>

@@ -10,9 +10,10 @@ internal sealed partial class SharedSubscriptions
     /// <summary>
     /// Each delivery the member had not acknowledged goes to another connected member of its group
     /// (MQTT 5.0 4.8.2: the Server MAY send it to another subscriber as soon as it loses the connection).
-    /// With none connected it stays where it is: a kept session (clean session off, or a session expiry)
-    /// holds it, and MQTTnet sends it again when the member comes back; a session that ended with the
-    /// connection took it along, and the loss is counted (<c>mqtt_shared_deliveries_lost_total</c>).
+    /// With none connected it stays where it is if the member's session is kept (clean session off, or a
+    /// session expiry): MQTTnet sends it again when the member comes back. If that session ended with the
+    /// connection, it goes to the kept session of another member that is away, to wait there; with no
+    /// such member it is lost with the session, and counted (<c>mqtt_shared_deliveries_lost_total</c>).
     /// </summary>
     private Task OnDisconnectedAsync(ClientDisconnectedEventArgs e)
     {
@@ -22,10 +23,11 @@ internal sealed partial class SharedSubscriptions
         int moved = 0, kept = 0, lost = 0;
         lock (_registry.Sync)
         {
+            var sessionKept = _sessions.ContainsKey(e.ClientId); // a clean session's end was reported before the disconnect
             foreach (var delivery in waiting)
             {
-                if (_registry.NextConnected(delivery.Group, e.ClientId) is { } other && Enqueue(delivery.Group, other, delivery.Message)) moved++;
-                else if (_sessions.ContainsKey(e.ClientId)) kept++;
+                if (_registry.NextOther(delivery.Group, e.ClientId, orAway: !sessionKept) is { } other && Enqueue(delivery.Group, other, delivery.Message)) moved++;
+                else if (sessionKept) kept++;
                 else lost++;
             }
         }

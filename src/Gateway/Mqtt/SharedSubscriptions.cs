@@ -33,8 +33,6 @@ internal sealed partial class SharedSubscriptions(GatewayMetrics metrics, ILogge
 
     public MqttServer? Server { get; set; }
 
-    internal SharedSubscriptionRegistry Registry => _registry;
-
     public void Register(MqttServer server)
     {
         Server = server;
@@ -192,7 +190,10 @@ internal sealed partial class SharedSubscriptions(GatewayMetrics metrics, ILogge
             return false;
         }
         metrics.Increment("mqtt_shared_deliveries_total");
-        if (qos > MqttQualityOfServiceLevel.AtMostOnce) _registry.Track(member.ClientId, result.PacketIdentifier, new SharedDelivery(group, kept));
+        // Only a connected member's: one that is away gets it from its session when it returns, under a
+        // packet identifier MQTTnet gives it then, and owes nothing until it is connected.
+        if (qos > MqttQualityOfServiceLevel.AtMostOnce && _registry.IsConnected(member.ClientId))
+            _registry.Track(member.ClientId, result.PacketIdentifier, new SharedDelivery(group, kept));
         return true;
     }
 

@@ -107,18 +107,7 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
     [Fact]
     public async Task A_delivery_its_receiver_did_not_acknowledge_goes_to_another_member_when_it_leaves()
     {
-        // A member that takes messages and never acknowledges them (QoS 1, no PUBACK), then drops off.
-        var silent = new MqttClientFactory().CreateMqttClient();
-        var silentGot = new ConcurrentQueue<string>();
-        silent.ApplicationMessageReceivedAsync += e =>
-        {
-            e.AutoAcknowledge = false;
-            silentGot.Enqueue(Text(e.ApplicationMessage));
-            return Task.CompletedTask;
-        };
-        await silent.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _gateway.MqttPort).WithClientId("silent")
-            .WithProtocolVersion(MqttProtocolVersion.V500).Build());
-        await silent.SubscribeAsync("$share/g/orders/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        var (silent, silentGot) = await ConnectSilentMemberAsync("silent", "$share/g/orders/#");
         await using var steady = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "steady", MqttProtocolVersion.V500);
         await steady.SubscribeAsync("$share/g/orders/#");
         await WaitForMembersAsync(2);
@@ -132,6 +121,54 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, 4).Select(i => $"order:{i}"), steady.Received.Select(Text).Order());
         Assert.Equal(2, await _gateway.MetricAsync("mqtt_shared_redeliveries_total"));
         Assert.Equal(0, await _gateway.MetricAsync("mqtt_shared_deliveries_lost_total"));
+    }
+
+    [Fact]
+    public async Task A_leaver_whose_session_ends_passes_its_unacknowledged_deliveries_to_a_kept_session_or_they_are_counted_lost()
+    {
+        await using (var keeper = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "keeper", configure: o => o.WithCleanSession(false)))
+            await keeper.SubscribeAsync("$share/g/night/#");
+        var (silent, silentGot) = await ConnectSilentMemberAsync("silent", "$share/g/night/#");
+        await WaitForMembersAsync(2);
+
+        await using (var publisher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "pub"))
+            await publisher.PublishAsync("night/batch", "only"); // the one connected member takes it
+        await Poll.UntilAsync(() => silentGot.Count == 1, Patience.Reaction, "the message at the silent member");
+        silent.Dispose(); // its clean session ends with the connection: the message goes to the keeper's session
+
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_shared_redeliveries_total") == 1, Patience.Reaction, "the redelivery");
+        await using (var back = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "keeper", configure: o => o.WithCleanSession(false)))
+        {
+            await Poll.UntilAsync(() => back.Received.Any(m => Text(m) == "only"), Patience.Reaction, "the message in the keeper's session");
+            await back.Client.UnsubscribeAsync("$share/g/night/#");
+        }
+        await WaitForMembersAsync(0);
+
+        // A group of one clean member that leaves without acknowledging: nowhere to go, counted.
+        var (lonely, lonelyGot) = await ConnectSilentMemberAsync("lonely", "$share/solo/night/#");
+        await WaitForMembersAsync(1);
+        await using (var publisher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "pub"))
+            await publisher.PublishAsync("night/batch", "alone");
+        await Poll.UntilAsync(() => lonelyGot.Count == 1, Patience.Reaction, "the message at the lonely member");
+        lonely.Dispose();
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_shared_deliveries_lost_total") == 1, Patience.Reaction, "the loss counted");
+    }
+
+    /// <summary>A member that takes QoS 1 messages and never acknowledges them (no PUBACK), to drop off later.</summary>
+    private async Task<(IMqttClient Client, ConcurrentQueue<string> Got)> ConnectSilentMemberAsync(string clientId, string filter)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var got = new ConcurrentQueue<string>();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            e.AutoAcknowledge = false;
+            got.Enqueue(Text(e.ApplicationMessage));
+            return Task.CompletedTask;
+        };
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _gateway.MqttPort).WithClientId(clientId)
+            .WithProtocolVersion(MqttProtocolVersion.V500).Build());
+        await client.SubscribeAsync(filter, MqttQualityOfServiceLevel.AtLeastOnce);
+        return (client, got);
     }
 
     [Fact]

@@ -144,10 +144,15 @@ public sealed class SharedSubscriptionTests
         registry.SetConnected("c", true);
         lock (registry.Sync)
         {
-            Assert.Equal("c", registry.NextConnected(Group, "a")!.ClientId);
-            Assert.Equal("c", registry.NextConnected(Group, "a")!.ClientId); // b is not connected
+            Assert.Equal("c", registry.NextOther(Group, "a")!.ClientId);
+            Assert.Equal("c", registry.NextOther(Group, "a")!.ClientId); // b is not connected
             registry.SetConnected("c", false);
-            Assert.Null(registry.NextConnected(Group, "a"));
+            Assert.Null(registry.NextOther(Group, "a"));
+            // When the leaver's session is gone too, a member that is away keeps it in its session.
+            Assert.NotEqual("a", registry.NextOther(Group, "a", orAway: true)!.ClientId);
         }
+        var alone = new SharedSubscriptionRegistry();
+        alone.Add(Group, Member("a"));
+        lock (alone.Sync) Assert.Null(alone.NextOther(Group, "a", orAway: true));
     }
 }
