@@ -35,6 +35,9 @@ internal sealed partial class SysTopicsPublisher(
 
     private const string PublisherItem = "gateway.sys";
 
+    /// <summary>How long the oldest stored message found is trusted without a new look, at most (see <see cref="BacklogAgeSeconds"/>).</summary>
+    private static readonly TimeSpan OldestRecheck = TimeSpan.FromMinutes(1);
+
     /// <summary>Marks this publisher's messages, as <see cref="MqttListenerService.InjectedItem"/> marks stored ones (which the ingest then lets pass).</summary>
     private static readonly System.Collections.IDictionary PublisherItems = new System.Collections.ObjectModel.ReadOnlyDictionary<object, object>(
         new Dictionary<object, object> { [MqttListenerService.InjectedItem] = true, [PublisherItem] = true });
@@ -46,6 +49,9 @@ internal sealed partial class SysTopicsPublisher(
     private readonly CancellationTokenSource _stopping = new();
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private Task _running = Task.CompletedTask;
+
+    /// <summary>The oldest message found after a cursor, kept while that cursor stays where it is (see <see cref="BacklogAgeSeconds"/>).</summary>
+    private OldestStored? _oldest;
 
     /// <summary>A <c>$</c> topic reaches subscribers only when this publisher sent it: a STOMP SEND to one, say, does not.</summary>
     public static Task OnPublishAsync(InterceptingPublishEventArgs e)
@@ -149,13 +155,27 @@ internal sealed partial class SysTopicsPublisher(
     }
 
     /// <summary>Seconds since the oldest message some upstream has not confirmed yet arrived (every stored one with no upstream); 0 with none.</summary>
+    /// <remarks>
+    /// The store is read again only when the oldest cursor has moved, fewer messages are stored than at
+    /// the last look (some expired or were dropped) or <see cref="OldestRecheck"/> has passed: a backlog
+    /// waiting for an upstream that is down costs a read a minute, not one per tick.
+    /// </remarks>
     private long BacklogAgeSeconds()
     {
-        if (outbox.Count == 0) return 0;
+        var count = outbox.Count;
+        if (count == 0) return 0;
         var from = forwarding.Forwarders.Count == 0 ? 0 : forwarding.Forwarders.Min(f => f.Position);
-        var oldest = outbox.ReadAfter(from, maxCount: 1, maxBytes: 1);
-        return oldest.Count == 0 ? 0 : Math.Max(0, (long)(DateTimeOffset.UtcNow - oldest[0].Message.ReceivedAt).TotalSeconds);
+        var now = DateTimeOffset.UtcNow;
+        if (_oldest is not { } oldest || oldest.After != from || count < oldest.Count || now - oldest.ReadAt > OldestRecheck)
+        {
+            var read = outbox.ReadAfter(from, maxCount: 1, maxBytes: 1);
+            if (read.Count == 0) return 0;
+            _oldest = oldest = new OldestStored(from, count, now, read[0].Message.ReceivedAt);
+        }
+        return Math.Max(0, (long)(now - oldest.ReceivedAt).TotalSeconds);
     }
+
+    private readonly record struct OldestStored(long After, long Count, DateTimeOffset ReadAt, DateTimeOffset ReceivedAt);
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
