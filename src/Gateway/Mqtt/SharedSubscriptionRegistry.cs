@@ -91,11 +91,6 @@ internal sealed class SharedSubscriptionRegistry
         lock (Sync) return _connected.Contains(clientId);
     }
 
-    public bool IsMember(SharedSubscriptionFilter group, string clientId)
-    {
-        lock (Sync) return _groups.TryGetValue(group, out var g) && g.Members.Exists(m => m.ClientId == clientId);
-    }
-
     /// <summary>
     /// For a message on <paramref name="topic"/>: one member of each group whose filter matches. The
     /// next connected member in turn (round robin); with none connected, the next member in turn whose
