@@ -28,6 +28,10 @@ public static class EventIds
     public const int MqttWillPublishedAtShutdown = 234;
     public const int MqttWillDue = 235;
     public const int MqttWillsNotStored = 236;
+    public const int SharedSubscriptionJoined = 250;
+    public const int SharedSubscriptionProtocolError = 251;
+    public const int SharedDeliveriesRedelivered = 252;
+    public const int SysTopicsFailed = 253;
 
     // 3xx: outbox
     public const int OutboxOpened = 300;

@@ -30,12 +30,20 @@ public sealed record MqttListenerOptions
     /// <summary>MQTT 5's Server Keep Alive: the keep alive every MQTT 5 client must use instead of its own, in seconds; 0 leaves each client's.</summary>
     public int ServerKeepAliveSeconds { get; init; }
 
+    /// <summary>
+    /// How often the retained <c>$SYS/gateway/...</c> topics (uptime, connections, messages, backlog,
+    /// upstream links) are published to local subscribers; 0 publishes none.
+    /// </summary>
+    public TimeSpan SysTopicsInterval { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Every value out of range, each a line naming its key as <paramref name="section"/><c>:Name</c>.</summary>
     public IEnumerable<string> Validate(string section)
     {
         if (Port is <= 0 or > 65535) yield return $"{section}:Port must be 1-65535 (was {Port})";
         if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
         if (MaxPendingMessagesPerClient <= 0) yield return $"{section}:MaxPendingMessagesPerClient must be positive (was {MaxPendingMessagesPerClient})";
+        if (SysTopicsInterval != TimeSpan.Zero && (SysTopicsInterval < TimeSpan.FromSeconds(1) || SysTopicsInterval > TimeSpan.FromHours(1)))
+            yield return $"{section}:SysTopicsInterval must be 0 (off) or 00:00:01 to 01:00:00 (was {SysTopicsInterval})";
         if (MaxPacketBytes is < 1024 or > 268_435_460) yield return $"{section}:MaxPacketBytes must be 1024 to 268435460, MQTT's largest packet (was {MaxPacketBytes})";
         if (ServerKeepAliveSeconds is < 0 or > ushort.MaxValue) yield return $"{section}:ServerKeepAliveSeconds must be 0 (each client's own) to 65535 (was {ServerKeepAliveSeconds})";
     }

@@ -128,6 +128,12 @@ internal sealed partial class MqttIngest(
             arrival.Held?.Settle(arrival.PacketId); // MQTTnet already refused it (unknown topic alias): its reason code goes out
             return;
         }
+        if (SysTopicsPublisher.IsReserved(e.ApplicationMessage.Topic))
+        {
+            // $ topics are the server's (MQTT 5.0 4.7.2): the client is not allowed to publish there.
+            await RefuseAsync(arrival, MqttPubAckReasonCode.NotAuthorized, "topics starting with $ are reserved for the server").ConfigureAwait(false);
+            return;
+        }
         metrics.Increment("mqtt_publishes_received_total");
         if (routes.IsUnrouted(e.ApplicationMessage.Topic)) await IngestUnroutedAsync(arrival).ConfigureAwait(false);
         else await StoreAsync(arrival).ConfigureAwait(false);

@@ -18,6 +18,7 @@ internal sealed partial class MqttListenerService(
     MqttIngest ingest,
     RetainedMessageStore retained,
     WillDelays wills,
+    SharedSubscriptions shared,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -50,6 +51,10 @@ internal sealed partial class MqttListenerService(
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
         ingest.Server = _server;
+        // After the ingest's: only what it lets MQTTnet deliver goes to $ topics' and share groups' subscribers.
+        _server.InterceptingPublishAsync += SysTopicsPublisher.OnPublishAsync;
+        _server.InterceptingPublishAsync += shared.OnPublishAsync;
+        shared.Register(_server);
         _server.LoadingRetainedMessageAsync += retained.OnLoadingAsync;
         _server.RetainedMessageChangedAsync += retained.OnChangedAsync;
         _server.RetainedMessagesClearedAsync += retained.OnClearedAsync;

@@ -50,6 +50,8 @@ internal sealed class RetainedMessageStore(GatewayOptions options) : IDisposable
     public Task OnChangedAsync(RetainedMessageChangedEventArgs e)
     {
         var m = e.ChangedRetainedMessage;
+        // $SYS topics are the gateway's state now, republished every few seconds: a copy on disk would only be stale.
+        if (SysTopicsPublisher.IsReserved(m.Topic)) return Task.CompletedTask;
         lock (this)
         {
             // An empty retained payload clears the topic (MQTT 3.3.1.3).
