@@ -22,6 +22,14 @@ public static class EventIds
     public const int StompUnreceiptedStoreFailed = 215;
     public const int OriginRefused = 216;
 
+    // 230-239: kept MQTT state (persistent sessions, retained messages)
+    public const int MqttStateOpened = 230;
+    public const int MqttStateTornTail = 231;
+    public const int MqttStateWriteFailed = 232;
+    public const int MqttSessionExpired = 233;
+    public const int MqttSessionQueueFull = 234;
+    public const int MqttSessionRestored = 235;
+
     // 3xx: outbox
     public const int OutboxOpened = 300;
     public const int OutboxCommitFailed = 301;

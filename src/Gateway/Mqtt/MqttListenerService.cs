@@ -2,6 +2,7 @@ using System.Net;
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
+using Gateway.Mqtt.Sessions;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -17,6 +18,7 @@ internal sealed partial class MqttListenerService(
     GatewayOptions options,
     MqttIngest ingest,
     RetainedMessageStore retained,
+    PersistentSessions sessions,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -47,6 +49,8 @@ internal sealed partial class MqttListenerService(
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
         ingest.Server = _server;
+        ingest.Sessions = sessions;
+        sessions.Attach(_server);
         _server.LoadingRetainedMessageAsync += retained.OnLoadingAsync;
         _server.RetainedMessageChangedAsync += retained.OnChangedAsync;
         _server.RetainedMessagesClearedAsync += retained.OnClearedAsync;
@@ -58,6 +62,7 @@ internal sealed partial class MqttListenerService(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_server is { IsStarted: true }) await _server.StopAsync(new MqttServerStopOptions()).ConfigureAwait(false);
+        await sessions.StopAsync().ConfigureAwait(false);
     }
 
     public void Dispose() => _server?.Dispose();
@@ -86,6 +91,7 @@ internal sealed partial class MqttListenerService(
         if (message.ContentType is not null) builder.WithContentType(message.ContentType);
         foreach (var (name, value) in message.UserProperties) builder.WithUserProperty(name, System.Text.Encoding.UTF8.GetBytes(value));
         await DeliverAsync(server, builder.Build(), message.ClientId).ConfigureAwait(false);
+        await sessions.WhenDurableAsync().ConfigureAwait(false); // queued for a persistent session: on disk before the sender's receipt
     }
 
     /// <summary>Marks the session items of a message the gateway injects; read-only, so one serves them all.</summary>
