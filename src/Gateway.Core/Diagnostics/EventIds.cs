@@ -29,6 +29,7 @@ public static class EventIds
     public const int MqttSessionExpired = 233;
     public const int MqttSessionQueueFull = 234;
     public const int MqttSessionRestored = 235;
+    public const int MqttSessionDisconnectInterval = 236;
 
     // 3xx: outbox
     public const int OutboxOpened = 300;

@@ -38,7 +38,9 @@ internal sealed partial class PersistentSessions
                 endsNow = true;
             }
         }
-        if (endsNow) await DeleteFromServerAsync(e.ClientId).ConfigureAwait(false);
+        if (!endsNow) return;
+        await DeleteFromServerAsync(e.ClientId).ConfigureAwait(false);
+        LogDisconnectIntervalRefused(e.ClientId, e.SessionExpiryInterval);
     }
 
     /// <summary>Ends expired sessions, in the store and in MQTTnet, until <paramref name="stopping"/>.</summary>
@@ -84,6 +86,9 @@ internal sealed partial class PersistentSessions
         var sessions = await server.GetSessionsAsync().ConfigureAwait(false);
         if (sessions.FirstOrDefault(s => s.Id == clientId) is { } session) await session.DeleteAsync().ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventIds.MqttSessionDisconnectInterval, LogLevel.Warning, "MQTT client {ClientId} sent a session expiry interval of {Interval} s on DISCONNECT after 0 on CONNECT, a protocol error (MQTT-3.14.2-2): its session ended with the connection all the same")]
+    private partial void LogDisconnectIntervalRefused(string clientId, uint interval);
 
     [LoggerMessage(EventIds.MqttSessionExpired, LogLevel.Information, "MQTT session of {ClientId} expired and was ended")]
     private partial void LogExpired(string clientId);
