@@ -50,8 +50,8 @@ internal sealed class KeptSession(string clientId, uint expiryIntervalSeconds)
     public bool HasExpired(DateTimeOffset now) =>
         !Connected && DisconnectedAt is { } at && ExpiryIntervalSeconds != NeverExpires && now >= at.AddSeconds(ExpiryIntervalSeconds);
 
-    /// <summary>Queued messages sent under a packet identifier (see <see cref="InFlight"/>).</summary>
-    public HashSet<long> Sent { get; } = [];
+    /// <summary>Queued messages not sent yet, oldest first; entries no longer queued are skipped lazily.</summary>
+    public LinkedList<long> Unsent { get; } = new();
 
     /// <summary>
     /// How <paramref name="message"/> reaches this session, as MQTTnet would send it: the highest QoS
@@ -78,6 +78,28 @@ internal sealed class KeptSession(string clientId, uint expiryIntervalSeconds)
     public void ForgetSent()
     {
         InFlight.Clear();
-        Sent.Clear();
+        Unsent.Clear();
+        foreach (var seq in Queue.Keys) Unsent.AddLast(seq);
+    }
+
+    /// <summary>How far past the oldest unsent message a publish is looked for: MQTTnet sends in queue order, so it is nearly always the first.</summary>
+    private const int UnsentSearchDepth = 64;
+
+    /// <summary>The queued message MQTTnet's outgoing <paramref name="publish"/> carries, taken off the unsent list; null if none.</summary>
+    public long? TakeUnsent(MQTTnet.Packets.MqttPublishPacket publish)
+    {
+        var node = Unsent.First;
+        for (var looked = 0; node is not null && looked < UnsentSearchDepth; looked++)
+        {
+            var next = node.Next;
+            if (!Queue.TryGetValue(node.Value, out var message)) Unsent.Remove(node); // acknowledged or dropped meanwhile
+            else if (message.IsCarriedBy(publish))
+            {
+                Unsent.Remove(node);
+                return message.Seq;
+            }
+            node = next;
+        }
+        return null;
     }
 }

@@ -16,7 +16,7 @@ internal sealed class MqttState
     /// <summary>How many records a fresh log of this state holds: the measure for compaction.</summary>
     public long LiveRecords { get; private set; }
 
-    public void Apply(StateRecord r)
+    public void Apply(StateRecord r, bool replaying = false)
     {
         switch (r.Kind)
         {
@@ -47,7 +47,11 @@ internal sealed class MqttState
                 break;
             case StateRecordKind.Queued:
                 LastSeq = Math.Max(LastSeq, r.Message!.Seq);
-                if (Sessions.TryGetValue(r.Key, out var queue) && queue.Queue.TryAdd(r.Message.Seq, r.Message)) LiveRecords++;
+                if (Sessions.TryGetValue(r.Key, out var queue) && queue.Queue.TryAdd(r.Message.Seq, r.Message))
+                {
+                    LiveRecords++;
+                    if (replaying) queue.Unsent.AddLast(r.Message.Seq);
+                }
                 break;
             case StateRecordKind.Removed:
                 if (Sessions.TryGetValue(r.Key, out var acked) && acked.Queue.Remove(r.Number)) LiveRecords--;

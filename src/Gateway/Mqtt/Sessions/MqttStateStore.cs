@@ -97,6 +97,7 @@ internal sealed partial class MqttStateStore : IDisposable
     public int Enqueue(KeptSession session, KeptMessage message, int bound)
     {
         Record(new StateRecord(StateRecordKind.Queued, session.ClientId, Message: message));
+        session.Unsent.AddLast(message.Seq);
         var dropped = 0;
         while (session.Queue.Count > bound)
         {

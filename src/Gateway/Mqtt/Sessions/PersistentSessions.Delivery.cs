@@ -80,13 +80,7 @@ internal sealed partial class PersistentSessions
             if (!store.State.Sessions.TryGetValue(e.ClientId, out var kept) || kept.InFlight.ContainsKey(publish.PacketIdentifier)) return Task.CompletedTask;
             // MQTTnet sends a session's messages in the order it queued them, and the kept queue is in that
             // order: the first one not yet sent that carries this publish's topic and payload is the one.
-            foreach (var message in kept.Queue.Values)
-            {
-                if (kept.Sent.Contains(message.Seq) || !message.IsCarriedBy(publish)) continue;
-                kept.InFlight[publish.PacketIdentifier] = message.Seq;
-                kept.Sent.Add(message.Seq);
-                break;
-            }
+            if (kept.TakeUnsent(publish) is { } seq) kept.InFlight[publish.PacketIdentifier] = seq;
         }
         return Task.CompletedTask;
     }
@@ -104,7 +98,6 @@ internal sealed partial class PersistentSessions
         lock (store.Gate)
         {
             if (!store.State.Sessions.TryGetValue(e.ClientId, out var kept) || !kept.InFlight.Remove(packetId, out var seq)) return Task.CompletedTask;
-            kept.Sent.Remove(seq);
             store.Record(new StateRecord(StateRecordKind.Removed, kept.ClientId, Number: seq));
         }
         return Task.CompletedTask;
