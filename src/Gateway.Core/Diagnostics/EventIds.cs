@@ -21,6 +21,7 @@ public static class EventIds
     public const int StompSendRefused = 214;
     public const int StompUnreceiptedStoreFailed = 215;
     public const int OriginRefused = 216;
+    // 230-239: MQTT connections (client ids, wills); 240-249: delivery to subscribers; 250-259: shared subscriptions, $SYS
     public const int MqttClientIdAssigned = 230;
     public const int MqttClientIdRejected = 231;
     public const int MqttWillDelayed = 232;
@@ -32,6 +33,15 @@ public static class EventIds
     public const int SharedSubscriptionProtocolError = 251;
     public const int SharedDeliveriesRedelivered = 252;
     public const int SysTopicsFailed = 253;
+
+    // 260-269: kept MQTT state (persistent sessions, retained messages)
+    public const int MqttStateOpened = 260;
+    public const int MqttStateTornTail = 261;
+    public const int MqttStateWriteFailed = 262;
+    public const int MqttSessionExpired = 263;
+    public const int MqttSessionQueueFull = 264;
+    public const int MqttSessionRestored = 265;
+    public const int MqttSessionDisconnectInterval = 266;
 
     // 3xx: outbox
     public const int OutboxOpened = 300;

@@ -8,7 +8,7 @@ public sealed record MqttListenerOptions
     public int Port { get; init; } = 1883;
     public string BindAddress { get; init; } = "0.0.0.0";
 
-    /// <summary>Messages queued for one subscriber before the oldest are dropped (MQTTnet's per-session queue).</summary>
+    /// <summary>Messages queued for one subscriber before the oldest are dropped: MQTTnet's per-session queue, and what the gateway keeps of a persistent session across restarts.</summary>
     public int MaxPendingMessagesPerClient { get; init; } = 10_000;
 
     /// <summary>Keep sessions of clients that connect with clean session off (MQTT 3.1.1) / a session expiry (MQTT 5).</summary>

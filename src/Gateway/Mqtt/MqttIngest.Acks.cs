@@ -127,6 +127,7 @@ internal sealed partial class MqttIngest
             if (Server is not { IsStarted: true } server) return; // stopping: the store has it
             application.Payload = new ReadOnlySequence<byte>(message.Payload);
             await MqttListenerService.DeliverAsync(server, application, message.ClientId).ConfigureAwait(false);
+            if (Sessions is { } sessions) await sessions.WhenDurableAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -55,6 +55,9 @@ internal sealed partial class MqttIngest(
     /// <summary>The server, for local delivery of what was stored and for closing a refused MQTT 3.1.1 connection; set once it starts.</summary>
     public MqttServer? Server { get; set; }
 
+    /// <summary>Persistent sessions: what local delivery queued for them is on disk before the publisher's ack leaves.</summary>
+    public Sessions.PersistentSessions? Sessions { get; set; }
+
     public Task OnClientConnectedAsync(ClientConnectedEventArgs e)
     {
         // Per connection, not per session: a resumed session keeps its items, and an earlier

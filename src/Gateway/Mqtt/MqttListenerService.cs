@@ -2,6 +2,7 @@ using System.Net;
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
+using Gateway.Mqtt.Sessions;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -19,6 +20,7 @@ internal sealed partial class MqttListenerService(
     RetainedMessageStore retained,
     WillDelays wills,
     SharedSubscriptions shared,
+    PersistentSessions sessions,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -51,6 +53,9 @@ internal sealed partial class MqttListenerService(
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
         ingest.Server = _server;
+        // Before the share groups: a restored session's CONNACK says Session Present before they read it.
+        ingest.Sessions = sessions;
+        sessions.Attach(_server);
         // After the ingest's: only what it lets MQTTnet deliver goes to $ topics' and share groups' subscribers.
         _server.InterceptingPublishAsync += SysTopicsPublisher.OnPublishAsync;
         _server.InterceptingPublishAsync += shared.OnPublishAsync;
@@ -68,6 +73,7 @@ internal sealed partial class MqttListenerService(
         wills.ReleaseAllAtShutdown(); // held wills go into the outbox now, before it closes, rather than never
         if (_server is { IsStarted: true }) await _server.StopAsync(new MqttServerStopOptions()).ConfigureAwait(false);
         await wills.DrainAsync(cancellationToken).ConfigureAwait(false);
+        await sessions.StopAsync().ConfigureAwait(false);
     }
 
     public void Dispose() => _server?.Dispose();
@@ -96,6 +102,7 @@ internal sealed partial class MqttListenerService(
         if (message.ContentType is not null) builder.WithContentType(message.ContentType);
         foreach (var (name, value) in message.UserProperties) builder.WithUserProperty(name, System.Text.Encoding.UTF8.GetBytes(value));
         await DeliverAsync(server, builder.Build(), message.ClientId).ConfigureAwait(false);
+        await sessions.WhenDurableAsync().ConfigureAwait(false); // queued for a persistent session: on disk before the sender's receipt
     }
 
     /// <summary>Marks the session items of a message the gateway injects; read-only, so one serves them all.</summary>
