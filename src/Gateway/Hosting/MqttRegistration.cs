@@ -8,6 +8,7 @@ internal static class MqttRegistration
     public static IServiceCollection AddMqtt(this IServiceCollection services)
     {
         services.AddSingleton<MqttIngest>();
+        services.AddSingleton<MqttOutbound>();
         services.AddSingleton<RetainedMessageStore>();
         services.AddSingleton<MqttListenerService>();
         services.AddHostedService(sp => sp.GetRequiredService<MqttListenerService>());

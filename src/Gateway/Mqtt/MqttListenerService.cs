@@ -16,6 +16,7 @@ namespace Gateway.Mqtt;
 internal sealed partial class MqttListenerService(
     GatewayOptions options,
     MqttIngest ingest,
+    MqttOutbound outbound,
     RetainedMessageStore retained,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
@@ -46,6 +47,11 @@ internal sealed partial class MqttListenerService(
         _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
+        _server.ValidatingConnectionAsync += outbound.OnValidatingConnectionAsync;
+        _server.InterceptingPublishAsync += outbound.OnPublishAsync; // after ingest's: stamps only what MQTTnet delivers itself
+        _server.InterceptingClientEnqueueAsync += outbound.OnEnqueueAsync;
+        _server.InterceptingInboundPacketAsync += outbound.OnInboundPacketAsync;
+        _server.InterceptingOutboundPacketAsync += outbound.OnOutboundPacketAsync;
         ingest.Server = _server;
         _server.LoadingRetainedMessageAsync += retained.OnLoadingAsync;
         _server.RetainedMessageChangedAsync += retained.OnChangedAsync;
@@ -85,7 +91,7 @@ internal sealed partial class MqttListenerService(
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
         if (message.ContentType is not null) builder.WithContentType(message.ContentType);
         foreach (var (name, value) in message.UserProperties) builder.WithUserProperty(name, System.Text.Encoding.UTF8.GetBytes(value));
-        await DeliverAsync(server, builder.Build(), message.ClientId).ConfigureAwait(false);
+        await DeliverAsync(server, builder.Build(), message.ClientId, message.ReceivedAt).ConfigureAwait(false);
     }
 
     /// <summary>Marks the session items of a message the gateway injects; read-only, so one serves them all.</summary>
@@ -93,14 +99,18 @@ internal sealed partial class MqttListenerService(
 
     /// <summary>
     /// Hands a stored message to MQTTnet for its MQTT subscribers (and retained messages), marked so
-    /// the publish interceptor lets it pass; <paramref name="senderClientId"/> keeps MQTT 5's no-local working.
+    /// the publish interceptor lets it pass; <paramref name="senderClientId"/> keeps MQTT 5's no-local working,
+    /// <paramref name="receivedAt"/> its expiry counting from when it entered the gateway.
     /// </summary>
-    internal static Task DeliverAsync(MqttServer server, MqttApplicationMessage application, string senderClientId) =>
-        server.InjectApplicationMessage(new InjectedMqttApplicationMessage(application)
+    internal static Task DeliverAsync(MqttServer server, MqttApplicationMessage application, string senderClientId, DateTimeOffset receivedAt)
+    {
+        MessageExpiry.Stamp(application, receivedAt);
+        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(application)
         {
             SenderClientId = senderClientId,
             CustomSessionItems = InjectedItems,
         });
+    }
 
     [LoggerMessage(EventIds.MqttListening, LogLevel.Information, "MQTT listening on {Address}:{Port} (MQTT 3.1.1 and 5.0)")]
     private partial void LogListening(string address, int port);
