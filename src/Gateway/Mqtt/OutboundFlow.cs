@@ -58,6 +58,7 @@ internal sealed class OutboundFlow
     private readonly uint _maximumPacketSize;
     private readonly MqttPacketFormatterAdapter? _sizer;
     private readonly Action<OutboundVerdict, MqttPublishPacket, int> _discarded;
+    private readonly TimeProvider _clock;
     private readonly Queue<MqttPublishPacket> _deferred = new();
     private TaskCompletionSource _progress = NewSignal();
     private bool _pumping;
@@ -65,10 +66,11 @@ internal sealed class OutboundFlow
     /// <param name="channel">The connection's adapter, for PUBLISHes sent after waiting here.</param>
     /// <param name="limits">What the client's CONNECT asked for (all 0 on MQTT 3.1.1: no limit, no aliases).</param>
     /// <param name="discarded">Told of each PUBLISH not sent, with its encoded size for one too large.</param>
-    public OutboundFlow(IMqttChannelAdapter channel, ClientLimits limits, Action<OutboundVerdict, MqttPublishPacket, int> discarded)
+    public OutboundFlow(IMqttChannelAdapter channel, ClientLimits limits, Action<OutboundVerdict, MqttPublishPacket, int> discarded, TimeProvider? clock = null)
     {
         _channel = channel;
         _discarded = discarded;
+        _clock = clock ?? TimeProvider.System;
         if (limits.ReceiveMaximum is > 0 and < InFlightWindow.Unlimited) _window = new InFlightWindow(limits.ReceiveMaximum);
         if (limits.TopicAliasMaximum > 0) _aliases = new TopicAliasTable(limits.TopicAliasMaximum);
         _maximumPacketSize = limits.MaximumPacketSize;
@@ -98,7 +100,7 @@ internal sealed class OutboundFlow
         {
             if (_deferred.Count == 0 && TryTakeSlot(publish))
             {
-                var (verdict, prepared, size) = Prepare(publish, DateTimeOffset.UtcNow);
+                var (verdict, prepared, size) = Prepare(publish, _clock.GetUtcNow());
                 if (verdict == OutboundVerdict.Send) return (verdict, prepared);
                 _window?.Release(publish.PacketIdentifier);
                 _discarded(verdict, publish, size);
@@ -147,7 +149,7 @@ internal sealed class OutboundFlow
                     var head = _deferred.Peek();
                     if (TryTakeSlot(head))
                     {
-                        var (verdict, prepared, size) = Prepare(head, DateTimeOffset.UtcNow);
+                        var (verdict, prepared, size) = Prepare(head, _clock.GetUtcNow());
                         if (verdict == OutboundVerdict.Send) next = prepared;
                         else
                         {
