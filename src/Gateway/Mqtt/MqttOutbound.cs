@@ -30,7 +30,9 @@ internal sealed partial class MqttOutbound(GatewayOptions options, GatewayMetric
             ? new ClientLimits(e.ReceiveMaximum, e.MaximumPacketSize, options.Mqtt.SendTopicAliases ? e.TopicAliasMaximum : (ushort)0)
             : default;
         var clientId = e.ClientId;
-        _flows.AddOrUpdate(remote, new OutboundFlow(e.ChannelAdapter, limits, (verdict, publish, size) => Discarded(remote, clientId, verdict, publish, size)));
+        _flows.AddOrUpdate(remote, new OutboundFlow(e.ChannelAdapter, limits,
+            (verdict, publish, size) => Discarded(remote, clientId, verdict, publish, size),
+            () => metrics.Increment("mqtt_topic_aliases_assigned_total")));
         return Task.CompletedTask;
     }
 

@@ -59,6 +59,7 @@ internal sealed class OutboundFlow
     private readonly MqttPacketFormatterAdapter? _sizer;
     private readonly Action<OutboundVerdict, MqttPublishPacket, int> _discarded;
     private readonly TimeProvider _clock;
+    private readonly Action? _aliasAssigned;
     private readonly Queue<MqttPublishPacket> _deferred = new();
     private TaskCompletionSource _progress = NewSignal();
     private bool _pumping;
@@ -66,8 +67,11 @@ internal sealed class OutboundFlow
     /// <param name="channel">The connection's adapter, for PUBLISHes sent after waiting here.</param>
     /// <param name="limits">What the client's CONNECT asked for (all 0 on MQTT 3.1.1: no limit, no aliases).</param>
     /// <param name="discarded">Told of each PUBLISH not sent, with its encoded size for one too large.</param>
-    public OutboundFlow(IMqttChannelAdapter channel, ClientLimits limits, Action<OutboundVerdict, MqttPublishPacket, int> discarded, TimeProvider? clock = null)
+    /// <param name="aliasAssigned">Told of each topic alias assigned (to count them).</param>
+    public OutboundFlow(IMqttChannelAdapter channel, ClientLimits limits, Action<OutboundVerdict, MqttPublishPacket, int> discarded,
+        Action? aliasAssigned = null, TimeProvider? clock = null)
     {
+        _aliasAssigned = aliasAssigned;
         _channel = channel;
         _discarded = discarded;
         _clock = clock ?? TimeProvider.System;
@@ -241,6 +245,7 @@ internal sealed class OutboundFlow
                 return (OutboundVerdict.TooLarge, null, size);
             }
         }
+        if (assigned is not null) _aliasAssigned?.Invoke();
         return (OutboundVerdict.Send, packet, 0);
     }
 

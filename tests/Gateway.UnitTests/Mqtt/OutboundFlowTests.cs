@@ -18,7 +18,7 @@ public sealed class OutboundFlowTests
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
 
     private OutboundFlow Flow(ushort receiveMaximum = 0, uint maximumPacketSize = 0, ushort topicAliasMaximum = 0) =>
-        new(_channel, new ClientLimits(receiveMaximum, maximumPacketSize, topicAliasMaximum), (v, p, s) => _discarded.Enqueue((v, p, s)), _clock)
+        new(_channel, new ClientLimits(receiveMaximum, maximumPacketSize, topicAliasMaximum), (v, p, s) => _discarded.Enqueue((v, p, s)), clock: _clock)
         {
             Connection = CancellationToken.None,
         };
