@@ -70,6 +70,36 @@ public sealed class SubscriberFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_message_that_expires_while_waiting_for_the_receive_maximum_is_not_delivered() // MQTT-3.3.2-5, MQTT-3.3.4-9
+    {
+        var held = new ConcurrentQueue<MqttApplicationMessageReceivedEventArgs>();
+        using var subscriber = new MqttClientFactory().CreateMqttClient();
+        subscriber.ApplicationMessageReceivedAsync += e =>
+        {
+            e.AutoAcknowledge = false;
+            held.Enqueue(e);
+            return Task.CompletedTask;
+        };
+        await subscriber.ConnectAsync(Options("one-at-a-time").WithReceiveMaximum(1).Build());
+        await subscriber.SubscribeAsync("expiry/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        await using var publisher = await PublisherAsync();
+
+        var published = Stopwatch.StartNew();
+        await publisher.Client.PublishAsync(Expiring("first", seconds: 0));
+        await publisher.Client.PublishAsync(Expiring("short", seconds: 1));
+        await publisher.Client.PublishAsync(Expiring("last", seconds: 0));
+        await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_publishes_deferred_total") >= 2, Patience.Reaction, "two held behind the first");
+        await Poll.UntilAsync(() => published.Elapsed > TimeSpan.FromSeconds(1.5), Patience.Reaction, "the short interval to pass");
+
+        held.TryPeek(out var first);
+        await first!.AcknowledgeAsync(CancellationToken.None);
+
+        await Poll.UntilAsync(() => held.Count == 2, Patience.Reaction, "the message after the expired one");
+        Assert.Equal(["first", "last"], held.Select(e => Text(e.ApplicationMessage)));
+        Assert.Equal(1, await _gateway.MetricAsync("mqtt_messages_expired_total"));
+    }
+
+    [Fact]
     public async Task A_message_larger_than_the_client_maximum_packet_size_is_discarded_counted_and_logged_once() // MQTT-3.1.2-24, MQTT-3.1.2-25
     {
         await using var subscriber = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "small-packets", MqttProtocolVersion.V500,
@@ -87,6 +117,26 @@ public sealed class SubscriberFlowTests : IAsyncLifetime
         Assert.Equal(2, await _gateway.MetricAsync("mqtt_publishes_too_large_for_client_total"));
         Assert.True(subscriber.IsConnected); // discarded, not a broken connection
         Assert.Single(_gateway.Output.Split('\n'), l => l.Contains("exceeds the Maximum Packet Size client small-packets announced"));
+    }
+
+    [Fact]
+    public async Task Mosquitto_sub_with_a_maximum_packet_size_gets_the_small_message_and_stays_connected() // MQTT-3.1.2-25
+    {
+        if (!File.Exists("/usr/bin/mosquitto_sub")) throw new InvalidOperationException("mosquitto_sub is missing: install mosquitto-clients (./test.sh does)");
+        // stdbuf: line by line, so SUBACK shows as it happens (mosquitto_sub writes through stdio, fully buffered into a pipe).
+        using var sub = new StreamingProcess("stdbuf",
+            ["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", _gateway.MqttPort.ToString(), "-V", "mqttv5", "-i", "mosquitto-small", "-q", "1",
+             "-D", "connect", "maximum-packet-size", "300", "-t", "mosq/#", "-v", "-d"]);
+        await Poll.UntilAsync(() => sub.Lines.Any(l => l.Contains("received SUBACK")), Patience.Reaction, "mosquitto_sub subscribed");
+        await using var publisher = await PublisherAsync();
+
+        Assert.True((await publisher.PublishAsync("mosq/a", new string('x', 1000))).IsSuccess);
+        Assert.True((await publisher.PublishAsync("mosq/a", "small")).IsSuccess);
+
+        await Poll.UntilAsync(() => sub.Lines.Any(l => l == "mosq/a small"), Patience.Reaction, "the small message printed");
+        Assert.Single(sub.Lines, l => l.Contains("received PUBLISH")); // in order: the large one never came before it
+        Assert.False(sub.HasExited, string.Join('\n', sub.Lines));
+        Assert.Equal(1, await _gateway.MetricAsync("mqtt_publishes_too_large_for_client_total"));
     }
 
     [Fact]
@@ -191,4 +241,30 @@ public sealed class SubscriberFlowTests : IAsyncLifetime
         .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
         .WithMessageExpiryInterval(seconds)
         .Build();
+
+    /// <summary>A client program left running, its output lines kept as they come.</summary>
+    private sealed class StreamingProcess : IDisposable
+    {
+        private readonly Process _process;
+
+        public StreamingProcess(string file, IEnumerable<string> args)
+        {
+            var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            _process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
+            _process.OutputDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue(e.Data); };
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue("stderr: " + e.Data); };
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public ConcurrentQueue<string> Lines { get; } = new();
+
+        public bool HasExited => _process.HasExited;
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
+    }
 }
