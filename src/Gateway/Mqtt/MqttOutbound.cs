@@ -22,6 +22,13 @@ internal sealed partial class MqttOutbound(GatewayOptions options, GatewayMetric
     /// </summary>
     private readonly ConditionalWeakTable<EndPoint, OutboundFlow> _flows = new();
 
+    /// <summary>
+    /// QoS 1/2 PUBLISHes discarded once: MQTTnet keeps them unacknowledged (only the client's ack removes
+    /// one, MqttSession.cs:69-80) and offers them again when a persistent session resumes
+    /// (MqttSession.Recover), where they are discarded again but not counted twice.
+    /// </summary>
+    private readonly ConditionalWeakTable<MqttPublishPacket, object> _discarded = new();
+
     /// <summary>Reads what the client's CONNECT asks of the server's PUBLISHes: MQTTnet's server keeps it to itself.</summary>
     public Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
@@ -82,6 +89,7 @@ internal sealed partial class MqttOutbound(GatewayOptions options, GatewayMetric
 
     private void Discarded(EndPoint remote, string clientId, OutboundVerdict verdict, MqttPublishPacket publish, int size)
     {
+        if (!_discarded.TryAdd(publish, verdict)) return;
         if (verdict == OutboundVerdict.Expired)
         {
             metrics.Increment("mqtt_messages_expired_total");

@@ -84,9 +84,9 @@ public sealed class SubscriberFlowTests : IAsyncLifetime
         await subscriber.SubscribeAsync("expiry/#", MqttQualityOfServiceLevel.AtLeastOnce);
         await using var publisher = await PublisherAsync();
 
-        var published = Stopwatch.StartNew();
         await publisher.Client.PublishAsync(Expiring("first", seconds: 0));
         await publisher.Client.PublishAsync(Expiring("short", seconds: 1));
+        var published = Stopwatch.StartNew(); // acknowledged: it entered the gateway before this
         await publisher.Client.PublishAsync(Expiring("last", seconds: 0));
         await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_publishes_deferred_total") >= 2, Patience.Reaction, "two held behind the first");
         await Poll.UntilAsync(() => published.Elapsed > TimeSpan.FromSeconds(1.5), Patience.Reaction, "the short interval to pass");
@@ -219,8 +219,8 @@ public sealed class SubscriberFlowTests : IAsyncLifetime
         }
         await using var publisher = await PublisherAsync();
 
-        var published = Stopwatch.StartNew();
         await publisher.Client.PublishAsync(Expiring("short", seconds: 1));
+        var published = Stopwatch.StartNew(); // acknowledged: it entered the gateway before this
         await publisher.Client.PublishAsync(Expiring("long", seconds: 60));
         await Poll.UntilAsync(() => published.Elapsed > TimeSpan.FromSeconds(1.5), Patience.Reaction, "the short interval to pass");
 
@@ -232,6 +232,16 @@ public sealed class SubscriberFlowTests : IAsyncLifetime
         var delivered = Assert.Single(back.Received);
         Assert.InRange(delivered.MessageExpiryInterval, 1u, 59u); // what is left of 60, not 60
         Assert.DoesNotContain(delivered.UserProperties ?? [], p => p.Name == "gateway-entered-at"); // the gateway's own bookkeeping stays inside
+        Assert.Equal(1, await _gateway.MetricAsync("mqtt_messages_expired_total"));
+
+        // MQTTnet keeps the expired one unacknowledged and offers it again on the next resumption, before
+        // anything newer: discarded again, neither delivered nor counted twice.
+        await back.Client.DisconnectAsync();
+        await using var again = new MqttTestClient();
+        await again.Client.ConnectAsync(session.Build());
+        await publisher.Client.PublishAsync(Expiring("marker", seconds: 0));
+        await Poll.UntilAsync(() => again.Received.Any(m => Text(m) == "marker"), Patience.Reaction, "the message published after resuming");
+        Assert.Equal(["marker"], again.Received.Select(Text));
         Assert.Equal(1, await _gateway.MetricAsync("mqtt_messages_expired_total"));
     }
 
