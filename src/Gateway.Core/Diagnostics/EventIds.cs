@@ -14,6 +14,7 @@ public static class EventIds
     public const int MqttPacketRefused = 205;
     public const int MqttAcceptFailed = 206;
     public const int MqttConnectionFailed = 207;
+    public const int MqttTooLargeForClient = 240;
     public const int StompListening = 210;
     public const int StompClosed = 211;
     public const int StompDisconnected = 212;

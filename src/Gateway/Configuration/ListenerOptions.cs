@@ -36,6 +36,13 @@ public sealed record MqttListenerOptions
     /// </summary>
     public TimeSpan SysTopicsInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Give MQTT 5 clients that allow it (Topic Alias Maximum in CONNECT) topic aliases for the topics sent
+    /// to them: the topic goes out in full once, then as a two-byte alias. Off: topics always in full,
+    /// for clients that announce aliases they mishandle.
+    /// </summary>
+    public bool SendTopicAliases { get; init; } = true;
+
     /// <summary>Every value out of range, each a line naming its key as <paramref name="section"/><c>:Name</c>.</summary>
     public IEnumerable<string> Validate(string section)
     {

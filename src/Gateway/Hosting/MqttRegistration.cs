@@ -17,6 +17,7 @@ internal static class MqttRegistration
             Path.Combine(sp.GetRequiredService<GatewayOptions>().DataPath, "mqtt-state.log"),
             FsyncDiskSync.Instance,
             sp.GetRequiredService<ILogger<MqttStateStore>>()));
+        services.AddSingleton<MqttOutbound>();
         services.AddSingleton<RetainedMessageStore>();
         services.AddSingleton<SharedSubscriptions>();
         services.AddSingleton<PersistentSessions>();

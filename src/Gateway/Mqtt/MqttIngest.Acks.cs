@@ -126,7 +126,7 @@ internal sealed partial class MqttIngest
             await PublishLocallyAsync(message).ConfigureAwait(false);
             if (Server is not { IsStarted: true } server) return; // stopping: the store has it
             application.Payload = new ReadOnlySequence<byte>(message.Payload);
-            await MqttListenerService.DeliverAsync(server, application, message.ClientId).ConfigureAwait(false);
+            await MqttListenerService.DeliverAsync(server, application, message.ClientId, message.ReceivedAt).ConfigureAwait(false);
             if (Sessions is { } sessions) await sessions.WhenDurableAsync().ConfigureAwait(false);
         }
         catch (Exception ex)

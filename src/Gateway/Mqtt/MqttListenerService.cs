@@ -17,6 +17,7 @@ namespace Gateway.Mqtt;
 internal sealed partial class MqttListenerService(
     GatewayOptions options,
     MqttIngest ingest,
+    MqttOutbound outbound,
     RetainedMessageStore retained,
     WillDelays wills,
     SharedSubscriptions shared,
@@ -52,6 +53,10 @@ internal sealed partial class MqttListenerService(
         _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
+        _server.ValidatingConnectionAsync += outbound.OnValidatingConnectionAsync;
+        _server.InterceptingPublishAsync += outbound.OnPublishAsync; // after ingest's: stamps only what MQTTnet delivers itself
+        _server.InterceptingClientEnqueueAsync += outbound.OnEnqueueAsync;
+        _server.InterceptingInboundPacketAsync += outbound.OnInboundPacketAsync;
         ingest.Server = _server;
         // Before the share groups: a restored session's CONNACK says Session Present before they read it.
         ingest.Sessions = sessions;
@@ -60,6 +65,9 @@ internal sealed partial class MqttListenerService(
         _server.InterceptingPublishAsync += SysTopicsPublisher.OnPublishAsync;
         _server.InterceptingPublishAsync += shared.OnPublishAsync;
         shared.Register(_server);
+        // Last of the outbound interceptors: a PUBLISH it defers past the client's Receive Maximum goes out
+        // later through the channel adapter, past every interceptor, so the others must have seen it already.
+        _server.InterceptingOutboundPacketAsync += outbound.OnOutboundPacketAsync;
         _server.LoadingRetainedMessageAsync += retained.OnLoadingAsync;
         _server.RetainedMessageChangedAsync += retained.OnChangedAsync;
         _server.RetainedMessagesClearedAsync += retained.OnClearedAsync;
@@ -101,7 +109,7 @@ internal sealed partial class MqttListenerService(
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
         if (message.ContentType is not null) builder.WithContentType(message.ContentType);
         foreach (var (name, value) in message.UserProperties) builder.WithUserProperty(name, System.Text.Encoding.UTF8.GetBytes(value));
-        await DeliverAsync(server, builder.Build(), message.ClientId).ConfigureAwait(false);
+        await DeliverAsync(server, builder.Build(), message.ClientId, message.ReceivedAt).ConfigureAwait(false);
         await sessions.WhenDurableAsync().ConfigureAwait(false); // queued for a persistent session: on disk before the sender's receipt
     }
 
@@ -110,14 +118,18 @@ internal sealed partial class MqttListenerService(
 
     /// <summary>
     /// Hands a stored message to MQTTnet for its MQTT subscribers (and retained messages), marked so
-    /// the publish interceptor lets it pass; <paramref name="senderClientId"/> keeps MQTT 5's no-local working.
+    /// the publish interceptor lets it pass; <paramref name="senderClientId"/> keeps MQTT 5's no-local working,
+    /// <paramref name="receivedAt"/> its expiry counting from when it entered the gateway.
     /// </summary>
-    internal static Task DeliverAsync(MqttServer server, MqttApplicationMessage application, string senderClientId) =>
-        server.InjectApplicationMessage(new InjectedMqttApplicationMessage(application)
+    internal static Task DeliverAsync(MqttServer server, MqttApplicationMessage application, string senderClientId, DateTimeOffset receivedAt)
+    {
+        MessageExpiry.Stamp(application, receivedAt);
+        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(application)
         {
             SenderClientId = senderClientId,
             CustomSessionItems = InjectedItems,
         });
+    }
 
     [LoggerMessage(EventIds.MqttListening, LogLevel.Information, "MQTT listening on {Address}:{Port} (MQTT 3.1.1 and 5.0)")]
     private partial void LogListening(string address, int port);

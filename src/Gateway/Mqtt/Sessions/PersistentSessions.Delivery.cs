@@ -44,6 +44,7 @@ internal sealed partial class PersistentSessions
     /// </summary>
     private Task OnEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
     {
+        if (!e.AcceptEnqueue) return Task.CompletedTask; // refused before (expired): MQTTnet does not queue it, nor do we
         lock (store.Gate)
         {
             if (!store.State.Sessions.TryGetValue(e.ReceiverClientId, out var kept)) return Task.CompletedTask;
