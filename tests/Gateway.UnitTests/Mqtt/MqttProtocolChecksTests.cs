@@ -1,6 +1,7 @@
 using System.Text;
 using Gateway.Mqtt;
 using MQTTnet.Protocol;
+using static Gateway.TestUtilities.MqttPacketBytes;
 
 namespace Gateway.UnitTests.Mqtt;
 
@@ -11,12 +12,6 @@ namespace Gateway.UnitTests.Mqtt;
 public sealed class MqttProtocolChecksTests
 {
     private static readonly MqttPacketLimits Limits = new(MaxConnectBytes: 1000, MaxPacketBytes: 200_000);
-
-    private const byte Publish0 = 0x30;
-    private const byte Publish1 = 0x32;
-    private const byte Subscribe = 0x82;
-    private const byte Unsubscribe = 0xA2;
-    private const byte TopicAlias = 0x23;
 
     [Theory]
     [InlineData(4)]
@@ -243,40 +238,4 @@ public sealed class MqttProtocolChecksTests
         }
         return null;
     }
-
-    internal static byte[] Connect(int version) =>
-        Packet(0x10, Str("MQTT"), [(byte)version, 0x02], U16(60), Props(version), Str("client"));
-
-    internal static byte[] Publish(int version, byte typeAndFlags, string topic, int packetId = 0, string payload = "", byte[]? properties = null) =>
-        Packet(typeAndFlags, Str(topic), (typeAndFlags & 0x06) != 0 ? U16(packetId) : [], Props(version, properties ?? []), Encoding.UTF8.GetBytes(payload));
-
-    internal static byte[] Packet(byte typeAndFlags, params byte[][] parts)
-    {
-        var body = Concat(parts);
-        return [typeAndFlags, .. VariableInteger(body.Length), .. body];
-    }
-
-    /// <summary>A property list with its length on MQTT 5; nothing on MQTT 3.1.1.</summary>
-    private static byte[] Props(int version, byte[]? properties = null) =>
-        version == 5 ? [.. VariableInteger(properties?.Length ?? 0), .. properties ?? []] : [];
-
-    private static byte[] Str(string text) => Str(Encoding.UTF8.GetBytes(text));
-
-    private static byte[] Str(byte[] utf8) => [.. U16(utf8.Length), .. utf8];
-
-    private static byte[] U16(int value) => [(byte)(value >> 8), (byte)value];
-
-    private static byte[] VariableInteger(int value)
-    {
-        var bytes = new List<byte>();
-        do
-        {
-            var digit = (byte)(value % 128);
-            value /= 128;
-            bytes.Add(value > 0 ? (byte)(digit | 0x80) : digit);
-        } while (value > 0);
-        return [.. bytes];
-    }
-
-    private static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 }
