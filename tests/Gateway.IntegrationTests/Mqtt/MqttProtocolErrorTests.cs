@@ -1,3 +1,4 @@
+using System.Net.WebSockets;
 using System.Text;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -149,6 +150,35 @@ public sealed class MqttProtocolErrorTests(ProtocolErrorGateway fixture) : IClas
         Assert.Equal(["aliased/dev:first", "aliased/dev:second"], subscriber.Received.Select(m => $"{m.Topic}:{Encoding.UTF8.GetString(m.Payload)}"));
     }
 
+    [Theory]
+    [InlineData(4)]
+    [InlineData(5)]
+    public async Task Over_websocket_a_publish_with_an_empty_topic_gets_no_puback_MQTT_4_7_3_1(int version)
+    {
+        var (stored, received) = (await _gateway.MetricAsync("outbox_messages"), await _gateway.MetricAsync("mqtt_publishes_received_total"));
+        using var socket = new ClientWebSocket();
+        socket.Options.AddSubProtocol("mqtt");
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{_gateway.HttpPort}/mqtt"), CancellationToken.None);
+        await socket.SendAsync(Connect(version, $"ws-empty-{version}"), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None);
+        Assert.Equal((byte?)0x20, (await ReceiveMessageAsync(socket))?[0]); // CONNACK
+
+        await socket.SendAsync(Publish(version, Publish1, "", packetId: 1, payload: "would be lost"), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None);
+        var answers = new List<byte[]>();
+        while (await ReceiveMessageAsync(socket) is { } answer) answers.Add(answer);
+
+        if (version == 5)
+        {
+            var disconnect = Assert.Single(answers);
+            var lengthBytes = disconnect.Skip(1).TakeWhile(b => (b & 0x80) != 0).Count() + 1;
+            Assert.Equal("E0 82", $"{disconnect[0]:X2} {disconnect[1 + lengthBytes]:X2}"); // DISCONNECT, Protocol Error
+        }
+        else
+        {
+            Assert.Empty(answers);
+        }
+        await AssertNothingStoredSinceAsync(stored, received);
+    }
+
     [Fact]
     public async Task A_flood_of_bad_packets_is_logged_once_for_its_connection()
     {
@@ -201,6 +231,12 @@ public sealed class MqttProtocolErrorTests(ProtocolErrorGateway fixture) : IClas
         Assert.Contains(what, line);
         Assert.Contains(rule, line);
 
+        await AssertNothingStoredSinceAsync(stored, received);
+    }
+
+    /// <summary>A publish acknowledged now is the only one stored since the counts were read: the refused one came before it.</summary>
+    private async Task AssertNothingStoredSinceAsync(double stored, double received)
+    {
         await using (var device = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "after-refusal"))
         {
             Assert.True((await device.PublishAsync("sensors/after-refusal", "stored")).IsSuccess);
@@ -208,6 +244,28 @@ public sealed class MqttProtocolErrorTests(ProtocolErrorGateway fixture) : IClas
         Assert.Equal(stored + 1, await _gateway.MetricAsync("outbox_messages"));
         Assert.Equal(received + 1, await _gateway.MetricAsync("mqtt_publishes_received_total"));
         _gateway.AssertNoUnexpectedErrors();
+    }
+
+    /// <summary>The next WebSocket message (one MQTT packet), or null once the gateway has closed the connection.</summary>
+    private static async Task<byte[]?> ReceiveMessageAsync(ClientWebSocket socket)
+    {
+        using var timeout = new CancellationTokenSource(Patience.Reaction);
+        var message = new List<byte>();
+        var buffer = new byte[4096];
+        try
+        {
+            while (true)
+            {
+                var received = await socket.ReceiveAsync(buffer, timeout.Token);
+                if (received.MessageType == WebSocketMessageType.Close) return null;
+                message.AddRange(buffer.AsSpan(0, received.Count));
+                if (received.EndOfMessage) return [.. message];
+            }
+        }
+        catch (WebSocketException)
+        {
+            return null; // closed without the close handshake
+        }
     }
 
     private List<string> LogLines(string endpoint) =>
