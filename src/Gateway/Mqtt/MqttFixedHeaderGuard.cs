@@ -21,6 +21,7 @@ internal sealed class MqttFixedHeaderGuard(MqttPacketLimits limits)
     /// <summary>The remaining length takes at most four bytes; a continuation bit on the fourth is malformed.</summary>
     private const int MaxLengthBytes = 4;
 
+    private readonly MqttProtocolChecks _checks = new();
     private Part _part = Part.TypeByte;
     private MqttPacketKind _kind;
     private int _lengthBytes;
@@ -28,7 +29,6 @@ internal sealed class MqttFixedHeaderGuard(MqttPacketLimits limits)
     private int _bodyLeft;
     private bool _connectSeen;
     private MqttPacketRefusal? _refused;
-    private readonly MqttProtocolChecks _checks = new();
     private ArrayBufferWriter<byte> _body = new();
     private byte _typeAndFlags;
     private int _bodyNeeded;
