@@ -37,7 +37,8 @@ internal sealed partial class MqttProtocolChecks
                 case PayloadFormatIndicator when reader.Number > 1:
                     return MqttProtocolViolation.ProtocolError(Kind, $"a PUBLISH with Payload Format Indicator {reader.Number}", "MQTT 5.0 section 3.3.2.3.2");
                 case ResponseTopic when MqttTopicRules.TopicNameProblem(reader.Text) is { } problem:
-                    return Violation(Kind, "a PUBLISH whose Response Topic has ", problem);
+                    // The Response Topic keeps the topic name rules; its own rule against wildcards is MQTT-3.3.2-14.
+                    return Violation(Kind, "a PUBLISH whose Response Topic has ", problem.Rule == "MQTT-3.3.2-2" ? problem with { Rule = "MQTT-3.3.2-14" } : problem);
                 case ContentType or UserProperty when StringsProblem(reader) is { } problem:
                     return Violation(Kind, "a PUBLISH whose properties have ", problem);
                 case SubscriptionIdentifier:

@@ -195,7 +195,7 @@ public sealed class MqttProtocolChecksTests
         Assert.Contains("twice", Refusal(5, Publish(5, Publish1, "a", 1, properties: [.. expiry, .. expiry])).What);
         Assert.Equal(MqttDisconnectReasonCode.MalformedPacket, Refusal(5, Publish(5, Publish1, "a", 1, properties: [0x11, 0, 0, 0, 1])).Code); // Session Expiry Interval
         Assert.Equal(MqttDisconnectReasonCode.MalformedPacket, Refusal(5, Publish(5, Publish1, "a", 1, properties: [0x03, 0, 9, (byte)'x'])).Code); // runs past the list
-        Assert.Equal("MQTT-3.3.2-2", Refusal(5, Publish(5, Publish1, "a", 1, properties: [0x08, .. Str("reply/#")])).Rule); // Response Topic
+        Assert.Equal("MQTT-3.3.2-14", Refusal(5, Publish(5, Publish1, "a", 1, properties: [0x08, .. Str("reply/#")])).Rule); // Response Topic
         Assert.Null(Feed(Concat(Connect(5), Publish(5, Publish1, "a", 1, properties: [.. expiry, 0x26, .. Str("k"), .. Str("v"), 0x26, .. Str("k"), .. Str("w")])), piece: 1));
     }
 
