@@ -47,6 +47,7 @@ internal sealed partial class MqttListenerService(
         var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), logger);
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
         _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
+        _server.InterceptingOutboundPacketAsync += MqttProtocolChecks.AnnounceTopicAliasMaximumAsync;
         _server.ClientConnectedAsync += ingest.OnClientConnectedAsync;
         _server.ValidatingConnectionAsync += wills.OnValidatingConnectionAsync;
         _server.ClientConnectedAsync += wills.OnClientConnectedAsync;

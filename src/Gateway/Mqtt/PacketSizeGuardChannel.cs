@@ -85,7 +85,8 @@ internal sealed partial class PacketSizeGuardChannel : IMqttChannel
         if (_adapter is not { PacketFormatterAdapter.ProtocolVersion: MqttProtocolVersion.V500 } adapter) return;
         var packet = new MqttDisconnectPacket
         {
-            ReasonCode = refusal.Cause == MqttRefusalCause.TooLarge ? MqttDisconnectReasonCode.PacketTooLarge : MqttDisconnectReasonCode.MalformedPacket,
+            ReasonCode = refusal.Violation?.Code
+                ?? (refusal.Cause == MqttRefusalCause.TooLarge ? MqttDisconnectReasonCode.PacketTooLarge : MqttDisconnectReasonCode.MalformedPacket),
             ReasonString = refusal.Describe(),
         };
         using var timeout = new CancellationTokenSource(DisconnectTimeout);

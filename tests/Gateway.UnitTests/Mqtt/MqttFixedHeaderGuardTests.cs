@@ -9,14 +9,19 @@ public sealed class MqttFixedHeaderGuardTests
 {
     private static readonly MqttPacketLimits Limits = new(MaxConnectBytes: 1000, MaxPacketBytes: 200_000);
 
-    /// <summary>A packet of <paramref name="size"/> bytes in all (type byte, remaining length, body).</summary>
+    /// <summary>
+    /// A packet of <paramref name="size"/> bytes in all (type byte, remaining length, body). A PUBLISH's
+    /// body starts with the topic "t" and packet identifier 1: an empty topic is a protocol error.
+    /// </summary>
     private static byte[] Packet(byte typeAndFlags, int size)
     {
         for (var lengthBytes = 1; lengthBytes <= 4; lengthBytes++)
         {
             var remaining = size - 1 - lengthBytes;
             if (remaining < 0 || EncodedLength(remaining).Length != lengthBytes) continue;
-            return [typeAndFlags, .. EncodedLength(remaining), .. new byte[remaining]];
+            var body = new byte[remaining];
+            if (typeAndFlags >> 4 == 3) ((byte[])[0, 1, (byte)'t', 0, 1]).CopyTo(body, 0);
+            return [typeAndFlags, .. EncodedLength(remaining), .. body];
         }
         throw new ArgumentOutOfRangeException(nameof(size));
     }
