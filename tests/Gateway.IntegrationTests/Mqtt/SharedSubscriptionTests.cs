@@ -66,7 +66,8 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
     {
         await using var client = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "picky", MqttProtocolVersion.V500);
         var options = new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter("$share/g+/t", MqttQualityOfServiceLevel.AtLeastOnce) // MQTT-4.8.2-2: no wildcard in the ShareName
+            // ("$share/g+/t" breaks MQTT-4.8.2-2 too, but is no well-formed topic filter at all (MQTT-4.7.1-3):
+            // a protocol error that closes the connection, as MqttProtocolChecksTests shows, not a SUBACK code.)
             .WithTopicFilter("$share//t", MqttQualityOfServiceLevel.AtLeastOnce) // MQTT-4.8.2-1: a ShareName of at least one character
             .WithTopicFilter("$share/g", MqttQualityOfServiceLevel.AtLeastOnce) // MQTT-4.8.2-2: "/" and a topic filter after it
             .WithTopicFilter("$share/g/t", MqttQualityOfServiceLevel.AtLeastOnce)
@@ -75,7 +76,7 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
         var result = await client.Client.SubscribeAsync(options);
 
         Assert.Equal(
-            [MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.GrantedQoS1],
+            [MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.GrantedQoS1],
             result.Items.Select(i => i.ResultCode));
         await WaitForMembersAsync(1); // only the valid one joined a group
         var unsubscribed = await client.Client.UnsubscribeAsync("$share/g/t");
