@@ -150,6 +150,8 @@ internal static class MqttLoad
             await consumer.DisposeAsync();
         }
         Report.Result(label, [.. results]);
+        // Its session would go on queueing every later load's messages: end it (a clean start discards it).
+        if (offlineSubscriber is not null) await EndOfflineSubscriberAsync(factory, host, port, version);
 
         await Task.WhenAll(clients.Select(async c =>
         {
@@ -168,5 +170,13 @@ internal static class MqttLoad
         await subscriber.SubscribeAsync(filter, MqttQualityOfServiceLevel.AtLeastOnce);
         await subscriber.DisconnectAsync();
         Report.Progress($"a subscriber with a persistent session subscribed to {filter} at QoS 1 and went offline");
+    }
+
+    private static async Task EndOfflineSubscriberAsync(MqttClientFactory factory, string host, int port, MqttProtocolVersion version)
+    {
+        using var subscriber = factory.CreateMqttClient();
+        await subscriber.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(host, port).WithClientId("bench-offline-subscriber")
+            .WithProtocolVersion(version).WithCleanSession(true).Build());
+        await subscriber.DisconnectAsync();
     }
 }

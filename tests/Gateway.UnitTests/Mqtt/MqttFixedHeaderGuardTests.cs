@@ -18,25 +18,12 @@ public sealed class MqttFixedHeaderGuardTests
         for (var lengthBytes = 1; lengthBytes <= 4; lengthBytes++)
         {
             var remaining = size - 1 - lengthBytes;
-            if (remaining < 0 || EncodedLength(remaining).Length != lengthBytes) continue;
+            if (remaining < 0 || MqttPacketBytes.VariableInteger(remaining).Length != lengthBytes) continue;
             var body = new byte[remaining];
             if (typeAndFlags >> 4 == 3) ((byte[])[0, 1, (byte)'t', 0, 1]).CopyTo(body, 0);
-            return [typeAndFlags, .. EncodedLength(remaining), .. body];
+            return [typeAndFlags, .. MqttPacketBytes.VariableInteger(remaining), .. body];
         }
         throw new ArgumentOutOfRangeException(nameof(size));
-    }
-
-    /// <summary>MQTT's variable byte integer (MQTT 5.0 section 1.5.5).</summary>
-    private static byte[] EncodedLength(int value)
-    {
-        var bytes = new List<byte>();
-        do
-        {
-            var digit = (byte)(value % 128);
-            value /= 128;
-            bytes.Add(value > 0 ? (byte)(digit | 0x80) : digit);
-        } while (value > 0);
-        return [.. bytes];
     }
 
     /// <summary>Feeds the bytes in pieces of <paramref name="piece"/>; the first refusal and how many bytes had been fed when it came.</summary>
