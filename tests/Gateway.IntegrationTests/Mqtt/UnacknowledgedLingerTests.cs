@@ -45,7 +45,7 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
         for (var i = 0; i < 8; i++)
         {
             await device.PublishAsync("sensors/t", $"reading {i}", MqttQualityOfServiceLevel.AtMostOnce);
-            await Task.Delay(25);
+            await Task.Delay(25); // pacing, not waiting: the publishes arrive spread over the linger, as a sensor's do
         }
         await Poll.UntilAsync(async () => await _gateway.MetricAsync("mqtt_publishes_received_total") >= 9, Patience.Reaction, "the QoS 0 publishes to reach the gateway");
         Assert.Equal(1, await StoredAsync()); // still lingering: only the warm-up is stored
@@ -66,7 +66,7 @@ public sealed class UnacknowledgedLingerTests : IAsyncLifetime
         for (var i = 0; i < 5; i++)
         {
             await sensor.PublishAsync("sensors/t", $"reading {i}", MqttQualityOfServiceLevel.AtMostOnce);
-            await Task.Delay(25);
+            await Task.Delay(25); // pacing, not waiting: the publishes arrive spread over the linger, as a sensor's do
         }
 
         await Poll.UntilAsync(async () => await StoredAsync() == 5, Patience.Reaction, "the QoS 0 publishes to be stored");

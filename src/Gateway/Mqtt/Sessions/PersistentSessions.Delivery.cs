@@ -17,23 +17,33 @@ internal sealed partial class PersistentSessions
     private readonly ConditionalWeakTable<MqttApplicationMessage, HashSet<string>> _queuedWhileDormant = [];
 
     /// <summary>
+    /// False once a scan found no dormant session: sessions become dormant only when read back at start
+    /// (<see cref="Attach"/>), so from then on a publish takes neither the store's lock nor a walk of every session.
+    /// </summary>
+    private volatile bool _maybeDormant = true;
+
+    /// <summary>
     /// Every publish MQTTnet goes on to deliver (the gateway's local delivery of what it stored, QoS 0
     /// publishes, wills): queued for each dormant session it matches; QoS 0 is not (MQTT 5 section 4.1 leaves it optional).
     /// </summary>
     private Task OnPublishAsync(InterceptingPublishEventArgs e)
     {
         var message = e.ApplicationMessage;
-        if (!e.ProcessPublish || message is null || message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce) return Task.CompletedTask;
+        if (!_maybeDormant || !e.ProcessPublish || message is null || message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce) return Task.CompletedTask;
         lock (store.Gate)
         {
             var now = DateTimeOffset.UtcNow;
+            var dormant = false;
             foreach (var kept in store.State.Sessions.Values)
             {
-                if (kept.Presence != SessionPresence.Dormant || kept.Match(message, e.ClientId) is not { } match) continue;
+                if (kept.Presence != SessionPresence.Dormant) continue;
+                dormant = true;
+                if (kept.Match(message, e.ClientId) is not { } match) continue;
                 if (match.Qos == MqttQualityOfServiceLevel.AtMostOnce) continue;
                 Queue(kept, message, match, now);
                 _queuedWhileDormant.GetOrCreateValue(message).Add(kept.ClientId);
             }
+            if (!dormant) _maybeDormant = false;
         }
         return Task.CompletedTask;
     }
