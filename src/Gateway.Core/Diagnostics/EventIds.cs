@@ -78,4 +78,9 @@ public static class EventIds
     public const int UpstreamBlocked = 408;
     public const int UpstreamUnblocked = 409;
     public const int UpstreamReconnected = 410;
+
+    // 5xx: security. 500-509 files and users (ReloadingFile, passwords), 510-519 ACL,
+    // 520-529 TLS, 530-549 limits, 550-559 the HTTP side.
+    public const int SecurityFileReloaded = 500;
+    public const int SecurityFileRefused = 501;
 }

@@ -42,6 +42,9 @@ public sealed record GatewayOptions
 
     public List<RouteSettings> Routes { get; init; } = [];
 
+    /// <summary>Users, anonymous access and the ACL for every listener.</summary>
+    public AuthOptions Auth { get; init; } = new();
+
     /// <summary>The top-level values out of range, each a line naming its key.</summary>
     public IEnumerable<string> Validate()
     {

@@ -77,7 +77,9 @@ internal static class OptionsSections
 
     public static readonly OptionsSection Route = new("Gateway:Routes:<i>", [typeof(RouteSettings)], []);
 
-    public static IReadOnlyList<OptionsSection> All { get; } = [Gateway, Mqtt, Http, Stomp, Outbox, Upstream, Route];
+    public static readonly OptionsSection Auth = new("Gateway:Auth", [typeof(AuthOptions)], []);
+
+    public static IReadOnlyList<OptionsSection> All { get; } = [Gateway, Mqtt, Http, Stomp, Outbox, Upstream, Route, Auth];
 
     /// <summary>The paths of keys in <paramref name="gateway"/> that no section has, as the operator wrote them.</summary>
     public static List<string> UnknownKeys(IConfigurationSection gateway)
@@ -91,6 +93,7 @@ internal static class OptionsSections
         Check(gateway.GetSection("Http"), Http);
         Check(gateway.GetSection("Stomp"), Stomp);
         Check(gateway.GetSection("Outbox"), Outbox);
+        Check(gateway.GetSection("Auth"), Auth);
         foreach (var upstream in gateway.GetSection("Upstreams").GetChildren()) Check(upstream, Upstream);
         foreach (var route in gateway.GetSection("Routes").GetChildren()) Check(route, Route);
         return unknown;
