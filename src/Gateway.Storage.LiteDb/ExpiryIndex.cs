@@ -9,7 +9,7 @@ namespace Gateway.Storage.LiteDb;
 /// </summary>
 internal sealed class ExpiryIndex
 {
-    private const string Collection = "expiring";
+    public const string Collection = "expiring";
 
     /// <summary>When the message with that <c>_id</c> expires (ms since the epoch), indexed.</summary>
     private const string AtField = "e";

@@ -191,6 +191,10 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         {
             return _store is { } store ? read(store) : closed;
         }
+        catch (ObjectDisposedException)
+        {
+            return closed; // the writer failed and closed the files; /healthz says so, a scrape must not fail
+        }
         finally
         {
             _storeSwap.ExitReadLock();

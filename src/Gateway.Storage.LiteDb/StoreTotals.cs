@@ -9,7 +9,9 @@ namespace Gateway.Storage.LiteDb;
 /// </summary>
 internal sealed class StoreTotals
 {
-    private const string Collection = "meta", SequenceKey = "sequence", BytesKey = "bytes", CountKey = "count";
+    public const string Collection = "meta";
+
+    private const string SequenceKey = "sequence", BytesKey = "bytes", CountKey = "count";
 
     /// <summary>
     /// In the count's document: the sequence the stored count and bytes take in. Chunks above it were
