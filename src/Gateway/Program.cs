@@ -63,7 +63,8 @@ public static class Program
             .AddOutbox(options.Outbox)
             .AddForwarding(options.Id!, options.Upstreams)
             .AddStomp(options.StompSessions)
-            .AddMqtt();
+            .AddMqtt()
+            .AddFrontPanel();
         builder.Services.AddSystemd();
         overrideServices?.Invoke(builder.Services);
         builder.Logging.AddSimpleConsole(o =>

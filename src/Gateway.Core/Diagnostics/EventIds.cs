@@ -78,9 +78,17 @@ public static class EventIds
     public const int UpstreamBlocked = 408;
     public const int UpstreamUnblocked = 409;
     public const int UpstreamReconnected = 410;
+    public const int UpstreamReconnectNow = 411;
 
     // 5xx: security. 500-509 files and users (ReloadingFile, passwords), 510-519 ACL,
     // 520-529 TLS, 530-549 limits, 550-559 the HTTP side.
     public const int SecurityFileReloaded = 500;
     public const int SecurityFileRefused = 501;
+
+    // 7xx: the appliance's front panel (LEDs, button)
+    public const int FrontPanelOff = 700;
+    public const int FrontPanelStarted = 701;
+    public const int FrontPanelButton = 702;
+    public const int FrontPanelFault = 703;
+    public const int FrontPanelFailed = 704;
 }

@@ -48,6 +48,9 @@ public sealed partial class Forwarder(
     private int _endpointIndex;
     private volatile bool _connected;
 
+    /// <summary>Cancelled by <see cref="ReconnectNow"/>: ends the backoff pause under way, if any. A new one per pause.</summary>
+    private CancellationTokenSource _pause = new();
+
     public string Upstream => connector.Name;
 
     /// <summary>The endpoint currently (or last) used, for health and logs.</summary>
@@ -58,6 +61,12 @@ public sealed partial class Forwarder(
 
     /// <summary>The cursor in memory: everything at or below it was confirmed by this upstream.</summary>
     public long Position { get; private set; }
+
+    /// <summary>
+    /// Ends the pause before the next connect attempt, if the link is down and waiting (an operator's
+    /// request: the button's long press); a connected link, or one connecting, is left as it is.
+    /// </summary>
+    public void ReconnectNow() => Volatile.Read(ref _pause).Cancel();
 
     /// <summary>Forwards until <paramref name="stopping"/>; a batch already sent may finish until <paramref name="abort"/>.</summary>
     /// <param name="stopping">Stop taking new batches (and stop reconnecting).</param>
@@ -124,13 +133,20 @@ public sealed partial class Forwarder(
             Volatile.Write(ref _endpointIndex, (_endpointIndex + 1) % connector.Endpoints.Count);
             var delay = backoff.Next();
             LogRetrying(Upstream, delay.TotalMilliseconds, CurrentEndpoint);
+            var pause = new CancellationTokenSource();
+            Volatile.Write(ref _pause, pause);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stopping, pause.Token);
             try
             {
-                await Task.Delay(delay, stopping).ConfigureAwait(false);
+                await Task.Delay(delay, wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                break;
             }
             catch (OperationCanceledException)
             {
-                break;
+                LogReconnectNow(Upstream, CurrentEndpoint);
             }
         }
     }
@@ -347,6 +363,9 @@ public sealed partial class Forwarder(
 
     [LoggerMessage(EventIds.UpstreamRetrying, LogLevel.Information, "Upstream {Upstream}: retrying in {DelayMs:0} ms with {Endpoint}")]
     private partial void LogRetrying(string upstream, double delayMs, string endpoint);
+
+    [LoggerMessage(EventIds.UpstreamReconnectNow, LogLevel.Information, "Upstream {Upstream}: asked to reconnect now, retrying with {Endpoint} without waiting")]
+    private partial void LogReconnectNow(string upstream, string endpoint);
 
     [LoggerMessage(EventIds.UpstreamCloseFailed, LogLevel.Debug, "Upstream {Upstream}: closing the link failed: {Cause}")]
     private partial void LogCloseFailed(string upstream, string cause);

@@ -42,6 +42,9 @@ public sealed record GatewayOptions
 
     public List<RouteSettings> Routes { get; init; } = [];
 
+    /// <summary>The appliance's front panel: status LEDs and a button on GPIO pins.</summary>
+    public Gateway.Hardware.HardwareOptions Hardware { get; init; } = new();
+
     /// <summary>Users, anonymous access and the ACL for every listener.</summary>
     public AuthOptions Auth { get; init; } = new();
 

@@ -27,6 +27,7 @@ internal static class ForwardingRegistration
                 sp.GetRequiredService<ILogger<Forwarder>>()));
         }
         services.AddSingleton<ForwardingService>();
+        services.AddSingleton<OldestWaiting>();
         services.AddHostedService(sp => sp.GetRequiredService<ForwardingService>());
         return services;
     }

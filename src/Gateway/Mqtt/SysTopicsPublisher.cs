@@ -28,15 +28,13 @@ internal sealed partial class SysTopicsPublisher(
     MqttListenerService listener,
     LiteDbOutbox outbox,
     ForwardingService forwarding,
+    OldestWaiting oldestWaiting,
     GatewayMetrics metrics,
     ILogger<SysTopicsPublisher> logger) : IHostedService, IDisposable
 {
     public const string Root = "$SYS/gateway/";
 
     private const string PublisherItem = "gateway.sys";
-
-    /// <summary>How long the oldest stored message found is trusted without a new look, at most (see <see cref="BacklogAgeSeconds"/>).</summary>
-    private static readonly TimeSpan OldestRecheck = TimeSpan.FromMinutes(1);
 
     /// <summary>Marks this publisher's messages, as <see cref="MqttListenerService.InjectedItem"/> marks stored ones (which the ingest then lets pass).</summary>
     private static readonly System.Collections.IDictionary PublisherItems = new System.Collections.ObjectModel.ReadOnlyDictionary<object, object>(
@@ -49,9 +47,6 @@ internal sealed partial class SysTopicsPublisher(
     private readonly CancellationTokenSource _stopping = new();
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private Task _running = Task.CompletedTask;
-
-    /// <summary>The oldest message found after a cursor, kept while that cursor stays where it is (see <see cref="BacklogAgeSeconds"/>).</summary>
-    private OldestStored? _oldest;
 
     /// <summary>A <c>$</c> topic reaches subscribers only when this publisher sent it: a STOMP SEND to one, say, does not.</summary>
     public static Task OnPublishAsync(InterceptingPublishEventArgs e)
@@ -154,28 +149,8 @@ internal sealed partial class SysTopicsPublisher(
         return state;
     }
 
-    /// <summary>Seconds since the oldest message some upstream has not confirmed yet arrived (every stored one with no upstream); 0 with none.</summary>
-    /// <remarks>
-    /// The store is read again only when the oldest cursor has moved, fewer messages are stored than at
-    /// the last look (some expired or were dropped) or <see cref="OldestRecheck"/> has passed: a backlog
-    /// waiting for an upstream that is down costs a read a minute, not one per tick.
-    /// </remarks>
-    private long BacklogAgeSeconds()
-    {
-        var count = outbox.Count;
-        if (count == 0) return 0;
-        var from = forwarding.Forwarders.Count == 0 ? 0 : forwarding.Forwarders.Min(f => f.Position);
-        var now = DateTimeOffset.UtcNow;
-        if (_oldest is not { } oldest || oldest.After != from || count < oldest.Count || now - oldest.ReadAt > OldestRecheck)
-        {
-            var read = outbox.ReadAfter(from, maxCount: 1, maxBytes: 1);
-            if (read.Count == 0) return 0;
-            _oldest = oldest = new OldestStored(from, count, now, read[0].Message.ReceivedAt);
-        }
-        return Math.Max(0, (long)(now - oldest.ReceivedAt).TotalSeconds);
-    }
-
-    private readonly record struct OldestStored(long After, long Count, DateTimeOffset ReadAt, DateTimeOffset ReceivedAt);
+    /// <summary>Seconds since the oldest message some upstream has not confirmed yet arrived; 0 with none.</summary>
+    private long BacklogAgeSeconds() => (long)(oldestWaiting.Age()?.TotalSeconds ?? 0);
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 

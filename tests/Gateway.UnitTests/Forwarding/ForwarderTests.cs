@@ -45,6 +45,29 @@ public sealed class ForwarderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Asked_to_reconnect_now_a_link_that_is_down_skips_the_rest_of_its_pause()
+    {
+        var upstream = new ScriptedUpstream { RefuseConnects = 1 };
+        var outbox = _folder.Open(_routes);
+        await outbox.AppendAsync(OutboxFolder.Message("t/1"));
+        var forwarder = new Forwarder(upstream, outbox, _routes, "gw",
+            new ForwarderOptions { ReconnectMinDelay = TimeSpan.FromMinutes(10), ReconnectMaxDelay = TimeSpan.FromMinutes(10) },
+            new GatewayMetrics(), NullLogger<Forwarder>.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = forwarder.RunAsync(stop.Token, stop.Token);
+
+        // Refused once, the forwarder pauses ten minutes; asked to reconnect, it connects and drains now.
+        await Poll.UntilAsync(() =>
+        {
+            forwarder.ReconnectNow();
+            return outbox.Count == 0;
+        });
+        Assert.Equal(2, upstream.ConnectAttempts.Count);
+        stop.Cancel();
+        await running.WaitAsync(Patience.Reaction);
+    }
+
+    [Fact]
     public async Task A_new_link_after_a_lost_one_is_counted_as_a_reconnect_and_refused_connects_are_not()
     {
         // Refused, connected (the first link), batch failed, connected again: one reconnect.
