@@ -33,6 +33,8 @@ command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# systemd's own checks of the shipped unit (systemd-analyze verify and security); no init is started.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # An MQTT client that is not MQTTnet, for the packet-limit tests.
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 if [ ${#need[@]} -gt 0 ]; then

@@ -29,9 +29,12 @@ public sealed partial class LiteDbOutbox
         // Blocking is right here: this thread exists only to wait for work and then for the disk.
         while (true)
         {
+            Volatile.Write(ref _workingSince, Environment.TickCount64);
             RetryWhenDue();
             if (DoIdleWork(reader, group)) continue;
+            Volatile.Write(ref _workingSince, 0);
             if (!WaitForWork(reader, NextWake(nextSweep))) break;
+            Volatile.Write(ref _workingSince, Environment.TickCount64);
             if (Environment.TickCount64 >= nextSweep)
             {
                 SweepExpired();

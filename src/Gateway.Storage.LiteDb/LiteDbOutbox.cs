@@ -96,6 +96,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Queued appends, not yet committed: counted against the quota.</summary>
     private long _pendingCount, _pendingBytes;
 
+    /// <summary>When the writer took up its current work (<see cref="Environment.TickCount64"/>); 0 while it waits for work.</summary>
+    private long _workingSince;
+
     /// <summary>Completed, and replaced, by every commit: what <see cref="WaitForMessagesAfterAsync"/> waits on.</summary>
     private TaskCompletionSource _committed = NewSignal();
 
@@ -140,6 +143,15 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// the host should stop with a non-zero exit so that it is restarted.
     /// </summary>
     public Task<Exception> Faulted => _faulted.Task;
+
+    /// <summary>
+    /// How long the writer has been at its current piece of work (a commit, an fsync, a deletion, a
+    /// checkpoint); null while it waits for work. A figure growing past any fsync's time is a writer
+    /// stuck in the disk or in LiteDB, which the watchdog turns into a restart.
+    /// </summary>
+    public TimeSpan? WriterBusyFor => Volatile.Read(ref _workingSince) is var since and not 0
+        ? TimeSpan.FromMilliseconds(Environment.TickCount64 - since)
+        : null;
 
     /// <summary>Whether new messages are refused for lack of room on the disk: below the watermark, or no room for the store's next write.</summary>
     public bool DiskFull => _diskFull || _disk.Refusing;

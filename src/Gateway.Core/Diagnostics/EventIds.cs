@@ -85,7 +85,11 @@ public static class EventIds
     public const int SecurityFileReloaded = 500;
     public const int SecurityFileRefused = 501;
 
-    // 7xx: the appliance's front panel (LEDs, button)
+    // 7xx: the appliance: the front panel (LEDs, button), 710-719 systemd
+    public const int WatchdogOn = 710;
+    public const int WatchdogWithheld = 711;
+    public const int WatchdogResumed = 712;
+
     public const int FrontPanelOff = 700;
     public const int FrontPanelStarted = 701;
     public const int FrontPanelButton = 702;

@@ -36,6 +36,9 @@ internal sealed partial class MqttListenerService(
 
     public MqttServer Server => _server ?? throw new InvalidOperationException("the MQTT listener has not started");
 
+    /// <summary>The MQTT server has started and not stopped.</summary>
+    public bool IsRunning => _server is { IsStarted: true };
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var mqtt = options.Mqtt;

@@ -48,7 +48,8 @@ public sealed class InProcessGateway : IAsyncDisposable
         if (unexpected.Count > 0) throw new UnexpectedGatewayErrorsException("in-process", unexpected);
     }
 
-    public static async Task<InProcessGateway> StartAsync()
+    /// <param name="configure">Replaces more services after the gateway's own wiring and the gated sync.</param>
+    public static async Task<InProcessGateway> StartAsync(Action<IServiceCollection>? configure = null)
     {
         var sync = new GatedDiskSync();
         var errors = new ErrorLogCapture();
@@ -57,7 +58,11 @@ public sealed class InProcessGateway : IAsyncDisposable
         var app = Program.Build(
             [$"--Gateway:Mqtt:Port={mqtt}", "--Gateway:Mqtt:BindAddress=127.0.0.1", $"--Gateway:Http:Port={http}", "--Gateway:Http:BindAddress=127.0.0.1",
              $"--Gateway:Stomp:Port={stomp}", "--Gateway:Stomp:BindAddress=127.0.0.1", $"--Gateway:DataPath={dataPath}", "--Gateway:Id=gw"],
-            services => services.AddSingleton<IDiskSync>(sync).AddSingleton<ILoggerProvider>(errors));
+            services =>
+            {
+                services.AddSingleton<IDiskSync>(sync).AddSingleton<ILoggerProvider>(errors);
+                configure?.Invoke(services);
+            });
         await app.StartAsync();
         return new InProcessGateway(app, sync, errors, dataPath, mqtt, http, stomp);
     }
