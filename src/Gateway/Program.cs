@@ -1,6 +1,7 @@
 using System.Net;
 using Gateway.Configuration;
 using Gateway.Hosting;
+using Gateway.Status;
 using Gateway.Stomp;
 using Microsoft.AspNetCore.Connections;
 
@@ -63,7 +64,8 @@ public static class Program
             .AddOutbox(options.Outbox)
             .AddForwarding(options.Id!, options.Upstreams)
             .AddStomp(options.StompSessions)
-            .AddMqtt();
+            .AddMqtt()
+            .AddStatus();
         builder.Services.AddSystemd();
         overrideServices?.Invoke(builder.Services);
         builder.Logging.AddSimpleConsole(o =>
@@ -82,6 +84,7 @@ public static class Program
         var app = builder.Build();
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
+        app.MapStatusEndpoints();
         return app;
     }
 }

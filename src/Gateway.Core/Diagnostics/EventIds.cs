@@ -83,4 +83,7 @@ public static class EventIds
     // 520-529 TLS, 530-549 limits, 550-559 the HTTP side.
     public const int SecurityFileReloaded = 500;
     public const int SecurityFileRefused = 501;
+
+    // 620-629: the status dashboard
+    public const int StatusSampleFailed = 620;
 }

@@ -36,6 +36,8 @@ internal sealed partial class MqttListenerService(
 
     public MqttServer Server => _server ?? throw new InvalidOperationException("the MQTT listener has not started");
 
+    public bool IsStarted => _server is not null;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var mqtt = options.Mqtt;
