@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Gateway.Status;
 
-/// <summary>What <c>GET /api/status</c> answers and <c>/api/status/events</c> sends every second (docs/http-api.md).</summary>
+/// <summary>What <c>GET /api/status</c> answers and <c>/api/status/events</c> sends every second (README.md, Operating it).</summary>
 /// <param name="TakenAt">When the snapshot was built; the page shows data older than a few seconds as stale.</param>
 /// <param name="Sample">The newest point of the charts (the page appends it to what <c>/api/status/history</c> gave).</param>
 public sealed record StatusReport(

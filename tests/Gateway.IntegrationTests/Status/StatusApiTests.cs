@@ -46,8 +46,8 @@ public sealed class StatusApiTests : IAsyncLifetime
     /// <summary>30 messages of 10 bytes to plant/a (cloud), 20 of 5 bytes to plant/b (cloud and archive).</summary>
     private static async Task PublishKnownTrafficAsync(MqttTestClient device)
     {
-        for (var i = 0; i < 30; i++) await device.PublishAsync("plant/a/temp", $"a-{i:d7}");
-        for (var i = 0; i < 20; i++) await device.PublishAsync("plant/b/temp", $"b-{i:d2}");
+        for (var i = 0; i < 30; i++) await device.PublishAsync("plant/a/temp", $"a-{i:d8}");
+        for (var i = 0; i < 20; i++) await device.PublishAsync("plant/b/temp", $"b-{i:d3}");
     }
 
     [Fact]
