@@ -28,10 +28,11 @@
     if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
     return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
   };
-  const cell = (text, className) => {
+  const cell = (text, className, label) => {
     const td = document.createElement('td');
     td.textContent = text;
     if (className) td.className = className;
+    if (label) td.dataset.label = label; // the phone layout shows it in place of the column's header
     return td;
   };
   const fillTable = (id, rows, toCells) => {
@@ -58,9 +59,10 @@
       const waiting = `${b.exact ? '' : '≈ '}${count(b.messages)} (${bytes(b.bytes)})`;
       const eta = b.drainEtaSeconds === null ? (b.messages > 0 ? 'not draining' : '–') : duration(b.drainEtaSeconds);
       const error = u.lastError ? `${time(u.lastError.at)} ${u.lastError.message}` : '';
-      return [cell(u.name), cell(u.state + (u.blockedReason ? ` (${u.blockedReason})` : ''), `state ${u.state}`),
-        cell(time(u.since)), cell(u.endpoint, 'endpoint'), cell(waiting, 'waiting'),
-        cell(duration(b.oldestAgeSeconds)), cell(eta), cell(u.forwardPerSecond.toFixed(0)), cell(error, 'error')];
+      return [cell(u.name, 'name'), cell(u.state + (u.blockedReason ? ` (${u.blockedReason})` : ''), `state ${u.state}`, 'link'),
+        cell(time(u.since), '', 'since'), cell(u.endpoint, 'endpoint', 'endpoint'), cell(waiting, 'waiting', 'waiting'),
+        cell(duration(b.oldestAgeSeconds), '', 'oldest'), cell(eta, '', 'drain ETA'), cell(u.forwardPerSecond.toFixed(0), '', 'forwarded/s'),
+        cell(error, 'error', error ? 'last error' : '')];
     });
   }
 
