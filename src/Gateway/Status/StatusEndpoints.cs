@@ -14,9 +14,19 @@ internal static class StatusEndpoints
     {
         var group = app.MapGroup("/api/status");
 
-        group.MapGet("", (StatusSampler sampler) => sampler.Current is { } current
-            ? Results.Bytes(current.Json, "application/json")
-            : Results.Problem("the first status snapshot is not built yet", statusCode: StatusCodes.Status503ServiceUnavailable));
+        group.MapGet("", async (StatusSampler sampler, HttpContext context) =>
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            wait.CancelAfter(StatusSampler.Interval * 5);
+            try
+            {
+                return Results.Bytes((await sampler.FreshAsync(wait.Token).ConfigureAwait(false)).Json, "application/json");
+            }
+            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                return Results.Problem("no status snapshot was built within 5 s", statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+        });
 
         group.MapGet("/history", (StatusSampler sampler) =>
             Results.Bytes(JsonSerializer.SerializeToUtf8Bytes(sampler.History.ToArray(), StatusJson.Default.StatusSampleArray), "application/json"));
@@ -37,8 +47,10 @@ internal static class StatusEndpoints
         {
             // The browser reconnects this soon after losing the stream (EventSource's retry).
             await response.WriteAsync("retry: 2000\n\n", ending.Token).ConfigureAwait(false);
+            using var watch = sampler.WatchStream();
             var seen = sampler.Current;
-            if (seen is not null) await WriteAsync(response, seen, ending.Token).ConfigureAwait(false);
+            // A snapshot from before anybody watched is old: the stream starts with the next one.
+            if (seen is { IsFresh: true }) await WriteAsync(response, seen, ending.Token).ConfigureAwait(false);
             while (true)
             {
                 seen = await sampler.NextAsync(seen, ending.Token).ConfigureAwait(false);

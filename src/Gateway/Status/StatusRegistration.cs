@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 namespace Gateway.Status;
 
 /// <summary>The status dashboard's parts: the fault log fed by logging, the backlog figures, the once-a-second sampler.</summary>
@@ -6,7 +8,7 @@ internal static class StatusRegistration
     /// <summary>Added after the parts it watches, so its sampler starts once they run.</summary>
     public static IServiceCollection AddStatus(this IServiceCollection services)
     {
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<FaultLog>();
         services.AddSingleton<ILoggerProvider, FaultLoggerProvider>();
         services.AddSingleton<IBacklogFigures>(sp => new OutboxBacklogFigures(

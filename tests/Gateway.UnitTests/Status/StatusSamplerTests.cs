@@ -40,4 +40,17 @@ public sealed class StatusSamplerTests
         Assert.Same(await first, await second);
         Assert.Same(sampler.Current, await sampler.NextAsync(seen, CancellationToken.None)); // behind: no wait
     }
+
+    [Fact]
+    public async Task A_get_without_a_fresh_snapshot_waits_for_the_next_one_and_takes_a_fresh_one_at_once()
+    {
+        var sampler = NewSampler();
+        var asked = sampler.FreshAsync(CancellationToken.None);
+        Assert.False(asked.IsCompleted); // nothing built yet: nobody was watching
+
+        sampler.Publish(Report(3));
+
+        Assert.Same(sampler.Current, await asked);
+        Assert.Same(sampler.Current, await sampler.FreshAsync(CancellationToken.None));
+    }
 }
