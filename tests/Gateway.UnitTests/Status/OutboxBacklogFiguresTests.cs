@@ -79,6 +79,40 @@ public sealed class OutboxBacklogFiguresTests
         Assert.Equal(4.0, figures.Read("cloud", cursor: 20, Now).Upstream.DrainEtaSeconds); // 20 a second, 80 left
     }
 
+    [Fact]
+    public void While_the_cursor_stands_still_only_new_messages_are_read_and_a_look_cut_short_reads_nothing_more()
+    {
+        var outbox = new ListOutbox();
+        outbox.Add("a/x", 10, Now, count: 5);
+        var figures = new OutboxBacklogFigures(outbox, Routes, () => 0);
+        Assert.Equal(5, figures.Read("cloud", cursor: 0, Now).Upstream.Messages);
+
+        outbox.Add("a/x", 10, Now, count: OutboxBacklogFigures.LookMessages + 5); // 6 .. 1010
+        var grown = figures.Read("cloud", cursor: 0, Now).Upstream;
+        Assert.Equal([0L, 5L], outbox.Reads); // on from where the first look ended
+        Assert.False(grown.Exact); // the second read stopped at 1005 of 1010
+        Assert.Equal(OutboxBacklogFigures.LookMessages + 10, grown.Messages); // 1005 counted, scaled to the 1010 ahead
+
+        outbox.Add("a/x", 10, Now, count: 990);
+        Assert.Equal(2000, figures.Read("cloud", cursor: 0, Now).Upstream.Messages);
+        Assert.Equal(2, outbox.Reads.Count); // scaled, not read
+    }
+
+    [Fact]
+    public void A_moved_cursor_or_an_old_look_is_looked_at_again_from_the_cursor()
+    {
+        var outbox = new ListOutbox();
+        outbox.Add("a/x", 10, Now, count: 10);
+        long clock = 0;
+        var figures = new OutboxBacklogFigures(outbox, Routes, () => clock);
+        figures.Read("cloud", cursor: 0, Now);
+        figures.Read("cloud", cursor: 4, Now);
+        clock = OutboxBacklogFigures.RelookAfterMs;
+        Assert.Equal(6, figures.Read("cloud", cursor: 4, Now).Upstream.Messages);
+
+        Assert.Equal([0L, 4L, 4L], outbox.Reads);
+    }
+
     /// <summary>An outbox in a list: what <see cref="OutboxBacklogFigures"/> reads of it.</summary>
     private sealed class ListOutbox : IOutbox
     {
@@ -101,8 +135,14 @@ public sealed class OutboxBacklogFiguresTests
             }
         }
 
-        public IReadOnlyList<StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes) =>
-            _messages.Where(m => m.Sequence > afterSequence).Take(maxCount).ToList();
+        /// <summary>The sequence each read started after.</summary>
+        public List<long> Reads { get; } = [];
+
+        public IReadOnlyList<StoredMessage> ReadAfter(long afterSequence, int maxCount, int maxBytes)
+        {
+            Reads.Add(afterSequence);
+            return _messages.Where(m => m.Sequence > afterSequence).Take(maxCount).ToList();
+        }
 
         public long GetCursor(string upstream) => 0;
         public ValueTask<long> AppendAsync(IncomingMessage message, CancellationToken cancellationToken = default) => throw new NotSupportedException();
