@@ -2,8 +2,8 @@
 # What open status dashboards cost ingest: the gateway storing only (upstream unreachable, as the
 # side-by-side's storing-only loads), QoS 1 from 100 connections for DURATION seconds, without and
 # with CLIENTS /api/status/events streams open (each what the page at / keeps), in ROUNDS interleaved
-# pairs (without, with) so that the machine's slow spells touch both; prints each run and the ratio of
-# the medians. The side-by-side runs the same pair (gateway-store-qos1-x100 and ...-dashboard).
+# pairs (without, with) so that the machine's slow spells touch both; prints each run, the ratio of
+# the medians, and the median of the rounds' ratios (each "with" run against the "without" just before). The side-by-side runs the same pair (gateway-store-qos1-x100 and ...-dashboard).
 #
 #   bench/experiments/dashboard-cost.sh             # DURATION=10 ROUNDS=5 CLIENTS=10
 set -euo pipefail
@@ -35,9 +35,10 @@ done
 awk '
   /^RESULT/ { label = ""; rate = 0
     for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "label") label = kv[2]; if (kv[1] == "msgs_per_s") rate = kv[2] }
-    runs[label] = runs[label] " " rate }
+    runs[label] = runs[label] " " rate
+    if (label == "without") last = rate; else ratios = ratios " " rate / last }
   function median(list,   a, n, i, j, t) { n = split(list, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
   END { w = median(runs["without"]); d = median(runs["with-dashboards"])
-    printf "median without: %.0f msgs/s; with dashboards: %.0f msgs/s; ratio %.3f\n", w, d, d / w }' "$work/results.txt"
+    printf "median without: %.0f msgs/s; with dashboards: %.0f msgs/s; ratio %.3f; median of the rounds'"'"' ratios %.3f\n", w, d, d / w, median(ratios) }' "$work/results.txt"
