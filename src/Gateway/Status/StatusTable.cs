@@ -24,7 +24,7 @@ public static class StatusTable
                 {
                     u.Name, u.State + (u.BlockedReason is { } why ? $" ({why})" : ""), Time(u.Since), u.Endpoint,
                     Approx(u.Backlog.Exact) + Count(u.Backlog.Messages), Bytes(u.Backlog.Bytes), Duration(u.Backlog.OldestAgeSeconds),
-                    u.Backlog.DrainEtaSeconds is null && u.Backlog.Messages > 0 ? "not draining" : Duration(u.Backlog.DrainEtaSeconds),
+                    DrainEta(u),
                     u.ForwardPerSecond.ToString("0", Invariant),
                 }));
             foreach (var u in s.Upstreams.Where(u => u.LastError is not null))
@@ -73,6 +73,14 @@ public static class StatusTable
             text.Append('\n');
         }
     }
+
+    /// <summary>A backlog that holds while messages flow out is being kept up with; one that holds with none flowing is stuck.</summary>
+    private static string DrainEta(UpstreamStatus u) => u.Backlog switch
+    {
+        { DrainEtaSeconds: { } eta } => Duration(eta),
+        { Messages: 0 } => "-",
+        _ => u.ForwardPerSecond > 0 ? "keeping up" : "not draining",
+    };
 
     private static string Approx(bool exact) => exact ? "" : "~";
 

@@ -57,7 +57,9 @@
       tr.dataset.state = u.state;
       const b = u.backlog;
       const waiting = `${b.exact ? '' : '≈ '}${count(b.messages)} (${bytes(b.bytes)})`;
-      const eta = b.drainEtaSeconds === null ? (b.messages > 0 ? 'not draining' : '–') : duration(b.drainEtaSeconds);
+      // A backlog that holds while messages flow out is one being kept up with, not a stuck one.
+      const eta = b.drainEtaSeconds !== null ? duration(b.drainEtaSeconds)
+        : b.messages === 0 ? '–' : u.forwardPerSecond > 0 ? 'keeping up' : 'not draining';
       const error = u.lastError ? `${time(u.lastError.at)} ${u.lastError.message}` : '';
       return [cell(u.name, 'name'), cell(u.state + (u.blockedReason ? ` (${u.blockedReason})` : ''), `state ${u.state}`, 'link'),
         cell(time(u.since), '', 'since'), cell(u.endpoint, 'endpoint', 'endpoint'), cell(waiting, 'waiting', 'waiting'),

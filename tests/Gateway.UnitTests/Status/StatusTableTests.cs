@@ -54,6 +54,17 @@ public sealed class StatusTableTests
         Assert.Contains("  22:10:01  link-failed (x4): Upstream cloud: link to amqp://rabbit:5672/ failed: connection refused", lines);
     }
 
+    [Fact]
+    public void A_backlog_that_holds_while_messages_are_forwarded_is_kept_up_with_not_stuck()
+    {
+        var report = JsonSerializer.Deserialize(Sample, StatusJson.Default.StatusReport)!;
+        var flowing = report with { Upstreams = [report.Upstreams[0] with { State = "connected", ForwardPerSecond = 40 }] };
+
+        var cloud = Assert.Single(StatusTable.Render(flowing).Split('\n'), l => l.StartsWith("cloud ", StringComparison.Ordinal));
+
+        Assert.Contains("  keeping up  ", cloud, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0L, "0 B")]
     [InlineData(1023L, "1023 B")]
