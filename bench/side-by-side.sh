@@ -119,6 +119,8 @@ reference_loads gateway-store "$gw_port"
 persistent_loads() { # the gateway's own: the same QoS 1 load with persistent sessions in use
   load gateway-store-qos1-x100-persistent "$gw_port" --connections 100 --qos 1 --duration "$DURATION" --persistent yes
   load gateway-store-qos1-x100-persistent-offline-sub "$gw_port" --connections 100 --qos 1 --duration "$DURATION" --persistent yes --offline-subscriber 'bench/#'
+  # and with ten status dashboards open (each an /api/status/events stream, as the page at / keeps)
+  load gateway-store-qos1-x100-dashboard "$gw_port" --connections 100 --qos 1 --duration "$DURATION" --dashboard "http://127.0.0.1:$http_port" --dashboard-clients 10
 }
 persistent_loads
 max_store=$(awk '/label=gateway-store-qos1-x100 / { for (i = 1; i <= NF; i++) if ($i ~ /^msgs_per_s=/) { split($i, kv, "="); print int(kv[2]) } }' "$results")

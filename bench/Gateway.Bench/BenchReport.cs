@@ -183,6 +183,9 @@ internal static class BenchReport
         var offlineSub = Paired("gateway-store-qos1-x100-persistent-offline-sub", "gateway-store-qos1-x100");
         if (!double.IsNaN(offlineSub.Ratio))
             md.AppendLine($"| (not a target) the same with an offline persistent QoS 1 subscriber to every device's topic (each message also queued for it) | {offlineSub.Shown} | | | |");
+        var dashboard = Paired("gateway-store-qos1-x100-dashboard", "gateway-store-qos1-x100");
+        if (!double.IsNaN(dashboard.Ratio))
+            md.AppendLine($"| QoS 1 ingest, 100 connections with {F(Get("gateway-store-qos1-x100-dashboard", "dashboard_clients"))} status dashboards open (event streams) ≥ 0.97× without | {dashboard.Shown} | {Verdict(dashboard.Ratio >= 0.97)} | | |");
         md.AppendLine($"| QoS 0 ingest ≥ 0.9× bare MQTTnet | {qos0.Shown} | {Verdict(double.IsNaN(qos0.Ratio) ? null : qos0.Ratio >= 0.9)} | {Ratio(fwdQos0, bareQos0)} | {Verdict(AtLeast(fwdQos0, bareQos0, 0.9))} |");
         md.AppendLine($"| p99 PUBACK at half the maximum rate < 10 ms | {F(halfStoreP99, "0.00")} ms at {F(halfStore)} msgs/s | {Verdict(Below(halfStoreP99, 10))} | {F(halfP99, "0.00")} ms at {F(half)} msgs/s | {Verdict(Below(halfP99, 10))} |");
         md.AppendLine();

@@ -40,6 +40,9 @@ internal static class MqttLoad
         // filter, then gone, so the broker queues for it (bounded per session) while the load runs.
         var persistent = o.Text("persistent", "no") == "yes";
         var offlineSubscriber = o.Optional("offline-subscriber");
+        // Open dashboards: streams of the gateway's /api/status/events kept open through the load.
+        var dashboard = o.Optional("dashboard");
+        var dashboardClients = dashboard is null ? 0 : o.Int("dashboard-clients", 10);
         o.RejectUnknown();
         if ((int)qos > 2) throw new UsageException("--qos must be 0, 1 or 2");
         if (inflight is < 1 or > 255) throw new UsageException("--in-flight must be 1 to 255");
@@ -59,6 +62,7 @@ internal static class MqttLoad
                 .WithTimeout(TimeSpan.FromSeconds(30)).WithKeepAlivePeriod(TimeSpan.FromSeconds(60)).Build(), ct);
         });
 
+        await using var watchers = dashboard is null ? null : await DashboardWatchers.StartAsync(dashboard, dashboardClients);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var metricsBefore = metricsUrl is null ? null : await GatewayTimings.ScrapeAsync(http, metricsUrl);
         var latencies = new Latencies();
@@ -121,6 +125,7 @@ internal static class MqttLoad
         var elapsed = stop.Elapsed;
         consumer?.MarkLoadEnded();
         progress.Change(Timeout.Infinite, Timeout.Infinite);
+        var snapshotsSeen = watchers?.Snapshots ?? 0;
         var metricsAfter = metricsUrl is null ? null : await GatewayTimings.ScrapeAsync(http, metricsUrl);
 
         var (p50, p99, p999, max) = latencies.Percentiles();
@@ -130,6 +135,7 @@ internal static class MqttLoad
         {
             ("connections", connections), ("persistent", persistent ? "yes" : "no"), ("offline_subscriber", offlineSubscriber ?? "-"), ("in_flight", inflight), ("qos", (int)qos), ("payload", payloadBytes), ("rate", rate), ("seconds", elapsed.TotalSeconds),
             ("sent", sent), ("acked", ok), ("refused", refused), ("failed", failed), ("msgs_per_s", throughput),
+            ("dashboard_clients", dashboardClients), ("dashboard_snapshots", snapshotsSeen),
             ("ack_p50_ms", p50), ("ack_p99_ms", p99), ("ack_p999_ms", p999), ("ack_max_ms", max), ("ack_mean_ms", latencies.MeanMs()),
         };
         if (metricsBefore is not null && metricsAfter is not null)

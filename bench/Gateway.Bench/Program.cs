@@ -8,6 +8,7 @@ public static class Program
           mqtt          --host H --port P --connections N --qos 0|1|2 --payload BYTES --rate MSGS_PER_S (0 = flat out)
                         --duration S [--messages N] [--in-flight N] [--topic PREFIX] [--mqtt 5|3] [--label TEXT]
                         [--persistent yes] (persistent sessions) [--offline-subscriber FILTER] (a persistent QoS 1 subscriber, offline)
+                        [--dashboard http://HOST:PORT [--dashboard-clients 10]] (status dashboards open: /api/status/events streams)
                         [--consume-amqp amqp://... --queue Q | --consume-stomp stomp://user:pass@host:port --destination D]
                         [--drain-timeout S] [--metrics http://host:port/metrics]
                         Publishes (QoS 1/2: one awaiting its ack per connection, or up to --in-flight); reports sent,

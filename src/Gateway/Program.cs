@@ -1,6 +1,7 @@
 using System.Net;
 using Gateway.Configuration;
 using Gateway.Hosting;
+using Gateway.Status;
 using Gateway.Stomp;
 using Microsoft.AspNetCore.Connections;
 
@@ -64,7 +65,8 @@ public static class Program
             .AddForwarding(options.Id!, options.Upstreams)
             .AddStomp(options.StompSessions)
             .AddMqtt()
-            .AddFrontPanel();
+            .AddFrontPanel()
+            .AddStatus();
         builder.Services.AddSystemd();
         overrideServices?.Invoke(builder.Services);
         builder.Logging.AddSimpleConsole(o =>
@@ -83,6 +85,7 @@ public static class Program
         var app = builder.Build();
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
+        app.MapStatusEndpoints();
         return app;
     }
 }

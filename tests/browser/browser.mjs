@@ -92,7 +92,7 @@ run.main(async () => {
 
   // --- page loads and connects ----------------------------------------------------------
   const response = await step(`GET ${cfg.http}/ loads the page`, () =>
-    page.goto(`${cfg.http}/`, { waitUntil: 'load', timeout: WAIT_MS }));
+    page.goto(`${cfg.http}/messages.html`, { waitUntil: 'load', timeout: WAIT_MS }));
   check('... with HTTP 200', response?.status() === 200, `status ${response?.status()}`);
   check('... and the STOMP library from /vendor/', await page.evaluate(() => typeof window.StompJs?.Client === 'function'),
     'window.StompJs.Client is missing: is src/Gateway/wwwroot/vendor/stomp.umd.min.js there (scripts/web-vendor.sh)?');

@@ -1,4 +1,4 @@
-// The example page without a gateway: serves src/Gateway/wwwroot from a throwaway loopback
+// The message view (messages.html) without a gateway: serves src/Gateway/wwwroot from a throwaway loopback
 // HTTP server that refuses WebSocket upgrades, opens it in headless Chromium and checks that it
 // renders, says it is not connected, and throws no script errors. Needs no gateway; needs the
 // vendored bundle (scripts/web-vendor.sh). Leaves a screenshot in out/page-offline.png.
@@ -56,7 +56,7 @@ run.main(async () => {
   });
   page.on('request', (req) => requests.push(req.url()));
 
-  const response = await step('the page loads', () => page.goto(`${base}/`, { waitUntil: 'load', timeout: 15000 }));
+  const response = await step('the page loads', () => page.goto(`${base}/messages.html`, { waitUntil: 'load', timeout: 15000 }));
   check('... with HTTP 200', response.status() === 200, `status ${response.status()}`);
   check('the STOMP bundle is loaded', await page.evaluate(() => typeof window.StompJs?.Client === 'function'),
     'run scripts/web-vendor.sh first');

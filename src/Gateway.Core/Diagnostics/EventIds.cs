@@ -95,4 +95,6 @@ public static class EventIds
     public const int FrontPanelButton = 702;
     public const int FrontPanelFault = 703;
     public const int FrontPanelFailed = 704;
+    // 620-629: the status dashboard
+    public const int StatusSampleFailed = 620;
 }

@@ -40,7 +40,11 @@ internal sealed partial class StompBridge(
         "destination", "content-length", "content-type", "receipt", "transaction",
     };
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StompSessionInfo> _open = new(StringComparer.Ordinal);
     private long _sessions;
+
+    /// <summary>The sessions open now, for the status page.</summary>
+    public IReadOnlyCollection<StompSessionInfo> OpenSessions => [.. _open.Values];
 
     /// <summary>Serves one connection until it ends, and logs how it ended.</summary>
     /// <param name="features">The connection's features, to bound its socket's send buffer (see <see cref="StompListenerOptions.SocketSendBufferBytes"/>).</param>
@@ -53,6 +57,7 @@ internal sealed partial class StompBridge(
         var session = new StompServerSession(id, transport, new SessionBackend(this, id), sessionOptions);
         metrics.Increment("stomp_connections_total");
         metrics.Increment("stomp_connections_open");
+        _open[id] = new StompSessionInfo(id, remote, DateTimeOffset.UtcNow);
         try
         {
             await session.RunAsync(stopping).ConfigureAwait(false);
@@ -60,6 +65,7 @@ internal sealed partial class StompBridge(
         finally
         {
             metrics.Increment("stomp_connections_open", by: -1);
+            _open.TryRemove(id, out _);
             switch (session.CloseKind)
             {
                 case StompCloseKind.ClientClosed or StompCloseKind.ConnectionLost or null:
@@ -275,3 +281,6 @@ internal sealed partial class StompBridge(
     [LoggerMessage(EventIds.StompUnreceiptedStoreFailed, LogLevel.Error, "A STOMP SEND without a receipt could not be stored: {Cause}")]
     private partial void LogUnreceiptedFailed(string cause);
 }
+
+/// <summary>An open STOMP session: its id, the client's address (and transport), when it connected.</summary>
+internal sealed record StompSessionInfo(string Id, string Remote, DateTimeOffset ConnectedAt);
