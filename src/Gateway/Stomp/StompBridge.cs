@@ -41,6 +41,7 @@ internal sealed partial class StompBridge(
     };
 
     private long _sessions;
+    private readonly ConnectionCount _tcpConnections = new(metrics, "stomp"), _webSocketConnections = new(metrics, "stomp-ws");
 
     /// <summary>Serves one connection until it ends, and logs how it ended.</summary>
     /// <param name="features">The connection's features, to bound its socket's send buffer (see <see cref="StompListenerOptions.SocketSendBufferBytes"/>).</param>
@@ -53,6 +54,7 @@ internal sealed partial class StompBridge(
         var session = new StompServerSession(id, transport, new SessionBackend(this, id), sessionOptions);
         metrics.Increment("stomp_connections_total");
         metrics.Increment("stomp_connections_open");
+        using var counted = (transport is WebSocketStompTransport ? _webSocketConnections : _tcpConnections).Open();
         try
         {
             await session.RunAsync(stopping).ConfigureAwait(false);
