@@ -40,6 +40,9 @@ public sealed partial class GatewayMetrics
     public GatewayMetrics()
     {
         _factory = Metrics.WithCustomRegistry(_registry);
+        // No exemplars: by default every count would look for a trace context to attach, a cost per
+        // message (publishes arrive inside Kestrel's request activity over WebSocket) for nothing here.
+        _factory.ExemplarBehavior = ExemplarBehavior.NoExemplars();
         _declared = MetricCatalog.All.ToFrozenDictionary(d => d.Name, Create, StringComparer.Ordinal);
         foreach (var series in _declared.Values)
         {

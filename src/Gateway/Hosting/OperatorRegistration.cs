@@ -14,7 +14,11 @@ internal static class OperatorRegistration
     {
         services.AddSingleton(sp => CreateMetrics(sp.GetRequiredService<RouteTable>()));
         services.AddSingleton<HealthChecks>();
-        services.AddSingleton(sp => sp.GetRequiredService<MqttListenerService>() is var mqtt ? new ListenerProbe("mqtt", () => mqtt.Listening) : null!);
+        services.AddSingleton(sp =>
+        {
+            var mqtt = sp.GetRequiredService<MqttListenerService>();
+            return new ListenerProbe("mqtt", () => mqtt.Listening);
+        });
         // Kestrel serves HTTP (and the MQTT and STOMP WebSockets) and the STOMP port: its listeners
         // accept from the host's start until it stops; a bind failure stops the start itself.
         services.AddSingleton(sp => KestrelProbe("http", sp));
