@@ -303,7 +303,11 @@ public sealed partial class LiteDbOutbox
             if (!append.Refused)
             {
                 // Counted per run of one route, not per message: a group usually holds one device's burst.
-                if (append.Route != storedRoute) (storedRoute, stored) = (CountStored(storedRoute, stored), 0);
+                if (append.Route != storedRoute)
+                {
+                    CountStored(storedRoute, stored);
+                    (storedRoute, stored) = (append.Route, 0);
+                }
                 stored++;
                 continue;
             }
@@ -315,11 +319,10 @@ public sealed partial class LiteDbOutbox
         Settle(group);
     }
 
-    /// <summary>Counts <paramref name="n"/> messages stored for <paramref name="route"/>; returns the route.</summary>
-    private int CountStored(int route, int n)
+    /// <summary>Counts <paramref name="n"/> messages stored for <paramref name="route"/>.</summary>
+    private void CountStored(int route, int n)
     {
         if (n > 0) _metrics.Increment("messages_stored_total", RouteName(route), n);
-        return route;
     }
 
     private void CountCommit(CommitTally tally)

@@ -57,6 +57,7 @@ public static partial class MetricCatalog
         Counter("upstream_stalls_total", "Batches the broker did not confirm in time (the link is then dropped).", UpstreamLabel),
         Counter("upstream_closes_abandoned_total", "Link closes given up on after their deadline.", UpstreamLabel),
         Counter("messages_forwarded_total", "Messages the upstream confirmed.", UpstreamLabel),
+        Counter("messages_forwarded_by_route_total", "Messages confirmed by an upstream, by the route that sent them there (routes with one filter to two upstreams add up).", RouteLabel),
         Counter("messages_expired_unsent_total", "Messages not sent to the upstream because their time to live passed.", UpstreamLabel),
     ];
 

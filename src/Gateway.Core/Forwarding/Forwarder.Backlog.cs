@@ -48,5 +48,17 @@ public sealed partial class Forwarder
         Interlocked.Exchange(ref _downSinceMs, Environment.TickCount64);
     }
 
+    /// <summary>Counts the confirmed deliveries per route, once per run of one route (a batch is mostly one route's).</summary>
+    private void CountForwardedByRoute(List<Delivery> deliveries)
+    {
+        var start = 0;
+        for (var i = 1; i <= deliveries.Count; i++)
+        {
+            if (i < deliveries.Count && ReferenceEquals(deliveries[i].Route, deliveries[start].Route)) continue;
+            metrics.Increment("messages_forwarded_by_route_total", deliveries[start].Route.Filter, i - start);
+            start = i;
+        }
+    }
+
     private void NoteProgress() => _drain.Sample(Environment.TickCount64, Position);
 }

@@ -215,6 +215,7 @@ public sealed partial class Forwarder(
         {
             await SendWatchedAsync(link, deliveries, abort).ConfigureAwait(false);
             metrics.Increment("messages_forwarded_total", Upstream, deliveries.Count);
+            CountForwardedByRoute(deliveries);
         }
 
         await AdvanceCursorAsync(through, batch, abort).ConfigureAwait(false);

@@ -105,6 +105,7 @@ public sealed class MetricsTests(PipelineFixture fixture)
         Assert.Equal(mqttPublishes + stompSends, await gateway.MetricAsync("messages_stored_total", $"{prefix}/#"));
         Assert.Equal(mqttPublishes + stompSends, await gateway.MetricAsync("outbox_appended_total"));
         Assert.Equal(mqttPublishes + stompSends, await gateway.MetricAsync("messages_forwarded_total", "cloud"));
+        Assert.Equal(mqttPublishes + stompSends, await gateway.MetricAsync("messages_forwarded_by_route_total", $"{prefix}/#"));
         Assert.Equal(0, await gateway.MetricAsync("messages_refused_full_total", $"{prefix}/#"));
         Assert.Equal(mqttConnectionsBefore + 1, await gateway.MetricAsync("connections_total", "mqtt"));
         Assert.Equal(1, await gateway.MetricAsync("connections_open", "mqtt"));
