@@ -79,7 +79,7 @@ public sealed class HealthTests
     }
 
     [Fact]
-    public async Task A_store_at_its_quota_under_RejectNew_makes_the_gateway_not_ready_until_there_is_room()
+    public async Task A_store_at_its_quota_under_RejectNew_leaves_the_gateway_alive_but_not_ready()
     {
         await using var gateway = new GatewayProcess(new GatewaySettings().Set("Gateway__Outbox__MaxMessages", "3").Build());
         await gateway.StartAsync();
