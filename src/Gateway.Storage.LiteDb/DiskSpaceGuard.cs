@@ -53,14 +53,16 @@ internal sealed class DiskSpaceGuard
     /// <summary>Whether messages are being refused for lack of free space.</summary>
     public bool Refusing => _refusing;
 
-    /// <summary>Free bytes at the last reading.</summary>
-    public long FreeBytes => Interlocked.Read(ref _freeBytes);
+    /// <summary>Free bytes at the last reading; null before the first (the field's start value only makes the first append ask).</summary>
+    public long? FreeBytes => Interlocked.Read(ref _freeBytes) is var free && free == long.MaxValue ? null : free;
 
     public void NoteLogSize(long bytes) => Interlocked.Exchange(ref _logBytes, bytes);
 
     /// <summary>Refuses a message of <paramref name="size"/> payload bytes below the watermark.</summary>
+    /// <param name="size">The message's payload bytes.</param>
+    /// <param name="route">The message's route, as counted in <c>messages_refused_disk_total</c>.</param>
     /// <exception cref="OutboxRejectedException">The disk is almost full.</exception>
-    public void Check(int size)
+    public void Check(int size, string route = MetricCatalog.NoRoute)
     {
         ReadWhenDue(size); // also with no watermark: the reading is a metric
         if (_minFree <= 0) return; // no watermark at all
@@ -76,7 +78,7 @@ internal sealed class DiskSpaceGuard
             return;
         }
         _refusing = true;
-        _metrics.Increment("messages_refused_disk_total");
+        _metrics.Increment("messages_refused_disk_total", route);
         throw new OutboxRejectedException(OutboxRejection.QuotaExceeded,
             $"the disk is almost full ({free >> 20} MiB free, {log >> 20} MiB of it kept for the next checkpoint; the gateway keeps at least {_minFree >> 20} MiB, " +
             $"and takes messages again above {(_minFree + ResumeMargin) >> 20} MiB)");

@@ -296,14 +296,33 @@ public sealed partial class LiteDbOutbox
         CountCommit(tally);
         Volatile.Write(ref _lastCommitted, tally.Sequence);
         Interlocked.Exchange(ref _committed, NewSignal()).TrySetResult();
+        var (storedRoute, stored) = (int.MinValue, 0);
         foreach (var op in group)
         {
-            if (op is not AppendOp { Refused: true } append) continue;
-            _metrics.Increment("messages_refused_full_total");
+            if (op is not AppendOp append) continue;
+            if (!append.Refused)
+            {
+                // Counted per run of one route, not per message: a group usually holds one device's burst.
+                if (append.Route != storedRoute)
+                {
+                    CountStored(storedRoute, stored);
+                    (storedRoute, stored) = (append.Route, 0);
+                }
+                stored++;
+                continue;
+            }
+            _metrics.Increment("messages_refused_full_total", RouteName(append.Route));
             append.Failure ??= new OutboxRejectedException(OutboxRejection.QuotaExceeded,
                 $"the store is full ({tally.Count} messages, {tally.Bytes} payload bytes) and route '{RouteName(append.Route)}' has nothing older to drop");
         }
+        CountStored(storedRoute, stored);
         Settle(group);
+    }
+
+    /// <summary>Counts <paramref name="n"/> messages stored for <paramref name="route"/>.</summary>
+    private void CountStored(int route, int n)
+    {
+        if (n > 0) _metrics.Increment("messages_stored_total", RouteName(route), n);
     }
 
     private void CountCommit(CommitTally tally)

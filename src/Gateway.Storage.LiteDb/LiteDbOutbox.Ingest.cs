@@ -1,3 +1,4 @@
+using Gateway.Core.Diagnostics;
 using System.Threading.Channels;
 using Gateway.Core.Messages;
 using Gateway.Core.Outbox;
@@ -27,11 +28,11 @@ public sealed partial class LiteDbOutbox
             throw new OutboxRejectedException(OutboxRejection.TooLarge,
                 $"the message with its topic and properties takes {op.Size} bytes, over the store's limit of {MaxChunkBytes}");
         }
-        _disk.Check(message.Payload.Length);
-        RefuseWhileUnwritable();
+        _disk.Check(message.Payload.Length, RouteName(route));
+        RefuseWhileUnwritable(route);
         if (PolicyFor(route) == WhenFull.RejectNew && WouldOverflow(message.Payload.Length))
         {
-            _metrics.Increment("messages_refused_full_total");
+            _metrics.Increment("messages_refused_full_total", RouteName(route));
             throw new OutboxRejectedException(OutboxRejection.QuotaExceeded,
                 $"the store is full ({Count} messages, {Bytes} payload bytes; limits {_options.MaxMessages} and {_options.MaxBytes})");
         }
@@ -47,19 +48,19 @@ public sealed partial class LiteDbOutbox
             Interlocked.Decrement(ref _pendingCount);
             Interlocked.Add(ref _pendingBytes, -message.Payload.Length);
             if (ex is OperationCanceledException) throw;
-            RefuseWhileUnwritable();
+            RefuseWhileUnwritable(route);
             throw new OutboxRejectedException(OutboxRejection.Unavailable, "the store is closing");
         }
         return op.Completion.Task;
     }
 
     /// <summary>Refuses, before anything is queued, while the writer has stopped or the disk has no room for the store's next write.</summary>
-    private void RefuseWhileUnwritable()
+    private void RefuseWhileUnwritable(int route)
     {
         if (_faulted.Task.IsCompleted)
             throw new OutboxRejectedException(OutboxRejection.Unavailable, $"the store's writer stopped: {_faulted.Task.Result.Message}");
         if (!_diskFull) return;
-        _metrics.Increment("messages_refused_disk_total");
+        _metrics.Increment("messages_refused_disk_total", RouteName(route));
         // "could not commit" as for a commit that failed for the same reason (MQTT 0x80, not a quota).
         throw new OutboxRejectedException(OutboxRejection.StoreFailed, $"the store could not commit: {_diskFullCause}; new messages are refused until there is room");
     }
@@ -68,7 +69,7 @@ public sealed partial class LiteDbOutbox
 
     private WhenFull PolicyFor(int route) => route >= 0 && _routes.Routes[route].WhenFull is { } own ? own : _options.WhenFull;
 
-    private string RouteName(int route) => route >= 0 ? _routes.Routes[route].Filter : "(no route)";
+    private string RouteName(int route) => route >= 0 ? _routes.Routes[route].Filter : MetricCatalog.NoRoute;
 
     private bool WouldOverflow(long size) =>
         Count + Interlocked.Read(ref _pendingCount) + 1 > _options.MaxMessages

@@ -32,7 +32,7 @@ public sealed partial class LiteDbOutbox
 
         _metrics.Gauge("outbox_messages", "", () => Count);
         _metrics.Gauge("outbox_payload_bytes", "", () => Bytes);
-        _metrics.Gauge("outbox_disk_free_bytes", "", () => _disk.FreeBytes);
+        _metrics.Gauge("outbox_disk_free_bytes", "", () => _disk.FreeBytes ?? double.NaN); // unknown until the first reading, not 2^63
         _metrics.Gauge("outbox_last_sequence", "", () => LastCommittedSequence);
         _metrics.Gauge("outbox_data_file_bytes", "", () => FileSizes.Data);
         _metrics.Gauge("outbox_log_file_bytes", "", () => FileSizes.Log);

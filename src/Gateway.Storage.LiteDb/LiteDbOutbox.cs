@@ -156,6 +156,21 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
     /// <summary>Whether new messages are refused for lack of room on the disk: below the watermark, or no room for the store's next write.</summary>
     public bool DiskFull => _diskFull || _disk.Refusing;
 
+    /// <summary>Below the free-space watermark (<see cref="LiteDbOutboxOptions.MinFreeDiskBytes"/>): new messages refused before the disk fills.</summary>
+    public bool DiskGuardActive => _disk.Refusing;
+
+    /// <summary>A write found no room on the disk; new messages are refused until one succeeds.</summary>
+    public string? DiskFullCause => _diskFull ? _diskFullCause : null;
+
+    /// <summary>At its quota with the store's policy <see cref="WhenFull.RejectNew"/>: the next message is refused.</summary>
+    public bool AtQuota => _options.WhenFull == WhenFull.RejectNew && WouldOverflow(1);
+
+    /// <summary>Free bytes on the data folder's file system at the last reading; null before the first.</summary>
+    public long? DiskFreeBytes => _disk.FreeBytes;
+
+    /// <summary>The store's files are open (not being reopened after a failed commit, not closed).</summary>
+    public bool IsOpen => WithStore(static _ => true, false);
+
     /// <summary>Whether the chunks stored before opening are still to be read for small ones (tests watch it).</summary>
     internal bool Rescanning => _compactor.Rescanning;
 

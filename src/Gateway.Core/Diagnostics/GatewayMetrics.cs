@@ -1,20 +1,35 @@
 using System.Collections.Concurrent;
-using System.Text;
+using System.Collections.Frozen;
+using System.Globalization;
+using Prometheus;
 
 namespace Gateway.Core.Diagnostics;
 
 /// <summary>
-/// The gateway's counters and gauges, rendered as Prometheus text at <c>/metrics</c> and read by tests.
+/// The gateway's counters, gauges and histograms, kept by prometheus-net in a registry of their own
+/// and rendered as Prometheus text at <c>/metrics</c>; tests read them back.
 /// </summary>
 /// <remarks>
-/// Deliberately plain: an appliance is scraped by whatever the operator has, and every drop, refusal
-/// and failover must be visible there without a metrics SDK on the device.
+/// Every series is declared in <see cref="MetricCatalog"/> with its HELP text, type and label, and is
+/// created here at zero, so a scrape right after a restart shows every series. The callers name a
+/// series and, for a labelled one, the label's value (the upstream, the route, the protocol): they
+/// need not know the label's name. A series counted without being declared is still exported, with
+/// a HELP text saying so, and <c>MetricCatalogTests</c> fails on it.
 /// </remarks>
-public sealed class GatewayMetrics
+public sealed partial class GatewayMetrics
 {
-    private readonly ConcurrentDictionary<(string Name, string Label), StrongBox> _counters = new();
-    private readonly ConcurrentDictionary<(string Name, string Label), Func<double>> _gauges = new();
-    private readonly ConcurrentDictionary<string, Histogram> _histograms = new();
+    private const string Prefix = "gateway_";
+
+    /// <summary>The HELP text of a series counted without a declaration.</summary>
+    public const string UndeclaredHelp = "Not declared in MetricCatalog.";
+
+    private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
+    private readonly IMetricFactory _factory;
+    private readonly FrozenDictionary<string, Series> _declared;
+    private readonly ConcurrentDictionary<string, Series> _undeclared = new(StringComparer.Ordinal);
+
+    /// <summary>Values read at scrape time (backlog, cursor, free disk), by series and label value.</summary>
+    private readonly ConcurrentDictionary<(Series Series, string Label), Func<double>> _readings = new();
 
     /// <summary>
     /// Upper bounds, in seconds, of the histograms' buckets: from the half millisecond a group commit
@@ -22,92 +37,137 @@ public sealed class GatewayMetrics
     /// </summary>
     public static readonly double[] DurationBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-    public void Increment(string name, string label = "", long by = 1) =>
-        Interlocked.Add(ref _counters.GetOrAdd((name, label), static _ => new StrongBox()).Value, by);
-
-    public long Get(string name, string label = "") =>
-        _counters.TryGetValue((name, label), out var box) ? Interlocked.Read(ref box.Value) : 0;
-
-    /// <summary>Registers a value read at scrape time (backlog, cursor, current endpoint index).</summary>
-    public void Gauge(string name, string label, Func<double> read) => _gauges[(name, label)] = read;
+    public GatewayMetrics()
+    {
+        _factory = Metrics.WithCustomRegistry(_registry);
+        // No exemplars: by default every count would look for a trace context to attach, a cost per
+        // message (publishes arrive inside Kestrel's request activity over WebSocket) for nothing here.
+        _factory.ExemplarBehavior = ExemplarBehavior.NoExemplars();
+        _declared = MetricCatalog.All.ToFrozenDictionary(d => d.Name, Create, StringComparer.Ordinal);
+        foreach (var series in _declared.Values)
+        {
+            foreach (var value in series.Definition.KnownValues ?? []) series.Child(value);
+        }
+        _registry.AddBeforeCollectCallback(ReadGauges);
+    }
 
     /// <summary>
-    /// Counts a duration into the histogram <paramref name="name"/> (seconds, Prometheus style: cumulative
-    /// buckets, a sum and a count). Lock-free: the writer calls it per commit and fsync, pool threads per QoS 1/2 ack.
+    /// Shows the labelled series at zero for every configured upstream and route, before anything is
+    /// counted for them (a rate over a series that appears late misses its first counts).
+    /// </summary>
+    public void Prepare(IEnumerable<string> upstreams, IEnumerable<string> routes)
+    {
+        var byLabel = new Dictionary<string, string[]>
+        {
+            [MetricCatalog.UpstreamLabel] = upstreams.ToArray(),
+            [MetricCatalog.RouteLabel] = [.. routes, MetricCatalog.NoRoute],
+        };
+        foreach (var series in _declared.Values)
+        {
+            if (series.Definition.Label is not { } label || !byLabel.TryGetValue(label, out var values)) continue;
+            foreach (var value in values) series.Child(value);
+        }
+    }
+
+    /// <summary>Adds the process's figures (CPU seconds, resident memory, threads, open handles, GC) from prometheus-net's collectors.</summary>
+    public void IncludeProcessMetrics() => DotNetStats.Register(_registry);
+
+    /// <summary>Exports <c>gateway_build_info{version,commit,runtime} 1</c>, the way Prometheus exporters tell their build.</summary>
+    public void SetBuildInfo(string version, string commit, string runtime) =>
+        _factory.CreateGauge(Prefix + MetricCatalog.BuildInfo, "The gateway's build: version, commit and .NET runtime (always 1).", ["version", "commit", "runtime"])
+            .WithLabels(version, commit, runtime).Set(1);
+
+    /// <summary>Adds <paramref name="by"/> to a counter, or to a gauge counted up and down (connections open).</summary>
+    public void Increment(string name, string label = "", long by = 1)
+    {
+        var series = Find(name, MetricKind.Counter);
+        if (series.Definition.Kind == MetricKind.Gauge) ((IGauge)series.Child(label)).Inc(by);
+        else ((ICounter)series.Child(label)).Inc(by);
+    }
+
+    /// <summary>
+    /// A counter's or gauge's value as last counted or set (not a value read at scrape time); 0 for one
+    /// never counted. Without a label, a labelled series' total over its labels.
+    /// </summary>
+    public long Get(string name, string label = "")
+    {
+        var series = Find(name, MetricKind.Counter);
+        if (label.Length == 0 && series.Definition.Label is not null) return series.Children.Sum(Read);
+        return Read(series.Child(label));
+    }
+
+    private static long Read(ICollectorChild child) => child switch
+    {
+        ICounter counter => (long)counter.Value,
+        IGauge gauge when !double.IsNaN(gauge.Value) => (long)gauge.Value,
+        _ => 0,
+    };
+
+    /// <summary>
+    /// Registers a value read at scrape time (backlog, cursor, current endpoint index). For a counter
+    /// (a total kept elsewhere, such as seconds blocked), the value read must not decrease.
+    /// </summary>
+    public void Gauge(string name, string label, Func<double> read)
+    {
+        var series = Find(name, MetricKind.Gauge);
+        series.Child(label);
+        _readings[(series, label)] = read;
+    }
+
+    /// <summary>
+    /// Counts a duration into the histogram <paramref name="name"/> (seconds, Prometheus style). Lock-free:
+    /// the writer calls it per commit and fsync, pool threads per QoS 1/2 ack.
     /// </summary>
     public void Observe(string name, TimeSpan duration) =>
-        _histograms.GetOrAdd(name, static _ => new Histogram()).Add(duration);
+        ((IHistogram)Find(name, MetricKind.Histogram).Child("")).Observe(duration.TotalSeconds);
+
+    /// <summary>Prometheus text exposition, every series with its HELP and TYPE lines.</summary>
+    public string ToPrometheusText()
+    {
+        using var text = new MemoryStream();
+        _registry.CollectAndExportAsTextAsync(text).GetAwaiter().GetResult();
+        return System.Text.Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
+    }
+
+    /// <summary>Writes the exposition to <paramref name="output"/> (the <c>/metrics</c> response).</summary>
+    public Task WriteAsync(Stream output, CancellationToken cancellationToken) =>
+        _registry.CollectAndExportAsTextAsync(output, cancellationToken);
 
     /// <summary>How many durations the histogram holds at or below <paramref name="seconds"/> (a bucket's bound), and in all; for tests.</summary>
     public (long AtOrBelow, long Count) ReadHistogram(string name, double seconds)
     {
-        if (!_histograms.TryGetValue(name, out var histogram)) return (0, 0);
-        var bucket = Array.IndexOf(DurationBuckets, seconds);
-        if (bucket < 0) throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "not one of the bucket bounds");
-        long below = 0, count = 0;
-        for (var i = 0; i < histogram.Buckets.Length; i++)
+        if (Array.IndexOf(DurationBuckets, seconds) < 0)
+            throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "not one of the bucket bounds");
+        var bucket = $"{Prefix}{name}_bucket{{le=\"{seconds.ToString(CultureInfo.InvariantCulture)}\"}} ";
+        var count = $"{Prefix}{name}_count ";
+        long below = 0, all = 0;
+        foreach (var line in ToPrometheusText().Split('\n'))
         {
-            var n = Interlocked.Read(ref histogram.Buckets[i]);
-            count += n;
-            if (i <= bucket) below += n;
+            if (line.StartsWith(bucket, StringComparison.Ordinal)) below = (long)double.Parse(line[bucket.Length..], CultureInfo.InvariantCulture);
+            else if (line.StartsWith(count, StringComparison.Ordinal)) all = (long)double.Parse(line[count.Length..], CultureInfo.InvariantCulture);
         }
-        return (below, count);
+        return (below, all);
     }
 
-    /// <summary>Prometheus text exposition; the label, where there is one, is the upstream or route.</summary>
-    public string ToPrometheusText()
+    private void ReadGauges()
     {
-        var text = new StringBuilder();
-        foreach (var ((name, label), box) in _counters.OrderBy(c => c.Key))
-            Append(text, name, label, Interlocked.Read(ref box.Value));
-        foreach (var ((name, label), read) in _gauges.OrderBy(g => g.Key))
-            Append(text, name, label, read());
-        foreach (var (name, histogram) in _histograms.OrderBy(h => h.Key))
-            histogram.AppendTo(text, "gateway_" + name);
-        return text.ToString();
-    }
-
-    private static void Append(StringBuilder text, string name, string label, double value)
-    {
-        text.Append("gateway_").Append(name);
-        if (label.Length > 0) text.Append("{name=\"").Append(label.Replace("\"", "\\\"")).Append("\"}");
-        text.Append(' ').Append(value.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
-    }
-
-    private sealed class StrongBox
-    {
-        public long Value;
-    }
-
-    private sealed class Histogram
-    {
-        /// <summary>Per bucket (not cumulative), the last one past every bound (+Inf).</summary>
-        public readonly long[] Buckets = new long[DurationBuckets.Length + 1];
-        private long _sumTicks;
-
-        public void Add(TimeSpan duration)
+        foreach (var ((series, label), read) in _readings)
         {
-            var seconds = duration.TotalSeconds;
-            var i = 0;
-            while (i < DurationBuckets.Length && seconds > DurationBuckets[i]) i++;
-            Interlocked.Increment(ref Buckets[i]);
-            Interlocked.Add(ref _sumTicks, duration.Ticks);
-        }
-
-        public void AppendTo(StringBuilder text, string name)
-        {
-            var culture = System.Globalization.CultureInfo.InvariantCulture;
-            text.Append("# TYPE ").Append(name).Append(" histogram\n");
-            long cumulative = 0;
-            for (var i = 0; i < Buckets.Length; i++)
+            var value = read();
+            switch (series.Child(label))
             {
-                cumulative += Interlocked.Read(ref Buckets[i]);
-                var bound = i < DurationBuckets.Length ? DurationBuckets[i].ToString(culture) : "+Inf";
-                text.Append(name).Append("_bucket{le=\"").Append(bound).Append("\"} ").Append(cumulative.ToString(culture)).Append('\n');
+                case IGauge gauge:
+                    gauge.Set(value);
+                    break;
+                case ICounter counter when !double.IsNaN(value):
+                    counter.IncTo(value);
+                    break;
             }
-            text.Append(name).Append("_sum ").Append(TimeSpan.FromTicks(Interlocked.Read(ref _sumTicks)).TotalSeconds.ToString(culture)).Append('\n');
-            // The count written is the buckets' total, so a scrape racing an Add never shows count < +Inf.
-            text.Append(name).Append("_count ").Append(cumulative.ToString(culture)).Append('\n');
         }
     }
+
+    private Series Find(string name, MetricKind used) =>
+        _declared.TryGetValue(name, out var series)
+            ? series
+            : _undeclared.GetOrAdd(name, static (n, state) => state.Self.Create(new MetricDefinition(n, state.Used, UndeclaredHelp, "name")), (Self: this, Used: used));
 }

@@ -79,6 +79,7 @@ public sealed partial class Forwarder(
         metrics.Gauge("upstream_endpoint_index", Upstream, () => Volatile.Read(ref _endpointIndex));
         metrics.Gauge("upstream_cursor", Upstream, () => Position);
         RegisterFlowMetrics();
+        RegisterBacklogMetrics();
         // When the last link ended: a connect after one is a reconnect, counted and logged with the time down.
         long? linkEndedAt = null;
 
@@ -92,7 +93,7 @@ public sealed partial class Forwarder(
                 link = await connector.ConnectAsync(_endpointIndex, stopping).ConfigureAwait(false);
                 _connected = true;
                 // Health follows the link itself, not the next batch: an idle link that dies shows at once.
-                using var lost = link.Lost.UnsafeRegister(static self => ((Forwarder)self!)._connected = false, this);
+                using var lost = link.Lost.UnsafeRegister(static self => ((Forwarder)self!).MarkDown(), this);
                 using var flow = WatchFlow(link);
                 metrics.Increment("upstream_connects_total", Upstream);
                 if (linkEndedAt is { } ended)
@@ -118,7 +119,7 @@ public sealed partial class Forwarder(
             }
             finally
             {
-                _connected = false;
+                MarkDown();
                 ForgetBlock();
                 if (link is not null)
                 {
@@ -230,10 +231,12 @@ public sealed partial class Forwarder(
         {
             await SendWatchedAsync(link, deliveries, abort).ConfigureAwait(false);
             metrics.Increment("messages_forwarded_total", Upstream, deliveries.Count);
+            CountForwardedByRoute(deliveries);
         }
 
         await AdvanceCursorAsync(through, batch, abort).ConfigureAwait(false);
         Position = through;
+        NoteProgress();
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using Gateway.Configuration;
 using Gateway.Core.Bus;
-using Gateway.Core.Diagnostics;
 
 namespace Gateway.Hosting;
 
@@ -11,7 +10,7 @@ internal static class GatewayRegistration
     {
         services.AddSingleton(options);
         services.AddSingleton(GatewayConfiguration.BuildRouteTable(options));
-        services.AddSingleton<GatewayMetrics>();
+        services.AddOperatorViews(options); // the metrics, and the health probes
         services.AddSingleton<LocalBus>();
         return services;
     }

@@ -22,6 +22,7 @@ internal sealed partial class MqttListenerService(
     WillDelays wills,
     SharedSubscriptions shared,
     PersistentSessions sessions,
+    GatewayMetrics metrics,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -30,9 +31,13 @@ internal sealed partial class MqttListenerService(
     private readonly MqttPacketLimits _limits = MqttPacketLimits.From(options);
 
     /// <summary>Where the <c>/mqtt</c> WebSocket endpoint hands its connections to the server.</summary>
-    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), MqttConnectPolicy.From(options), logger);
+    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt-ws"), logger);
 
     private MqttServer? _server;
+    private MqttTcpTransport? _tcp;
+
+    /// <summary>The server started and its TCP listener accepting (<c>/healthz</c>); cheap: two flags.</summary>
+    public bool Listening => _server is { IsStarted: true } && _tcp is { Accepting: true };
 
     public MqttServer Server => _server ?? throw new InvalidOperationException("the MQTT listener has not started");
 
@@ -47,7 +52,7 @@ internal sealed partial class MqttListenerService(
             .WithMaxPendingMessagesPerClient(mqtt.MaxPendingMessagesPerClient)
             .Build();
 
-        var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), logger);
+        var tcp = _tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt"), logger);
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
         _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
         _server.InterceptingOutboundPacketAsync += MqttProtocolChecks.AnnounceTopicAliasMaximumAsync;

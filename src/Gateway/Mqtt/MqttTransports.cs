@@ -13,7 +13,7 @@ namespace Gateway.Mqtt;
 /// MQTT over TCP. It stands in for MQTTnet's own TCP listener, which builds its channels inside and so
 /// cannot put a <see cref="PacketSizeGuardChannel"/> in front of them; this one does, for every connection.
 /// </summary>
-internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, ILogger logger) : IMqttServerAdapter
+internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, ConnectionCount connections, ILogger logger) : IMqttServerAdapter
 {
     /// <summary>Connections the kernel queues before they are accepted; MQTTnet's listener used the same.</summary>
     private const int Backlog = 100;
@@ -28,6 +28,9 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
     private IMqttNetLogger _mqttLogger = MqttNetNullLogger.Instance;
 
     public Func<IMqttChannelAdapter, Task>? ClientHandler { get; set; }
+
+    /// <summary>Listening and its accept loop running (for <c>/healthz</c>): false before start, after stop, or if the loop ended.</summary>
+    public bool Accepting => _listener is not null && !_accepting.IsCompleted;
 
     /// <summary>Binds now, so a port in use fails the server's start (and so the host's) with the cause.</summary>
     public Task StartAsync(MqttServerOptions options, IMqttNetLogger logger)
@@ -120,6 +123,7 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
 
     private async Task ServeAsync(Socket client)
     {
+        using var counted = connections.Open();
         try
         {
             client.NoDelay = true; // acks go out as soon as they are known, not after a Nagle delay
@@ -163,7 +167,7 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
 }
 
 /// <summary>MQTT over WebSocket: the <c>/mqtt</c> endpoint hands each accepted WebSocket here, read through a <see cref="PacketSizeGuardChannel"/>.</summary>
-internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnectPolicy connect, ILogger logger) : IMqttServerAdapter
+internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnectPolicy connect, ConnectionCount connections, ILogger logger) : IMqttServerAdapter
 {
     private MqttServerOptions? _options;
     private IMqttNetLogger _mqttLogger = MqttNetNullLogger.Instance;
@@ -187,6 +191,7 @@ internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnec
     public async Task RunWebSocketConnectionAsync(WebSocket webSocket, HttpContext context)
     {
         if (ClientHandler is not { } handler || _options is null) return;
+        using var counted = connections.Open();
         var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
         var channel = new WebSocketDataChannel(webSocket, new MqttWebSocketChannel(webSocket, remote, context.Request.IsHttps, clientCertificate: null));
         using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options, logger, _mqttLogger);

@@ -42,6 +42,7 @@ internal sealed partial class StompBridge(
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StompSessionInfo> _open = new(StringComparer.Ordinal);
     private long _sessions;
+    private readonly ConnectionCount _tcpConnections = new(metrics, "stomp"), _webSocketConnections = new(metrics, "stomp-ws");
 
     /// <summary>The sessions open now, for the status page.</summary>
     public IReadOnlyCollection<StompSessionInfo> OpenSessions => [.. _open.Values];
@@ -58,6 +59,7 @@ internal sealed partial class StompBridge(
         metrics.Increment("stomp_connections_total");
         metrics.Increment("stomp_connections_open");
         _open[id] = new StompSessionInfo(id, remote, DateTimeOffset.UtcNow);
+        using var counted = (transport is WebSocketStompTransport ? _webSocketConnections : _tcpConnections).Open();
         try
         {
             await session.RunAsync(stopping).ConfigureAwait(false);

@@ -145,12 +145,32 @@ public sealed class GatewayProcess : IAsyncDisposable
         return await http.GetStringAsync(path);
     }
 
-    /// <summary>A metric's value from /metrics, or 0 when it has not been reported yet.</summary>
+    /// <summary>A GET whatever its status (<c>/healthz</c> and <c>/readyz</c> answer 503 with a body).</summary>
+    public async Task<(int Status, string Body)> GetWithStatusAsync(string path)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}") };
+        using var response = await http.GetAsync(path);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// A metric's value from /metrics (<c>gateway_</c> + <paramref name="name"/>), or 0 when it is not
+    /// there; <paramref name="label"/> is the value of its one label, whatever the label's name
+    /// (<c>upstream</c>, <c>route</c>, <c>protocol</c>, <c>reason</c>).
+    /// </summary>
     public async Task<double> MetricAsync(string name, string label = "")
     {
-        var wanted = "gateway_" + name + (label.Length > 0 ? $"{{name=\"{label}\"}}" : "") + " ";
-        var line = (await GetAsync("/metrics")).Split('\n').FirstOrDefault(l => l.StartsWith(wanted, StringComparison.Ordinal));
-        return line is null ? 0 : double.Parse(line[wanted.Length..], System.Globalization.CultureInfo.InvariantCulture);
+        var line = (await GetAsync("/metrics")).Split('\n').FirstOrDefault(l => IsSample(l, "gateway_" + name, label));
+        return line is null ? 0 : double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static bool IsSample(string line, string metric, string label)
+    {
+        if (!line.StartsWith(metric, StringComparison.Ordinal)) return false;
+        var rest = line.AsSpan(metric.Length);
+        if (label.Length == 0) return rest.StartsWith(" ");
+        var equals = rest.IndexOf('=');
+        return rest.StartsWith("{") && equals > 0 && rest[(equals + 1)..].StartsWith($"\"{label}\"}} ");
     }
 
     /// <summary>Kills the process, deletes a data folder it created, then checks its error lines.</summary>
