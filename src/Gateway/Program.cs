@@ -1,6 +1,7 @@
 using System.Net;
 using Gateway.Configuration;
 using Gateway.Hosting;
+using Gateway.Security;
 using Gateway.Stomp;
 using Microsoft.AspNetCore.Connections;
 
@@ -10,6 +11,7 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["passwd", .. var passwd]) return Security.PasswdCommand.RunFromConsole(passwd);
         WebApplication app;
         try
         {
@@ -64,6 +66,7 @@ public static class Program
             .AddForwarding(options.Id!, options.Upstreams)
             .AddStomp(options.StompSessions)
             .AddMqtt();
+        builder.Services.AddGatewaySecurity();
         builder.Services.AddSystemd();
         overrideServices?.Invoke(builder.Services);
         builder.Logging.AddSimpleConsole(o =>
@@ -80,6 +83,7 @@ public static class Program
         });
 
         var app = builder.Build();
+        app.UseGatewaySecurity(); // reads the password file now (unreadable: exit 2), then guards the HTTP port
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
         return app;

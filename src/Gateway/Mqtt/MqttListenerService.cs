@@ -22,6 +22,7 @@ internal sealed partial class MqttListenerService(
     WillDelays wills,
     SharedSubscriptions shared,
     PersistentSessions sessions,
+    Security.MqttLogin login,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -46,6 +47,8 @@ internal sealed partial class MqttListenerService(
 
         var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), logger);
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
+        // First of the connection checks: the others skip a client it refused (a stranger using a known client id).
+        _server.ValidatingConnectionAsync += login.OnValidatingConnectionAsync;
         _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
         _server.InterceptingOutboundPacketAsync += MqttProtocolChecks.AnnounceTopicAliasMaximumAsync;
         _server.ClientConnectedAsync += ingest.OnClientConnectedAsync;
