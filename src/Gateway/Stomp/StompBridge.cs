@@ -45,14 +45,13 @@ internal sealed partial class StompBridge(
 
     /// <summary>Serves one connection until it ends, and logs how it ended.</summary>
     /// <param name="features">The connection's features, to bound its socket's send buffer (see <see cref="StompListenerOptions.SocketSendBufferBytes"/>).</param>
-    public async Task RunSessionAsync(IStompTransport transport, string remote, IFeatureCollection features, CancellationToken stopping)
+    /// <param name="source">The client's address, for the login check (loopback, the failed-login back-off).</param>
+    public async Task RunSessionAsync(IStompTransport transport, string remote, System.Net.IPAddress? source, IFeatureCollection features, CancellationToken stopping)
     {
         if (options.Stomp.SocketSendBufferBytes > 0 && features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
             socket.SendBufferSize = options.Stomp.SocketSendBufferBytes;
 
         var id = "s" + Interlocked.Increment(ref _sessions).ToString(CultureInfo.InvariantCulture);
-        var source = features.Get<IHttpConnectionFeature>()?.RemoteIpAddress
-                     ?? (features.Get<IConnectionEndPointFeature>()?.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
         var session = new StompServerSession(id, transport, new SessionBackend(this, id, source), sessionOptions);
         metrics.Increment("stomp_connections_total");
         metrics.Increment("stomp_connections_open");
