@@ -83,7 +83,8 @@ internal static class LoginProbe
         if (login is not null) environment["STOMP_LOGIN"] = login;
         if (passcode is not null) environment["STOMP_PASSCODE"] = passcode;
         var result = await NodeScript.RunAsync("stomp-login.mjs", environment, Patience.Reaction);
-        return result.Line("OUTCOME");
+        // An ERROR before CONNECTED is escaped as STOMP 1.2 (':' as \c); stompjs, not yet knowing the version, leaves it so.
+        return result.Line("OUTCOME").Replace("\\c", ":", StringComparison.Ordinal);
     }
 
     /// <summary>The header's value in a frame as <see cref="StompTcpAsync"/> returns it.</summary>
