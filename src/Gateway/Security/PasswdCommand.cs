@@ -9,8 +9,8 @@ namespace Gateway.Security;
 /// <c>gateway passwd FILE USER</c> adds or replaces USER's line in the password file, the password read
 /// from standard input (first line) or, on a terminal, asked for twice without echo;
 /// <c>gateway passwd -D FILE USER</c> deletes it. The file is replaced whole (a temporary file beside it,
-/// then a rename), so the gateway never reads half of it; a new file is made 0600, an existing one keeps
-/// its mode and, when run as root, its owner (the gateway's user must still be able to read it).
+/// then a rename), so the gateway never reads half of it; a new file is made 0600 and, when run as root,
+/// owned by its folder's owner; an existing one keeps its mode and owner (the gateway's user must still read it).
 /// </summary>
 public static partial class PasswdCommand
 {
@@ -105,10 +105,12 @@ public static partial class PasswdCommand
                 stream.Write(text);
                 stream.Flush(flushToDisk: true);
             }
-            if (existing && !OperatingSystem.IsWindows())
+            if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(temp, File.GetUnixFileMode(full));
-                if (Environment.IsPrivilegedProcess) KeepOwner(full, temp);
+                if (existing) File.SetUnixFileMode(temp, File.GetUnixFileMode(full));
+                // Run as root for a service user: an existing file keeps its owner; a new one takes its
+                // folder's (the unit's StateDirectory, owned by the DynamicUser), or the gateway could not read it.
+                if (Environment.IsPrivilegedProcess) KeepOwner(existing ? full : folder, temp);
             }
             File.Move(temp, full, overwrite: true);
         }
