@@ -34,7 +34,9 @@ public sealed partial class GatewayAuthenticator : IDisposable
     private readonly SemaphoreSlim _hashing = new(Math.Max(1, Environment.ProcessorCount));
     private readonly byte[] _cacheKey = RandomNumberGenerator.GetBytes(32);
     private readonly ConcurrentDictionary<string, byte> _verified = new(StringComparer.Ordinal);
-    private readonly PasswordHash _dummy = PasswordHash.Create(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)));
+    // What an unknown user's password is checked against, at the same cost; random, so nothing matches it
+    // (not made with PasswordHash.Create: that would spend a whole check at every start).
+    private readonly PasswordHash _dummy = new(PasswordHash.DefaultIterations, RandomNumberGenerator.GetBytes(16), RandomNumberGenerator.GetBytes(32));
 
     /// <exception cref="GatewayConfigurationException">The password file exists but cannot be read or parsed.</exception>
     public GatewayAuthenticator(GatewayOptions options, GatewayMetrics metrics, ILogger<GatewayAuthenticator> logger)
