@@ -2,6 +2,7 @@ using System.Net;
 using Gateway.Configuration;
 using Gateway.Hosting;
 using Gateway.Status;
+using Gateway.Security;
 using Gateway.Stomp;
 using Microsoft.AspNetCore.Connections;
 
@@ -11,6 +12,7 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["passwd", .. var passwd]) return Security.PasswdCommand.RunFromConsole(passwd);
         WebApplication app;
         try
         {
@@ -67,6 +69,7 @@ public static class Program
             .AddMqtt()
             .AddFrontPanel()
             .AddStatus();
+        builder.Services.AddGatewaySecurity();
         builder.Services.AddSystemd();
         overrideServices?.Invoke(builder.Services);
         builder.Logging.AddSimpleConsole(o =>
@@ -83,6 +86,7 @@ public static class Program
         });
 
         var app = builder.Build();
+        app.UseGatewaySecurity(); // reads the password file now (unreadable: exit 2), then guards the HTTP port
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
         app.MapStatusEndpoints();

@@ -84,6 +84,12 @@ public static class EventIds
     // 520-529 TLS, 530-549 limits, 550-559 the HTTP side.
     public const int SecurityFileReloaded = 500;
     public const int SecurityFileRefused = 501;
+    public const int AuthStartState = 502;
+    public const int AuthAnonymousEverywhere = 503;
+    public const int LoginFailed = 504;
+    public const int LoginHeldBack = 505;
+    public const int AnonymousRefused = 506;
+    public const int HttpUserRefused = 550;
 
     // 7xx: the appliance: the front panel (LEDs, button), 710-719 systemd
     public const int WatchdogOn = 710;

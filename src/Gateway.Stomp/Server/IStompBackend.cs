@@ -18,6 +18,14 @@ public interface IStompBackend
     /// <exception cref="StompRefusedException">One of them could not be stored.</exception>
     ValueTask FlushAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Decides whether the client of a CONNECT (or STOMP) frame may come in, before CONNECTED is sent:
+    /// its <c>login</c> and <c>passcode</c>, where it comes from. The default lets everyone in anonymously.
+    /// </summary>
+    /// <returns>The verified user name, or null for an anonymous client.</returns>
+    /// <exception cref="StompRefusedException">Refused: the session answers with an ERROR saying why and closes.</exception>
+    ValueTask<string?> ConnectAsync(StompFrame connect, CancellationToken cancellationToken) => ValueTask.FromResult<string?>(null);
+
     /// <summary>Starts delivering to a new subscription; disposing the result stops it.</summary>
     /// <exception cref="StompRefusedException">The destination is not one this broker serves.</exception>
     IDisposable Subscribe(StompSubscription subscription);

@@ -15,7 +15,7 @@ public sealed partial class StompServerSession
             // STOMP 1.2, "Connecting": nothing but CONNECT (or STOMP) before CONNECTED.
             if (frame.Command is not (StompCommand.Connect or StompCommand.Stomp))
                 throw new StompProtocolException($"the first frame must be CONNECT or STOMP, not {Name(frame.Command)}");
-            Connect(frame);
+            await ConnectAsync(frame, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -74,8 +74,8 @@ public sealed partial class StompServerSession
             Enqueue(Receipt(receipt));
     }
 
-    /// <summary>STOMP 1.2, "CONNECT or STOMP Frame": version negotiation, heart-beats, CONNECTED.</summary>
-    private void Connect(StompFrame frame)
+    /// <summary>STOMP 1.2, "CONNECT or STOMP Frame": version negotiation, the login, heart-beats, CONNECTED.</summary>
+    private async ValueTask ConnectAsync(StompFrame frame, CancellationToken cancellationToken)
     {
         var accepted = frame["accept-version"];
         // No accept-version header: a STOMP 1.0 client (STOMP 1.2, "Protocol Negotiation").
@@ -87,6 +87,16 @@ public sealed partial class StompServerSession
                 ("version", string.Join(",", SupportedVersions.Reverse())), ("content-type", "text/plain"),
                 ("message", $"no common protocol version: the client accepts '{accepted}', this server speaks {string.Join(", ", SupportedVersions.Reverse())}"));
             Close(StompCloseKind.ProtocolError, "no common protocol version", errorFrame: error);
+            return;
+        }
+
+        try
+        {
+            User = await _backend.ConnectAsync(frame, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StompRefusedException ex)
+        {
+            Close(StompCloseKind.Refused, ex.Message, ex.Message);
             return;
         }
 

@@ -68,6 +68,9 @@ public sealed partial class StompServerSession
     /// <summary>The negotiated protocol version, once connected.</summary>
     public string? Version { get; private set; }
 
+    /// <summary>The user the backend verified at CONNECT (<see cref="IStompBackend.ConnectAsync"/>); null for an anonymous client.</summary>
+    public string? User { get; private set; }
+
     public TimeSpan SendHeartbeat { get; private set; }
 
     public TimeSpan ReceiveHeartbeat { get; private set; }

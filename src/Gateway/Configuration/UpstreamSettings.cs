@@ -35,6 +35,9 @@ public sealed record UpstreamSettings
     /// <summary>A file whose first line is the password (a systemd credential, a mounted secret).</summary>
     public string? PasswordFile { get; init; }
 
+    /// <summary>The name of a systemd credential (<c>LoadCredential=name:/path</c>) holding the password, read from <c>$CREDENTIALS_DIRECTORY</c>.</summary>
+    public string? PasswordCredential { get; init; }
+
     /// <summary>A PEM or DER CA certificate that upstream TLS certificates must chain to (private CAs).</summary>
     public string? CaFile { get; init; }
 
@@ -59,7 +62,10 @@ public sealed record UpstreamSettings
                 yield return $"{section}:Endpoints:{i} must be a URI with a host starting {string.Join(":// or ", schemes)}:// (Kind is {Kind}; was '{Redact(Endpoints[i])}')";
         }
         if (Heartbeat < TimeSpan.FromSeconds(1) && Heartbeat != TimeSpan.Zero) yield return $"{section}:Heartbeat must be 0 (off) or at least 1 second (was {Heartbeat})";
-        if (Password is not null && PasswordFile is not null) yield return $"{section}:PasswordFile must not be set together with Password";
+        if (new[] { Password is not null, PasswordFile is not null, PasswordCredential is not null }.Count(set => set) > 1)
+            yield return $"{section}: set only one of Password, PasswordFile and PasswordCredential";
+        if (PasswordCredential is { } credential && (credential.Length == 0 || credential.Contains('/') || credential.Contains("..", StringComparison.Ordinal)))
+            yield return $"{section}:PasswordCredential must be a credential's name (no '/'; was '{credential}')";
         if (PasswordFile is not null && !File.Exists(PasswordFile)) yield return $"{section}:PasswordFile names a file that does not exist ('{PasswordFile}')";
         if (CaFile is not null && !File.Exists(CaFile)) yield return $"{section}:CaFile names a file that does not exist ('{CaFile}')";
         foreach (var problem in Forwarding.Validate(section)) yield return problem;

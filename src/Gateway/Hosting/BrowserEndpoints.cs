@@ -46,7 +46,7 @@ internal static class BrowserEndpoints
 
             using var socket = await context.WebSockets.AcceptWebSocketAsync(subprotocol);
             var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort} (WebSocket)";
-            await bridge.RunSessionAsync(new WebSocketStompTransport(socket), remote, context.Features, lifetime.ApplicationStopping);
+            await bridge.RunSessionAsync(new WebSocketStompTransport(socket), remote, context.Connection.RemoteIpAddress, context.Features, lifetime.ApplicationStopping);
             return Results.Empty;
         });
 

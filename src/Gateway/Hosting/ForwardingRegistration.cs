@@ -17,8 +17,10 @@ internal static class ForwardingRegistration
     {
         foreach (var (name, upstream) in upstreams)
         {
+            // Read now, while building: a secret the service user cannot read stops the start with one line (exit 2).
+            var password = Security.UpstreamSecrets.PasswordOf(name, upstream);
             services.AddSingleton(sp => new Forwarder(
-                CreateConnector(name, upstream, gatewayId, sp),
+                CreateConnector(name, upstream, password, gatewayId, sp),
                 sp.GetRequiredService<IOutbox>(),
                 sp.GetRequiredService<RouteTable>(),
                 gatewayId,
@@ -32,7 +34,7 @@ internal static class ForwardingRegistration
         return services;
     }
 
-    private static IUpstreamConnector CreateConnector(string name, UpstreamSettings upstream, string gatewayId, IServiceProvider sp)
+    private static IUpstreamConnector CreateConnector(string name, UpstreamSettings upstream, string? password, string gatewayId, IServiceProvider sp)
     {
         var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gateway.Upstreams");
         if (upstream.AllowUntrustedCertificate)
@@ -40,7 +42,6 @@ internal static class ForwardingRegistration
             logger.LogWarning(EventIds.UpstreamTlsValidationOff,
                 "Upstream {Upstream}: TLS certificate validation is OFF (AllowUntrustedCertificate). Anyone on the path can read and change this traffic; lab use only", name);
         }
-        var password = upstream.PasswordFile is { } file ? File.ReadLines(file).FirstOrDefault()?.Trim() : upstream.Password;
         var endpoints = upstream.Endpoints.Select(e => new Uri(e)).ToArray();
         var tls = new TlsSettings(upstream.CaFile, upstream.AllowUntrustedCertificate);
         return upstream.Kind switch

@@ -23,6 +23,7 @@ internal sealed partial class MqttListenerService(
     SharedSubscriptions shared,
     PersistentSessions sessions,
     GatewayMetrics metrics,
+    Security.MqttLogin login,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -54,6 +55,8 @@ internal sealed partial class MqttListenerService(
 
         var tcp = _tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt"), logger);
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
+        // First of the connection checks: the others skip a client it refused (a stranger using a known client id).
+        _server.ValidatingConnectionAsync += login.OnValidatingConnectionAsync;
         _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
         _server.InterceptingOutboundPacketAsync += MqttProtocolChecks.AnnounceTopicAliasMaximumAsync;
         _server.ClientConnectedAsync += ingest.OnClientConnectedAsync;

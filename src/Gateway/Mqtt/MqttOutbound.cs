@@ -33,6 +33,7 @@ internal sealed partial class MqttOutbound(GatewayOptions options, GatewayMetric
     public Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
         if (e.RemoteEndPoint is not { } remote) return Task.CompletedTask; // no key to find it by: sent as MQTTnet sends it
+        if (e.ReasonCode != MqttConnectReasonCode.Success) return Task.CompletedTask; // refused: no connection to shape, nothing to forget later
         var limits = e.ProtocolVersion == MqttProtocolVersion.V500
             ? new ClientLimits(e.ReceiveMaximum, e.MaximumPacketSize, options.Mqtt.SendTopicAliases ? e.TopicAliasMaximum : (ushort)0)
             : default;

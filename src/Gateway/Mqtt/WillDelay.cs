@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using MQTTnet.Formatter;
+using MQTTnet.Protocol;
 using MQTTnet.Server;
 
 namespace Gateway.Mqtt;
@@ -49,6 +50,8 @@ internal sealed partial class WillDelays(GatewayOptions options, GatewayMetrics 
     public Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
         if (string.IsNullOrEmpty(e.ClientId)) return Task.CompletedTask;
+        // Refused (by the login check, registered first): a stranger using a client's id must not cancel its will.
+        if (e.ReasonCode != MqttConnectReasonCode.Success) return Task.CompletedTask;
         if (_pending.TryGetValue(e.ClientId, out var pending))
         {
             // Resuming the session cancels the will (MQTT-3.1.3-9); clean start discards the session, which

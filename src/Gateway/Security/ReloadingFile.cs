@@ -21,7 +21,7 @@ public sealed class ReloadingFile<T> : IDisposable where T : class
     private readonly ILogger _logger;
     private readonly Timer _timer;
     private (DateTime Written, long Length, DateTime Folder) _seen;
-    private string _text;
+    private string? _text; // null while a file allowed to be missing has not appeared
     private T _current;
 
     /// <param name="path">The file.</param>
@@ -29,8 +29,12 @@ public sealed class ReloadingFile<T> : IDisposable where T : class
     /// <param name="parse">Text to value; throws <see cref="FormatException"/> naming the line of a problem.</param>
     /// <param name="logger">Where reloads and refused changes are said.</param>
     /// <param name="poll">How often the file is looked at; default one second.</param>
-    /// <exception cref="GatewayConfigurationException">The file is missing, unreadable or does not parse.</exception>
-    public ReloadingFile(string path, string what, Func<string, T> parse, ILogger logger, TimeSpan? poll = null)
+    /// <param name="whenMissing">
+    /// The value while the file does not exist yet, for a file the gateway may start without (the
+    /// password file on a fresh box); it is read as soon as it appears. Null: a missing file stops the start.
+    /// </param>
+    /// <exception cref="GatewayConfigurationException">The file is missing (without <paramref name="whenMissing"/>), unreadable or does not parse.</exception>
+    public ReloadingFile(string path, string what, Func<string, T> parse, ILogger logger, TimeSpan? poll = null, T? whenMissing = null)
     {
         _path = System.IO.Path.GetFullPath(path);
         _what = what;
@@ -39,8 +43,16 @@ public sealed class ReloadingFile<T> : IDisposable where T : class
         _seen = Stamp();
         try
         {
-            _text = Read();
-            _current = parse(_text);
+            if (whenMissing is not null && _seen == default)
+            {
+                _text = null;
+                _current = whenMissing;
+            }
+            else
+            {
+                _text = Read();
+                _current = parse(_text);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
         {

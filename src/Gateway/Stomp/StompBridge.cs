@@ -30,6 +30,7 @@ internal sealed partial class StompBridge(
     LocalBus bus,
     MqttListenerService mqtt,
     GatewayMetrics metrics,
+    Security.GatewayAuthenticator authenticator,
     ILogger<StompBridge> logger)
 {
     public const string TopicPrefix = "/topic/";
@@ -49,13 +50,14 @@ internal sealed partial class StompBridge(
 
     /// <summary>Serves one connection until it ends, and logs how it ended.</summary>
     /// <param name="features">The connection's features, to bound its socket's send buffer (see <see cref="StompListenerOptions.SocketSendBufferBytes"/>).</param>
-    public async Task RunSessionAsync(IStompTransport transport, string remote, IFeatureCollection features, CancellationToken stopping)
+    /// <param name="source">The client's address, for the login check (loopback, the failed-login back-off).</param>
+    public async Task RunSessionAsync(IStompTransport transport, string remote, System.Net.IPAddress? source, IFeatureCollection features, CancellationToken stopping)
     {
         if (options.Stomp.SocketSendBufferBytes > 0 && features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
             socket.SendBufferSize = options.Stomp.SocketSendBufferBytes;
 
         var id = "s" + Interlocked.Increment(ref _sessions).ToString(CultureInfo.InvariantCulture);
-        var session = new StompServerSession(id, transport, new SessionBackend(this, id), sessionOptions);
+        var session = new StompServerSession(id, transport, new SessionBackend(this, id, source), sessionOptions);
         metrics.Increment("stomp_connections_total");
         metrics.Increment("stomp_connections_open");
         _open[id] = new StompSessionInfo(id, remote, DateTimeOffset.UtcNow);
@@ -239,10 +241,26 @@ internal sealed partial class StompBridge(
 
     private void CommitLingeringNow() => outbox.CommitLingeringNow();
 
+    /// <summary>CONNECT's <c>login</c>/<c>passcode</c> against the gateway's users; a refusal becomes the ERROR's message.</summary>
+    private async ValueTask<string?> LoginAsync(StompFrame connect, System.Net.IPAddress? source, CancellationToken cancellationToken)
+    {
+        var result = await authenticator.LoginAsync("stomp", connect["login"], connect["passcode"], source, cancellationToken).ConfigureAwait(false);
+        if (result.IsAccepted) return result.User;
+        throw new StompRefusedException(result.Outcome == Security.LoginOutcome.BadCredentials
+            ? $"authentication failed: {result.Reason}"
+            : $"not authorized: {result.Reason}");
+    }
+
     /// <summary>One session's view of the bridge: it knows which session is sending, and its last commit.</summary>
-    private sealed class SessionBackend(StompBridge bridge, string sessionId) : IStompBackend
+    private sealed class SessionBackend(StompBridge bridge, string sessionId, System.Net.IPAddress? source) : IStompBackend
     {
         private Task _lastCommit = Task.CompletedTask;
+
+        /// <summary>The user verified at CONNECT; null for an anonymous client (or before CONNECT).</summary>
+        public string? User { get; private set; }
+
+        public async ValueTask<string?> ConnectAsync(StompFrame connect, CancellationToken cancellationToken) =>
+            User = await bridge.LoginAsync(connect, source, cancellationToken).ConfigureAwait(false);
 
         public async ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
         {

@@ -118,5 +118,5 @@ internal sealed class WebSocketStompTransport : IStompTransport
 internal sealed class StompTcpConnectionHandler(StompBridge bridge, IHostApplicationLifetime lifetime) : ConnectionHandler
 {
     public override Task OnConnectedAsync(ConnectionContext connection) =>
-        bridge.RunSessionAsync(new TcpStompTransport(connection), connection.RemoteEndPoint?.ToString() ?? "?", connection.Features, lifetime.ApplicationStopping);
+        bridge.RunSessionAsync(new TcpStompTransport(connection), connection.RemoteEndPoint?.ToString() ?? "?", (connection.RemoteEndPoint as System.Net.IPEndPoint)?.Address, connection.Features, lifetime.ApplicationStopping);
 }

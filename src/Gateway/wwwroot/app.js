@@ -23,7 +23,10 @@
     sendResult: $('send-result'),
     messages: $('messages'),
     count: $('count'),
-    clear: $('clear')
+    clear: $('clear'),
+    loginForm: $('login-form'),
+    login: $('login'),
+    passcode: $('passcode')
   };
 
   var brokerURL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/stomp';
@@ -59,6 +62,13 @@
     var reason = frame.headers.message || 'ERROR frame without a message header';
     if (pendingSend) {
       finishSend('refused: ' + reason, 'refused');
+    }
+    if (/^(not authorized|authentication failed)/.test(reason)) {
+      // Retrying the same login would only earn this address the gateway's failed-login back-off:
+      // stop, and ask for a user; the login goes in the next CONNECT (login and passcode headers).
+      client.deactivate();
+      ui.loginForm.hidden = false;
+      ui.login.focus();
     }
     // The server closes the connection after an ERROR; the client reconnects by itself.
     setStatus('error', 'error: ' + reason);
@@ -227,6 +237,15 @@
     } catch (err) {
       finishSend('not sent: ' + (err && err.message ? err.message : String(err)), 'refused');
     }
+  });
+
+  ui.loginForm.addEventListener('submit', function (e) {
+    e.preventDefault();
+    client.connectHeaders = { login: ui.login.value, passcode: ui.passcode.value };
+    ui.passcode.value = '';
+    ui.loginForm.hidden = true;
+    setStatus('connecting', 'connecting as ' + ui.login.value);
+    client.activate();
   });
 
   setStatus('connecting', 'connecting');
