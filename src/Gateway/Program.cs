@@ -1,8 +1,5 @@
-using System.Net;
 using Gateway.Configuration;
 using Gateway.Hosting;
-using Gateway.Stomp;
-using Microsoft.AspNetCore.Connections;
 
 namespace Gateway;
 
@@ -72,14 +69,9 @@ public static class Program
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
         });
 
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port);
-            if (options.Stomp.Port != 0)
-                kestrel.Listen(IPAddress.Parse(options.Stomp.BindAddress), options.Stomp.Port, listen => listen.UseConnectionHandler<StompTcpConnectionHandler>());
-        });
+        builder.AddListeners(options);
 
-        var app = builder.Build();
+        var app = builder.Build().LoadCertificate();
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
         return app;

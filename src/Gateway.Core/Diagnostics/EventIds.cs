@@ -83,4 +83,8 @@ public static class EventIds
     // 520-529 TLS, 530-549 limits, 550-559 the HTTP side.
     public const int SecurityFileReloaded = 500;
     public const int SecurityFileRefused = 501;
+    public const int TlsCertificateLoaded = 520;
+    public const int TlsCertificateRefused = 521;
+    public const int TlsHandshakeFailed = 522;
+    public const int TlsListening = 523;
 }

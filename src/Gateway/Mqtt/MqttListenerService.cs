@@ -3,6 +3,7 @@ using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
 using Gateway.Mqtt.Sessions;
+using Gateway.Security;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -22,7 +23,9 @@ internal sealed partial class MqttListenerService(
     WillDelays wills,
     SharedSubscriptions shared,
     PersistentSessions sessions,
-    ILogger<MqttListenerService> logger) : IHostedService, IDisposable
+    GatewayMetrics metrics,
+    ILogger<MqttListenerService> logger,
+    ServerCertificate? certificate = null) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
     internal const string InjectedItem = "gateway.injected";
@@ -44,8 +47,7 @@ internal sealed partial class MqttListenerService(
             .WithMaxPendingMessagesPerClient(mqtt.MaxPendingMessagesPerClient)
             .Build();
 
-        var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), logger);
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [.. TcpTransports(mqtt), WebSockets]);
         _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
         _server.InterceptingOutboundPacketAsync += MqttProtocolChecks.AnnounceTopicAliasMaximumAsync;
         _server.ClientConnectedAsync += ingest.OnClientConnectedAsync;
@@ -74,7 +76,20 @@ internal sealed partial class MqttListenerService(
         _server.RetainedMessagesClearedAsync += retained.OnClearedAsync;
 
         await _server.StartAsync().ConfigureAwait(false);
-        LogListening(mqtt.BindAddress, mqtt.Port);
+        if (mqtt.Port != 0) LogListening(mqtt.BindAddress, mqtt.Port);
+        if (mqtt.TlsPort is > 0 and var tlsPort) LogListeningTls(mqtt.BindAddress, tlsPort);
+    }
+
+    /// <summary>The plain and the TLS listener, each unless its port is 0.</summary>
+    private IEnumerable<IMqttServerAdapter> TcpTransports(MqttListenerOptions mqtt)
+    {
+        var address = IPAddress.Parse(mqtt.BindAddress);
+        if (mqtt.Port != 0) yield return new MqttTcpTransport(address, mqtt.Port, _limits, MqttConnectPolicy.From(options), logger);
+        if (mqtt.TlsPort is > 0 and var tlsPort)
+        {
+            var tls = new TlsHandshake(certificate ?? throw new InvalidOperationException("Gateway:Mqtt:TlsPort without a certificate passed validation"), "mqtt", metrics, logger);
+            yield return new MqttTcpTransport(address, tlsPort, _limits, MqttConnectPolicy.From(options), logger, tls);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -134,4 +149,7 @@ internal sealed partial class MqttListenerService(
 
     [LoggerMessage(EventIds.MqttListening, LogLevel.Information, "MQTT listening on {Address}:{Port} (MQTT 3.1.1 and 5.0)")]
     private partial void LogListening(string address, int port);
+
+    [LoggerMessage(EventIds.TlsListening, LogLevel.Information, "MQTT over TLS listening on {Address}:{Port} (TLS 1.2 and 1.3)")]
+    private partial void LogListeningTls(string address, int port);
 }
