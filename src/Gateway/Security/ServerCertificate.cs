@@ -134,8 +134,9 @@ public sealed partial class ServerCertificate : IDisposable
     /// <summary>The exception's own words say nothing secret (no key bytes, no passphrase); a wrong passphrase reads as a decryption failure.</summary>
     private string Reason(Exception ex) => ex switch
     {
-        ArgumentException when ex.Message.Contains("does not match", StringComparison.OrdinalIgnoreCase) => "the key is not the certificate's key",
-        CryptographicException when _passphrase is not null => $"the key could not be read with the passphrase given ({ex.Message})",
+        CryptographicException when _passphrase is not null && !ex.Message.Contains("does not match", StringComparison.Ordinal)
+            => $"the key could not be read with the passphrase given ({ex.Message})",
+        _ when ex.Message.Contains("does not match", StringComparison.Ordinal) => "the key does not match the certificate (or is no PEM private key)",
         _ => ex.Message,
     };
 

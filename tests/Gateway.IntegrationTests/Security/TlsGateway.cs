@@ -36,13 +36,17 @@ internal sealed class TlsGateway : IAsyncDisposable
     public string CertificateFile => Path.Combine(Certificates.Folder, "gateway.pem");
     public string KeyFile => Path.Combine(Certificates.Folder, "gateway.key");
 
-    public static async Task<TlsGateway> StartAsync(Dictionary<string, string>? settings = null, Func<OpenSslCertificates, OpenSslCertificates.Issued, Task<string>>? keyFile = null)
+    /// <param name="settings">Settings over the TLS ones.</param>
+    /// <param name="keyFile">Makes the key file the gateway is given (and may add settings for it); default: the server certificate's key.</param>
+    public static async Task<TlsGateway> StartAsync(Dictionary<string, string>? settings = null,
+        Func<OpenSslCertificates, OpenSslCertificates.Issued, Dictionary<string, string>, Task<string>>? keyFile = null)
     {
         var certificates = await OpenSslCertificates.CreateAsync();
         var server = await certificates.IssueServerAsync();
         var (mqtt, https, stomp) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
+        var extra = new Dictionary<string, string>(settings ?? []);
         File.Copy(server.CertificateFile, Path.Combine(certificates.Folder, "gateway.pem"));
-        File.Copy(keyFile is null ? server.KeyFile : await keyFile(certificates, server), Path.Combine(certificates.Folder, "gateway.key"));
+        File.Copy(keyFile is null ? server.KeyFile : await keyFile(certificates, server, extra), Path.Combine(certificates.Folder, "gateway.key"));
         var all = new Dictionary<string, string>
         {
             ["Gateway__Tls__CertificateFile"] = Path.Combine(certificates.Folder, "gateway.pem"),
@@ -51,7 +55,7 @@ internal sealed class TlsGateway : IAsyncDisposable
             ["Gateway__Http__TlsPort"] = https.ToString(),
             ["Gateway__Stomp__TlsPort"] = stomp.ToString(),
         };
-        foreach (var (key, value) in settings ?? []) all[key] = value;
+        foreach (var (key, value) in extra) all[key] = value;
         var gateway = new GatewayProcess(all);
         try
         {
