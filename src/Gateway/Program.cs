@@ -1,10 +1,7 @@
-using System.Net;
 using Gateway.Configuration;
 using Gateway.Hosting;
 using Gateway.Status;
 using Gateway.Security;
-using Gateway.Stomp;
-using Microsoft.AspNetCore.Connections;
 
 namespace Gateway;
 
@@ -78,14 +75,9 @@ public static class Program
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
         });
 
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port);
-            if (options.Stomp.Port != 0)
-                kestrel.Listen(IPAddress.Parse(options.Stomp.BindAddress), options.Stomp.Port, listen => listen.UseConnectionHandler<StompTcpConnectionHandler>());
-        });
+        builder.AddListeners(options);
 
-        var app = builder.Build();
+        var app = builder.Build().LoadCertificate();
         app.UseGatewaySecurity(); // reads the password file now (unreadable: exit 2), then guards the HTTP port
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();

@@ -103,4 +103,8 @@ public static class EventIds
     public const int FrontPanelFailed = 704;
     // 620-629: the status dashboard
     public const int StatusSampleFailed = 620;
+    public const int TlsCertificateLoaded = 520;
+    public const int TlsCertificateRefused = 521;
+    public const int TlsHandshakeFailed = 522;
+    public const int TlsListening = 523;
 }

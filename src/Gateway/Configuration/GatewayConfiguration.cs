@@ -52,10 +52,8 @@ public static class GatewayConfiguration
         errors.AddRange(o.Outbox.Validate(OptionsSections.Outbox.Key));
         errors.AddRange(o.Auth.Validate(OptionsSections.Auth.Key));
         errors.AddRange(o.Hardware.Validate(OptionsSections.Hardware.Key));
-        // The listeners share the host's addresses: two on one port would fail at start with a less clear message.
-        if (o.Http.Port == o.Mqtt.Port) errors.Add($"Gateway:Http:Port must differ from Gateway:Mqtt:Port (both {o.Http.Port})");
-        if (o.Stomp.Port != 0 && (o.Stomp.Port == o.Mqtt.Port || o.Stomp.Port == o.Http.Port))
-            errors.Add($"Gateway:Stomp:Port must differ from Gateway:Mqtt:Port and Gateway:Http:Port (was {o.Stomp.Port})");
+        errors.AddRange(o.Tls.Validate(OptionsSections.Tls.Key));
+        errors.AddRange(ListenerPorts.ValidateAll(o));
 
         foreach (var (name, upstream) in o.Upstreams) errors.AddRange(upstream.Validate($"Gateway:Upstreams:{name}"));
         for (var i = 0; i < o.Routes.Count; i++) errors.AddRange(o.Routes[i].Validate($"Gateway:Routes:{i}", o.Upstreams.Keys));
@@ -75,7 +73,7 @@ public static class GatewayConfiguration
         var options = section.Get<GatewayOptions>() ?? new GatewayOptions();
         var outbox = options.Outbox with { DataPath = options.DataPath };
         var sessions = section.GetSection("Stomp").Get<StompServerOptions>() ?? new StompServerOptions();
-        return options with
+        return ListenerPorts.WithTlsDefaults(options) with
         {
             Outbox = outbox,
             // A STOMP body the outbox would refuse is refused as the frame is read, before it is buffered whole.

@@ -48,6 +48,9 @@ public sealed record GatewayOptions
     /// <summary>Users, anonymous access and the ACL for every listener.</summary>
     public AuthOptions Auth { get; init; } = new();
 
+    /// <summary>The server certificate of the TLS listeners.</summary>
+    public TlsOptions Tls { get; init; } = new();
+
     /// <summary>The top-level values out of range, each a line naming its key.</summary>
     public IEnumerable<string> Validate()
     {

@@ -5,8 +5,12 @@ namespace Gateway.Configuration;
 /// <summary>The MQTT listener, bound from <c>Gateway:Mqtt</c>.</summary>
 public sealed record MqttListenerOptions
 {
+    /// <summary>MQTT over plain TCP; 0 turns it off (MQTT over TLS and over WebSocket stay).</summary>
     public int Port { get; init; } = 1883;
     public string BindAddress { get; init; } = "0.0.0.0";
+
+    /// <summary>MQTT over TLS, on <see cref="BindAddress"/>. Unset: 8883 when Gateway:Tls has a certificate, else off; 0 off.</summary>
+    public int? TlsPort { get; init; }
 
     /// <summary>Messages queued for one subscriber before the oldest are dropped: MQTTnet's per-session queue, and what the gateway keeps of a persistent session across restarts.</summary>
     public int MaxPendingMessagesPerClient { get; init; } = 10_000;
@@ -46,7 +50,7 @@ public sealed record MqttListenerOptions
     /// <summary>Every value out of range, each a line naming its key as <paramref name="section"/><c>:Name</c>.</summary>
     public IEnumerable<string> Validate(string section)
     {
-        if (Port is <= 0 or > 65535) yield return $"{section}:Port must be 1-65535 (was {Port})";
+        foreach (var problem in ListenerPorts.Validate(section, Port, TlsPort)) yield return problem;
         if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
         if (MaxPendingMessagesPerClient <= 0) yield return $"{section}:MaxPendingMessagesPerClient must be positive (was {MaxPendingMessagesPerClient})";
         if (SysTopicsInterval != TimeSpan.Zero && (SysTopicsInterval < TimeSpan.FromSeconds(1) || SysTopicsInterval > TimeSpan.FromHours(1)))
@@ -63,6 +67,9 @@ public sealed record HttpListenerOptions
     public int Port { get; init; } = 8080;
     public string BindAddress { get; init; } = "0.0.0.0";
 
+    /// <summary>The same over HTTPS (WSS for <c>/stomp</c> and <c>/mqtt</c>). Unset: 8443 when Gateway:Tls has a certificate, else off; 0 off.</summary>
+    public int? TlsPort { get; init; }
+
     /// <summary>
     /// Web pages of other origins allowed to open <c>/stomp</c> and <c>/mqtt</c> (<c>https://dash.example</c>,
     /// or <c>*</c> for any). Pages served by the gateway itself, and clients that send no Origin
@@ -74,7 +81,7 @@ public sealed record HttpListenerOptions
     /// <inheritdoc cref="MqttListenerOptions.Validate"/>
     public IEnumerable<string> Validate(string section)
     {
-        if (Port is <= 0 or > 65535) yield return $"{section}:Port must be 1-65535 (was {Port})";
+        foreach (var problem in ListenerPorts.Validate(section, Port, TlsPort)) yield return problem;
         if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
         for (var i = 0; i < AllowedOrigins.Count; i++)
         {
@@ -95,6 +102,9 @@ public sealed record StompListenerOptions
     public int Port { get; init; } = 61613;
     public string BindAddress { get; init; } = "0.0.0.0";
 
+    /// <summary>STOMP over TLS (ActiveMQ's stomp+ssl port). Unset: 61614 when Gateway:Tls has a certificate, else off; 0 off.</summary>
+    public int? TlsPort { get; init; }
+
     /// <summary>
     /// The kernel's send buffer per STOMP connection (TCP and WebSocket), in bytes; 0 leaves it to the
     /// OS, which grows it to megabytes per connection. Bounded, a thousand dashboards cannot take the
@@ -105,7 +115,7 @@ public sealed record StompListenerOptions
     /// <inheritdoc cref="MqttListenerOptions.Validate"/>
     public IEnumerable<string> Validate(string section)
     {
-        if (Port is < 0 or > 65535) yield return $"{section}:Port must be 1-65535, or 0 for no TCP listener (was {Port})";
+        foreach (var problem in ListenerPorts.Validate(section, Port, TlsPort)) yield return problem;
         if (!IPAddress.TryParse(BindAddress, out _)) yield return $"{section}:BindAddress must be an IP address (was '{BindAddress}')";
         if (SocketSendBufferBytes is not 0 and < 4096)
             yield return $"{section}:SocketSendBufferBytes must be 0 (the OS decides) or at least 4096 (was {SocketSendBufferBytes})";

@@ -81,7 +81,9 @@ internal static class OptionsSections
 
     public static readonly OptionsSection Hardware = new("Gateway:Hardware", [typeof(Gateway.Hardware.HardwareOptions)], []);
 
-    public static IReadOnlyList<OptionsSection> All { get; } = [Gateway, Mqtt, Http, Stomp, Outbox, Upstream, Route, Auth, Hardware];
+    public static readonly OptionsSection Tls = new("Gateway:Tls", [typeof(TlsOptions)], []);
+
+    public static IReadOnlyList<OptionsSection> All { get; } = [Gateway, Mqtt, Http, Stomp, Outbox, Upstream, Route, Auth, Hardware, Tls];
 
     /// <summary>The paths of keys in <paramref name="gateway"/> that no section has, as the operator wrote them.</summary>
     public static List<string> UnknownKeys(IConfigurationSection gateway)
@@ -97,6 +99,7 @@ internal static class OptionsSections
         Check(gateway.GetSection("Outbox"), Outbox);
         Check(gateway.GetSection("Auth"), Auth);
         Check(gateway.GetSection("Hardware"), Hardware);
+        Check(gateway.GetSection("Tls"), Tls);
         foreach (var upstream in gateway.GetSection("Upstreams").GetChildren()) Check(upstream, Upstream);
         foreach (var route in gateway.GetSection("Routes").GetChildren()) Check(route, Route);
         return unknown;

@@ -3,6 +3,7 @@ using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
 using Gateway.Mqtt.Sessions;
+using Gateway.Security;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -24,7 +25,8 @@ internal sealed partial class MqttListenerService(
     PersistentSessions sessions,
     GatewayMetrics metrics,
     Security.MqttLogin login,
-    ILogger<MqttListenerService> logger) : IHostedService, IDisposable
+    ILogger<MqttListenerService> logger,
+    ServerCertificate? certificate = null) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
     internal const string InjectedItem = "gateway.injected";
@@ -35,10 +37,10 @@ internal sealed partial class MqttListenerService(
     public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt-ws"), logger);
 
     private MqttServer? _server;
-    private MqttTcpTransport? _tcp;
+    private readonly List<MqttTcpTransport> _tcp = [];
 
     /// <summary>The server started and its TCP listener accepting (<c>/healthz</c>); cheap: two flags.</summary>
-    public bool Listening => _server is { IsStarted: true } && _tcp is { Accepting: true };
+    public bool Listening => _server is { IsStarted: true } && _tcp.TrueForAll(t => t.Accepting);
 
     public MqttServer Server => _server ?? throw new InvalidOperationException("the MQTT listener has not started");
 
@@ -53,8 +55,7 @@ internal sealed partial class MqttListenerService(
             .WithMaxPendingMessagesPerClient(mqtt.MaxPendingMessagesPerClient)
             .Build();
 
-        var tcp = _tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt"), logger);
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [.. TcpTransports(mqtt), WebSockets]);
         // First of the connection checks: the others skip a client it refused (a stranger using a known client id).
         _server.ValidatingConnectionAsync += login.OnValidatingConnectionAsync;
         _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
@@ -85,7 +86,26 @@ internal sealed partial class MqttListenerService(
         _server.RetainedMessagesClearedAsync += retained.OnClearedAsync;
 
         await _server.StartAsync().ConfigureAwait(false);
-        LogListening(mqtt.BindAddress, mqtt.Port);
+        if (mqtt.Port != 0) LogListening(mqtt.BindAddress, mqtt.Port);
+        if (mqtt.TlsPort is > 0 and var tlsPort) LogListeningTls(mqtt.BindAddress, tlsPort);
+    }
+
+    /// <summary>The plain and the TLS listener, each unless its port is 0.</summary>
+    private IEnumerable<IMqttServerAdapter> TcpTransports(MqttListenerOptions mqtt)
+    {
+        var address = IPAddress.Parse(mqtt.BindAddress);
+        if (mqtt.Port != 0) yield return Kept(new MqttTcpTransport(address, mqtt.Port, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt"), logger));
+        if (mqtt.TlsPort is > 0 and var tlsPort)
+        {
+            var tls = new TlsHandshake(certificate ?? throw new InvalidOperationException("Gateway:Mqtt:TlsPort without a certificate passed validation"), "mqtt", metrics, logger);
+            yield return Kept(new MqttTcpTransport(address, tlsPort, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt-tls"), logger, tls));
+        }
+    }
+
+    private MqttTcpTransport Kept(MqttTcpTransport transport)
+    {
+        _tcp.Add(transport);
+        return transport;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -145,4 +165,7 @@ internal sealed partial class MqttListenerService(
 
     [LoggerMessage(EventIds.MqttListening, LogLevel.Information, "MQTT listening on {Address}:{Port} (MQTT 3.1.1 and 5.0)")]
     private partial void LogListening(string address, int port);
+
+    [LoggerMessage(EventIds.TlsListening, LogLevel.Information, "MQTT over TLS listening on {Address}:{Port} (TLS 1.2 and 1.3)")]
+    private partial void LogListeningTls(string address, int port);
 }

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 using Gateway.Core.Diagnostics;
+using Gateway.Security;
 using MQTTnet.Adapter;
 using MQTTnet.Diagnostics.Logger;
 using MQTTnet.Implementations;
@@ -10,10 +12,12 @@ using MQTTnet.Server;
 namespace Gateway.Mqtt;
 
 /// <summary>
-/// MQTT over TCP. It stands in for MQTTnet's own TCP listener, which builds its channels inside and so
-/// cannot put a <see cref="PacketSizeGuardChannel"/> in front of them; this one does, for every connection.
+/// MQTT over TCP, and over TLS when given a <see cref="TlsHandshake"/>. It stands in for MQTTnet's own
+/// TCP listener, which builds its channels inside and so cannot put a <see cref="PacketSizeGuardChannel"/>
+/// in front of them; this one does, for every connection, over the decrypted bytes.
 /// </summary>
-internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, ConnectionCount connections, ILogger logger) : IMqttServerAdapter
+internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, ConnectionCount connections, ILogger logger, TlsHandshake? tls = null)
+    : IMqttServerAdapter
 {
     /// <summary>Connections the kernel queues before they are accepted; MQTTnet's listener used the same.</summary>
     private const int Backlog = 100;
@@ -127,10 +131,19 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
         try
         {
             client.NoDelay = true; // acks go out as soon as they are known, not after a Nagle delay
-            var stream = new NetworkStream(client, ownsSocket: true);
+            Stream stream = new NetworkStream(client, ownsSocket: true);
+            X509Certificate2? clientCertificate = null;
+            if (tls is not null)
+            {
+                if (await tls.AuthenticateAsync(stream, client.RemoteEndPoint).ConfigureAwait(false) is not { } ssl) return;
+                stream = ssl;
+                // Validated in the handshake against Gateway:Tls:ClientCertificateCaFile; MQTTnet hands it on
+                // as ValidatingConnectionEventArgs.ClientCertificate, whose CN is the user (ClientCertificateCheck.UserOf).
+                clientCertificate = ssl.RemoteCertificate as X509Certificate2;
+            }
             await using (stream.ConfigureAwait(false))
             {
-                var channel = new MqttTcpChannel(stream, client.LocalEndPoint, client.RemoteEndPoint, clientCertificate: null);
+                var channel = new MqttTcpChannel(stream, client.LocalEndPoint, client.RemoteEndPoint, clientCertificate);
                 using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options!, logger, _mqttLogger);
                 if (ClientHandler is { } handler) await handler(new MqttConnectAdapter(adapter, connect, logger)).ConfigureAwait(false);
             }

@@ -48,8 +48,10 @@ public sealed class GatewayProcess : IAsyncDisposable
     public int HttpPort { get; }
     public int StompPort { get; }
 
-    /// <summary>Whether the STOMP TCP listener is on (a test may set its port to 0).</summary>
-    private bool StompListens => _settings.TryGetValue("Gateway__Stomp__Port", out var port) && port != "0";
+    /// <summary>Every listener's port a test configured and did not set to 0 (plain and TLS ones).</summary>
+    private List<int> ListeningPorts =>
+        _settings.Where(s => s.Key.StartsWith("Gateway__", StringComparison.Ordinal) && s.Key.EndsWith("Port", StringComparison.Ordinal))
+            .Select(s => int.TryParse(s.Value, out var port) ? port : 0).Where(port => port > 0).ToList();
     /// <summary>The running gateway's process id (for reading its memory from /proc).</summary>
     public int ProcessId => _process is { HasExited: false } p ? p.Id : throw new InvalidOperationException("the gateway is not running");
 
@@ -92,7 +94,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the process and waits until its MQTT and HTTP ports accept connections.</summary>
+    /// <summary>Starts the process and waits until every port it was given (MQTT, HTTP, STOMP, TLS ones; not 0) accepts connections.</summary>
     public async Task StartAsync()
     {
         var start = new ProcessStartInfo("dotnet", [GatewayDll])
@@ -117,9 +119,12 @@ public sealed class GatewayProcess : IAsyncDisposable
             if (process.HasExited) throw new InvalidOperationException($"the gateway exited with {process.ExitCode}:\n{Output}");
             // Every listener, STOMP's too: Kestrel binds its endpoints one after the other, and a test
             // connecting to STOMP the moment HTTP accepted was once refused.
-            return await FreePort.AcceptsAsync(MqttPort) && await FreePort.AcceptsAsync(HttpPort)
-                   && (!StompListens || await FreePort.AcceptsAsync(StompPort));
-        }, Patience.Startup, $"gateway MQTT port {MqttPort}, HTTP port {HttpPort} and STOMP port {StompPort} to accept connections");
+            foreach (var port in ListeningPorts)
+            {
+                if (!await FreePort.AcceptsAsync(port)) return false;
+            }
+            return true;
+        }, Patience.Startup, $"gateway ports {string.Join(", ", ListeningPorts)} to accept connections");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>

@@ -52,7 +52,11 @@ public sealed class GatewayConfigurationTests
     }
 
     [Theory]
-    [InlineData("Gateway:Mqtt:Port", "0", "Gateway:Mqtt:Port must be 1-65535 (was 0)")]
+    [InlineData("Gateway:Mqtt:Port", "65536", "Gateway:Mqtt:Port must be 1-65535, or 0 for none (was 65536)")]
+    [InlineData("Gateway:Mqtt:TlsPort", "8883", "Gateway:Mqtt:TlsPort needs a certificate: set Gateway:Tls:CertificateFile and Gateway:Tls:KeyFile")]
+    [InlineData("Gateway:Http:TlsPort", "-1", "Gateway:Http:TlsPort must be 1-65535, or 0 for none (was -1)")]
+    [InlineData("Gateway:Tls:CertificateFile", "cert.pem", "Gateway:Tls:CertificateFile and Gateway:Tls:KeyFile must be set together")]
+    [InlineData("Gateway:Tls:HandshakeTimeout", "00:00:00.500", "Gateway:Tls:HandshakeTimeout must be 00:00:01 to 00:05:00 (was 00:00:00.5000000)")]
     [InlineData("Gateway:Mqtt:Port", "abc", "'Gateway:Mqtt:Port'")]
     [InlineData("Gateway:Mqtt:BindAddress", "localhost-ish", "Gateway:Mqtt:BindAddress must be an IP address")]
     [InlineData("Gateway:Outbox:MaxGroupMessages", "0", "Gateway:Outbox:MaxGroupMessages must be")]
@@ -61,7 +65,7 @@ public sealed class GatewayConfigurationTests
     [InlineData("Gateway:Id", "has space", "Gateway:Id must be")]
     [InlineData("Gateway:Http:AllowedOrigins:0", "dash.example", "Gateway:Http:AllowedOrigins:0 must be * or an origin")]
     [InlineData("Gateway:Http:AllowedOrigins:0", "https://dash.example/app", "Gateway:Http:AllowedOrigins:0 must be * or an origin")]
-    [InlineData("Gateway:Stomp:Port", "1883", "Gateway:Stomp:Port must differ")]
+    [InlineData("Gateway:Stomp:Port", "1883", "Gateway:Mqtt:Port and Gateway:Stomp:Port must differ (all 1883)")]
     [InlineData("Gateway:Stomp:MaxPendingMessages", "0", "Gateway:Stomp:MaxPendingMessages must be positive")]
     [InlineData("Gateway:Mqt:Port", "1884", "unknown setting Gateway:Mqt")]
     public void A_bad_value_is_refused_with_one_line_naming_its_key(string key, string value, string expected)
@@ -69,6 +73,35 @@ public sealed class GatewayConfigurationTests
         var message = Refusal((key, value));
         Assert.Contains(expected, message);
         Assert.DoesNotContain('\n', message);
+    }
+
+    [Fact]
+    public void Tls_ports_are_on_at_their_usual_numbers_only_when_a_certificate_is_configured()
+    {
+        var plain = Load();
+        Assert.Equal((0, 0, 0), (plain.Mqtt.TlsPort, plain.Http.TlsPort, plain.Stomp.TlsPort));
+
+        var tls = Load(("Gateway:Tls:CertificateFile", "cert.pem"), ("Gateway:Tls:KeyFile", "key.pem"), ("Gateway:Stomp:TlsPort", "0"));
+        Assert.Equal((8883, 8443, 0), (tls.Mqtt.TlsPort, tls.Http.TlsPort, tls.Stomp.TlsPort));
+        Assert.Equal((1883, 8080, 61613), (tls.Mqtt.Port, tls.Http.Port, tls.Stomp.Port));
+    }
+
+    [Fact]
+    public void Each_plain_listener_can_be_off_but_not_every_listener()
+    {
+        var tlsOnly = Load(("Gateway:Tls:CertificateFile", "cert.pem"), ("Gateway:Tls:KeyFile", "key.pem"),
+            ("Gateway:Mqtt:Port", "0"), ("Gateway:Http:Port", "0"), ("Gateway:Stomp:Port", "0"));
+        Assert.Equal((0, 0, 0), (tlsOnly.Mqtt.Port, tlsOnly.Http.Port, tlsOnly.Stomp.Port));
+
+        var message = Refusal(("Gateway:Mqtt:Port", "0"), ("Gateway:Http:Port", "0"), ("Gateway:Stomp:Port", "0"));
+        Assert.Equal("no listener is on: Gateway:Mqtt:Port, Gateway:Mqtt:TlsPort, Gateway:Http:Port, Gateway:Http:TlsPort, Gateway:Stomp:Port, Gateway:Stomp:TlsPort are all 0", message);
+    }
+
+    [Fact]
+    public void A_tls_port_that_clashes_with_a_plain_one_is_refused_naming_both()
+    {
+        var message = Refusal(("Gateway:Tls:CertificateFile", "cert.pem"), ("Gateway:Tls:KeyFile", "key.pem"), ("Gateway:Stomp:TlsPort", "8080"));
+        Assert.Equal("Gateway:Http:Port and Gateway:Stomp:TlsPort must differ (all 8080)", message);
     }
 
     [Fact]

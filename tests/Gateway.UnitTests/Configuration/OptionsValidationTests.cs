@@ -65,18 +65,21 @@ public sealed class OptionsValidationTests
     public void The_listener_records_accept_their_defaults_and_name_each_bad_value()
     {
         Assert.Empty(new MqttListenerOptions().Validate("M"));
-        RefusedWith(new MqttListenerOptions { Port = 65536 }.Validate("M"), "M:Port must be 1-65535 (was 65536)");
+        RefusedWith(new MqttListenerOptions { Port = 65536 }.Validate("M"), "M:Port must be 1-65535, or 0 for none (was 65536)");
+        Assert.Empty(new MqttListenerOptions { Port = 0, TlsPort = 0 }.Validate("M"));
+        RefusedWith(new MqttListenerOptions { TlsPort = 70000 }.Validate("M"), "M:TlsPort must be 1-65535, or 0 for none (was 70000)");
         RefusedWith(new MqttListenerOptions { BindAddress = "any" }.Validate("M"), "M:BindAddress must be an IP address (was 'any')");
         RefusedWith(new MqttListenerOptions { MaxPendingMessagesPerClient = 0 }.Validate("M"), "M:MaxPendingMessagesPerClient must be positive (was 0)");
 
         Assert.Empty(new HttpListenerOptions { AllowedOrigins = ["*", "https://dash.example", "http://10.0.0.5:3000"] }.Validate("H"));
-        RefusedWith(new HttpListenerOptions { Port = 0 }.Validate("H"), "H:Port must be 1-65535 (was 0)");
+        Assert.Empty(new HttpListenerOptions { Port = 0 }.Validate("H"));
+        RefusedWith(new HttpListenerOptions { Port = -1 }.Validate("H"), "H:Port must be 1-65535, or 0 for none (was -1)");
         RefusedWith(new HttpListenerOptions { AllowedOrigins = ["*", "https://dash.example/"] }.Validate("H"),
             "H:AllowedOrigins:1 must be * or an origin such as https://dash.example or http://10.0.0.5:3000 (was 'https://dash.example/')");
 
         Assert.Empty(new StompListenerOptions().Validate("T"));
         Assert.Empty(new StompListenerOptions { Port = 0, SocketSendBufferBytes = 0 }.Validate("T"));
-        RefusedWith(new StompListenerOptions { Port = -1 }.Validate("T"), "T:Port must be 1-65535, or 0 for no TCP listener (was -1)");
+        RefusedWith(new StompListenerOptions { Port = -1 }.Validate("T"), "T:Port must be 1-65535, or 0 for none (was -1)");
         RefusedWith(new StompListenerOptions { BindAddress = "" }.Validate("T"), "T:BindAddress must be an IP address (was '')");
         RefusedWith(new StompListenerOptions { SocketSendBufferBytes = 4095 }.Validate("T"), "T:SocketSendBufferBytes must be 0 (the OS decides) or at least 4096 (was 4095)");
     }
