@@ -60,6 +60,7 @@ public static class Program
         // is queued and close the store.
         builder.Services
             .AddGatewayCore(options)
+            .AddLimits(options.Limits)
             .AddOutbox(options.Outbox)
             .AddForwarding(options.Id!, options.Upstreams)
             .AddStomp(options.StompSessions)
@@ -74,9 +75,10 @@ public static class Program
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port);
+            kestrel.ApplyLimits(options.Limits);
+            kestrel.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port, listen => listen.UseConnectionLimits("HTTP"));
             if (options.Stomp.Port != 0)
-                kestrel.Listen(IPAddress.Parse(options.Stomp.BindAddress), options.Stomp.Port, listen => listen.UseConnectionHandler<StompTcpConnectionHandler>());
+                kestrel.Listen(IPAddress.Parse(options.Stomp.BindAddress), options.Stomp.Port, listen => listen.UseConnectionLimits("STOMP").UseConnectionHandler<StompTcpConnectionHandler>());
         });
 
         var app = builder.Build();

@@ -83,4 +83,7 @@ public static class EventIds
     // 520-529 TLS, 530-549 limits, 550-559 the HTTP side.
     public const int SecurityFileReloaded = 500;
     public const int SecurityFileRefused = 501;
+
+    // 530-549: limits
+    public const int LimitExceeded = 530;
 }

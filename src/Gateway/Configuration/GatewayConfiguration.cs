@@ -51,6 +51,7 @@ public static class GatewayConfiguration
         errors.AddRange(o.StompSessions.Validate(OptionsSections.Stomp.Key));
         errors.AddRange(o.Outbox.Validate(OptionsSections.Outbox.Key));
         errors.AddRange(o.Auth.Validate(OptionsSections.Auth.Key));
+        errors.AddRange(o.Limits.Validate(OptionsSections.Limits.Key));
         // The listeners share the host's addresses: two on one port would fail at start with a less clear message.
         if (o.Http.Port == o.Mqtt.Port) errors.Add($"Gateway:Http:Port must differ from Gateway:Mqtt:Port (both {o.Http.Port})");
         if (o.Stomp.Port != 0 && (o.Stomp.Port == o.Mqtt.Port || o.Stomp.Port == o.Http.Port))

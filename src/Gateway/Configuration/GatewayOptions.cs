@@ -45,6 +45,9 @@ public sealed record GatewayOptions
     /// <summary>Users, anonymous access and the ACL for every listener.</summary>
     public AuthOptions Auth { get; init; } = new();
 
+    /// <summary>Connections, rates, subscriptions and topics: what one client or address may take.</summary>
+    public LimitsOptions Limits { get; init; } = new();
+
     /// <summary>The top-level values out of range, each a line naming its key.</summary>
     public IEnumerable<string> Validate()
     {

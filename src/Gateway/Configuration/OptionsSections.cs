@@ -79,7 +79,9 @@ internal static class OptionsSections
 
     public static readonly OptionsSection Auth = new("Gateway:Auth", [typeof(AuthOptions)], []);
 
-    public static IReadOnlyList<OptionsSection> All { get; } = [Gateway, Mqtt, Http, Stomp, Outbox, Upstream, Route, Auth];
+    public static readonly OptionsSection Limits = new("Gateway:Limits", [typeof(LimitsOptions)], []);
+
+    public static IReadOnlyList<OptionsSection> All { get; } = [Gateway, Mqtt, Http, Stomp, Outbox, Upstream, Route, Auth, Limits];
 
     /// <summary>The paths of keys in <paramref name="gateway"/> that no section has, as the operator wrote them.</summary>
     public static List<string> UnknownKeys(IConfigurationSection gateway)
@@ -94,6 +96,7 @@ internal static class OptionsSections
         Check(gateway.GetSection("Stomp"), Stomp);
         Check(gateway.GetSection("Outbox"), Outbox);
         Check(gateway.GetSection("Auth"), Auth);
+        Check(gateway.GetSection("Limits"), Limits);
         foreach (var upstream in gateway.GetSection("Upstreams").GetChildren()) Check(upstream, Upstream);
         foreach (var route in gateway.GetSection("Routes").GetChildren()) Check(route, Route);
         return unknown;

@@ -2,6 +2,7 @@ using System.Net;
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
+using Gateway.Limits;
 using Gateway.Mqtt.Sessions;
 using MQTTnet;
 using MQTTnet.Packets;
@@ -22,6 +23,7 @@ internal sealed partial class MqttListenerService(
     WillDelays wills,
     SharedSubscriptions shared,
     PersistentSessions sessions,
+    MqttLimits limits,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -30,7 +32,7 @@ internal sealed partial class MqttListenerService(
     private readonly MqttPacketLimits _limits = MqttPacketLimits.From(options);
 
     /// <summary>Where the <c>/mqtt</c> WebSocket endpoint hands its connections to the server.</summary>
-    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), MqttConnectPolicy.From(options), logger);
+    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), MqttConnectPolicy.From(options), limits, logger);
 
     private MqttServer? _server;
 
@@ -44,7 +46,7 @@ internal sealed partial class MqttListenerService(
             .WithMaxPendingMessagesPerClient(mqtt.MaxPendingMessagesPerClient)
             .Build();
 
-        var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), logger);
+        var tcp = new MqttTcpTransport(IPAddress.Parse(mqtt.BindAddress), mqtt.Port, _limits, MqttConnectPolicy.From(options), limits, logger);
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [tcp, WebSockets]);
         _server.InterceptingOutboundPacketAsync += AdvertiseMaximumPacketSizeAsync;
         _server.InterceptingOutboundPacketAsync += MqttProtocolChecks.AnnounceTopicAliasMaximumAsync;
@@ -53,6 +55,8 @@ internal sealed partial class MqttListenerService(
         _server.ClientConnectedAsync += wills.OnClientConnectedAsync;
         _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
+        _server.InterceptingSubscriptionAsync += limits.OnSubscribingAsync;
+        _server.InterceptingUnsubscriptionAsync += limits.OnUnsubscribingAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
         _server.ValidatingConnectionAsync += outbound.OnValidatingConnectionAsync;
         _server.InterceptingPublishAsync += outbound.OnPublishAsync; // after ingest's: stamps only what MQTTnet delivers itself

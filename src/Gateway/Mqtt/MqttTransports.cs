@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using Gateway.Core.Diagnostics;
+using Gateway.Limits;
 using MQTTnet.Adapter;
 using MQTTnet.Diagnostics.Logger;
 using MQTTnet.Implementations;
@@ -13,7 +14,7 @@ namespace Gateway.Mqtt;
 /// MQTT over TCP. It stands in for MQTTnet's own TCP listener, which builds its channels inside and so
 /// cannot put a <see cref="PacketSizeGuardChannel"/> in front of them; this one does, for every connection.
 /// </summary>
-internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, ILogger logger) : IMqttServerAdapter
+internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, MqttLimits guard, ILogger logger) : IMqttServerAdapter
 {
     /// <summary>Connections the kernel queues before they are accepted; MQTTnet's listener used the same.</summary>
     private const int Backlog = 100;
@@ -114,12 +115,19 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
                 catch (OperationCanceledException) { return; }
                 continue;
             }
-            _ = Task.Run(() => ServeAsync(client), CancellationToken.None);
+            // Gateway:Limits, before any protocol work: a refused connection is closed at once.
+            if (guard.Connections.TryAdmit((client.RemoteEndPoint as IPEndPoint)?.Address, "MQTT") is not { } lease)
+            {
+                client.Dispose();
+                continue;
+            }
+            _ = Task.Run(() => ServeAsync(client, lease), CancellationToken.None);
         }
     }
 
-    private async Task ServeAsync(Socket client)
+    private async Task ServeAsync(Socket client, IDisposable lease)
     {
+        using var admitted = lease;
         try
         {
             client.NoDelay = true; // acks go out as soon as they are known, not after a Nagle delay
@@ -127,8 +135,8 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
             await using (stream.ConfigureAwait(false))
             {
                 var channel = new MqttTcpChannel(stream, client.LocalEndPoint, client.RemoteEndPoint, clientCertificate: null);
-                using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options!, logger, _mqttLogger);
-                if (ClientHandler is { } handler) await handler(new MqttConnectAdapter(adapter, connect, logger)).ConfigureAwait(false);
+                using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options!, logger, _mqttLogger, guard.Log);
+                if (ClientHandler is { } handler) await handler(new MqttConnectAdapter(adapter, connect, guard, logger)).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (IsConnectionEnd(ex))
@@ -163,7 +171,7 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
 }
 
 /// <summary>MQTT over WebSocket: the <c>/mqtt</c> endpoint hands each accepted WebSocket here, read through a <see cref="PacketSizeGuardChannel"/>.</summary>
-internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnectPolicy connect, ILogger logger) : IMqttServerAdapter
+internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnectPolicy connect, MqttLimits guard, ILogger logger) : IMqttServerAdapter
 {
     private MqttServerOptions? _options;
     private IMqttNetLogger _mqttLogger = MqttNetNullLogger.Instance;
@@ -189,10 +197,10 @@ internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnec
         if (ClientHandler is not { } handler || _options is null) return;
         var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
         var channel = new WebSocketDataChannel(webSocket, new MqttWebSocketChannel(webSocket, remote, context.Request.IsHttps, clientCertificate: null));
-        using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options, logger, _mqttLogger);
+        using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options, logger, _mqttLogger, guard.Log);
         try
         {
-            await handler(new MqttConnectAdapter(adapter, connect, logger)).ConfigureAwait(false);
+            await handler(new MqttConnectAdapter(adapter, connect, guard, logger)).ConfigureAwait(false);
         }
         catch (Exception ex) when (MqttTcpTransport.IsConnectionEnd(ex))
         {
