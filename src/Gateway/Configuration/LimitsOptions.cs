@@ -23,8 +23,9 @@ public sealed record LimitsOptions
     public int ConnectBurstPerAddress { get; init; } = 50;
 
     /// <summary>
-    /// Loopback clients (the gateway's own machine: a local bridge, a tool, the benchmarks) are not held
-    /// to the per-address limits; they still count towards <see cref="MaxConnections"/>.
+    /// Clients connecting from 127.0.0.1 or ::1 (the gateway's own machine: a local bridge, a tool, the
+    /// benchmarks) are not held to the per-address limits; they still count towards <see cref="MaxConnections"/>.
+    /// Other 127/8 addresses are held to them like any address.
     /// </summary>
     public bool ExemptLoopback { get; init; } = true;
 

@@ -41,7 +41,7 @@ internal sealed class ConnectionLimiter
     public ConnectionLease? TryAdmit(IPAddress? address, string listener)
     {
         address = address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
-        var perAddress = address is not null && !(_options.ExemptLoopback && IPAddress.IsLoopback(address));
+        var perAddress = address is not null && !(_options.ExemptLoopback && (address.Equals(IPAddress.Loopback) || address.Equals(IPAddress.IPv6Loopback)));
         string? refusal;
         lock (_gate)
         {

@@ -68,14 +68,18 @@ internal sealed partial class MqttConnectAdapter(MqttChannelAdapter inner, MqttC
     {
         using var deadline = new CancellationTokenSource(limits.ConnectTimeout, limits.Time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        MqttPacket? packet = null;
         try
         {
-            return await ReceiveFirstPacketAsync(either.Token).ConfigureAwait(false);
+            packet = await ReceiveFirstPacketAsync(either.Token).ConfigureAwait(false);
+            return packet;
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        finally
         {
-            limits.ConnectTimedOut(RemoteEndPoint?.ToString() ?? "?");
-            throw; // MQTTnet's server ends a connection whose first read is cancelled
+            // MQTTnet's adapter answers a cancelled read with no packet (or, on some paths, the
+            // cancellation): either way its server then ends the connection.
+            if (packet is null && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                limits.ConnectTimedOut(RemoteEndPoint?.ToString() ?? "?");
         }
     }
 
