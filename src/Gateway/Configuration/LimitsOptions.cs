@@ -11,7 +11,7 @@ public sealed record LimitsOptions
     /// Connections open at once over every listener together (MQTT, STOMP, both WebSockets): they share
     /// the board's memory and file descriptors, whatever the protocol.
     /// </summary>
-    public int MaxConnections { get; init; } = 1000;
+    public int MaxConnections { get; init; } = 2000;
 
     /// <summary>Connections open at once from one address, over every listener together.</summary>
     public int MaxConnectionsPerAddress { get; init; } = 100;
