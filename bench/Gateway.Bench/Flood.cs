@@ -14,7 +14,7 @@ namespace Gateway.Bench;
 /// </summary>
 internal static class Flood
 {
-    private const int Before = 0, During = 1, After = 2;
+    private const int Before = 0, During = 1, After = 2, WarmUp = 3;
 
     public static async Task<int> RunAsync(Options o)
     {
@@ -26,6 +26,8 @@ internal static class Flood
         var rate = o.Int("rate", 20);
         var phase = TimeSpan.FromSeconds(o.Seconds("phase", 10));
         var hold = TimeSpan.FromSeconds(o.Seconds("hold", 15));
+        var warmUp = TimeSpan.FromSeconds(o.Seconds("warm-up", 5));
+        var settle = TimeSpan.FromSeconds(o.Seconds("settle", 30));
         var connects = o.Int("connects", 5000);
         var parallel = o.Int("parallel", 100);
         var halfOpen = o.Int("half-open", 1000);
@@ -39,11 +41,15 @@ internal static class Flood
         var idleMb = rss.CurrentMb;
         Report.Progress($"idle RSS {idleMb:0.0} MB; {clients} clients publishing QoS 1 at {rate}/s each");
 
-        var latencies = new[] { new Latencies(), new Latencies(), new Latencies() };
-        var current = Before;
+        // The warm-up's latencies (JIT, first commits) are recorded nowhere that is reported.
+        var latencies = new[] { new Latencies(), new Latencies(), new Latencies(), new Latencies() };
+        var current = WarmUp;
         using var stop = new CancellationTokenSource();
         var publishers = await StartPublishersAsync(host, port, clients, rate, () => latencies[Volatile.Read(ref current)], stop.Token);
+        await Task.Delay(warmUp);
+        Volatile.Write(ref current, Before);
         await Task.Delay(phase);
+        var beforeMb = rss.CurrentMb;
 
         Volatile.Write(ref current, During);
         var mqtt = new IPEndPoint(IPAddress.Parse(host), port);
@@ -59,11 +65,14 @@ internal static class Flood
         var dribbled = await dribbling;
         var floodSeconds = clock.Elapsed.TotalSeconds;
 
+        var floodEndMb = rss.CurrentMb;
         Volatile.Write(ref current, After);
         await Task.Delay(phase);
+        // RSS after: once the flood's sockets are long gone and the runtime has had time to give memory back.
+        await Task.Delay(settle);
+        var afterMb = rss.CurrentMb;
         await stop.CancelAsync();
         await Task.WhenAll(publishers);
-        var afterMb = rss.CurrentMb;
 
         var (b50, b99, _, _) = latencies[Before].Percentiles();
         var (d50, d99, _, dMax) = latencies[During].Percentiles();
@@ -78,7 +87,8 @@ internal static class Flood
             ("before_acks", latencies[Before].Count), ("before_p50_ms", b50), ("before_p99_ms", b99),
             ("during_acks", latencies[During].Count), ("during_p50_ms", d50), ("during_p99_ms", d99), ("during_max_ms", dMax),
             ("after_acks", latencies[After].Count), ("after_p50_ms", a50), ("after_p99_ms", a99), ("p99_during_over_before", d99 / b99),
-            ("rss_idle_mb", idleMb), ("rss_peak_mb", rss.PeakMb), ("rss_after_mb", afterMb), .. limits]);
+            ("rss_idle_mb", idleMb), ("rss_before_mb", beforeMb), ("rss_peak_mb", rss.PeakMb), ("rss_flood_end_mb", floodEndMb),
+            ("rss_after_mb", afterMb), ("settle_seconds", phase.TotalSeconds + settle.TotalSeconds), .. limits]);
         return 0;
     }
 
