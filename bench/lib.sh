@@ -20,12 +20,12 @@ start_rabbit_node() {
   rabbit_pid=$!
 }
 
-# The gateway as the benchmarks run it: MQTT and HTTP on loopback, no STOMP listener, quotas far above
-# any load, and one route (bench/#) to one RabbitMQ upstream (an unreachable one stores only).
+# The gateway as the benchmarks run it: MQTT and HTTP on loopback, no STOMP listener, quotas and
+# connection limits far above any load (10,000 idle connections), and one route (bench/#) to one RabbitMQ upstream (an unreachable one stores only).
 start_bench_gateway() {
   Gateway__Id=bench Gateway__DataPath="$1" Gateway__Mqtt__Port=$gw_port Gateway__Mqtt__BindAddress=127.0.0.1 \
   Gateway__Http__Port=$http_port Gateway__Http__BindAddress=127.0.0.1 Gateway__Stomp__Port=0 \
-  Gateway__Outbox__MaxMessages=20000000 Gateway__Outbox__MaxBytes=20000000000 \
+  Gateway__Outbox__MaxMessages=20000000 Gateway__Outbox__MaxBytes=20000000000 Gateway__Limits__MaxConnections=20000 \
   Gateway__Upstreams__rabbit__Endpoints__0="$2" Gateway__Upstreams__rabbit__ReconnectMaxDelay=00:00:01 \
   Gateway__Routes__0__Filter='bench/#' Gateway__Routes__0__Upstream=rabbit \
     dotnet "$gateway_dll" > "$3" 2>&1 &

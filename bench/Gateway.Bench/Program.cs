@@ -21,6 +21,14 @@ public static class Program
           amqp-publish  --uri amqp://... [--exchange X] [--routing-key K] [--messages N] [--payload BYTES] [--batch N] [--in-flight N] [--properties plain|gateway] [--keys N]
                         RabbitMQ.Client publishing persistent messages with confirms (the ceiling of forwarding)
           idle          --host H --port P --connections N [--duration S]   holds N idle MQTT connections
+          flood         --pid GATEWAY_PID [--host H] [--port P] [--http-port P] [--clients 10] [--rate 20] [--phase S]
+                        [--connects 5000] [--parallel 100] [--half-open 1000] [--slow-handshakes 20] [--hold S] [--sources 1]
+                        [--warm-up S] [--settle S]
+                        Well-behaved clients publish QoS 1 at --rate each before, during and after a flood of connects,
+                        half-open sockets and slow WebSocket handshakes (from 127.0.1.x, 127.0.2.x, 127.0.3.x); reports
+                        their ack p50/p99 per phase, what the gateway did with the flood, its limits counted, and its
+                        RSS idle, with the clients before the flood, at its peak, and after (--settle s after the flood's
+                        after phase; read from /proc/PID/status).
           queue         --uri amqp://... --queue Q [--exchange X] [--binding-key K] [--purge yes]   declares, binds, purges
           consume       --uri amqp://... --queue Q --expect N [--timeout S]  drains a queue, timing first and last arrival
           report        --results FILE --out FILE --machine TEXT --command TEXT [--notes FILE]
@@ -45,6 +53,7 @@ public static class Program
                 "server" => await References.ServerAsync(options),
                 "amqp-publish" => await References.AmqpPublishAsync(options),
                 "idle" => await References.IdleAsync(options),
+                "flood" => await Flood.RunAsync(options),
                 "consume" => await Consume.RunAsync(options),
                 "queue" => await Consume.QueueAsync(options),
                 "report" => BenchReport.Write(options),

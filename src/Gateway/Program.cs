@@ -60,6 +60,7 @@ public static class Program
         // is queued and close the store.
         builder.Services
             .AddGatewayCore(options)
+            .AddLimits(options.Limits)
             .AddOutbox(options.Outbox)
             .AddForwarding(options.Id!, options.Upstreams)
             .AddStomp(options.StompSessions)

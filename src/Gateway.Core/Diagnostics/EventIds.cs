@@ -107,4 +107,7 @@ public static class EventIds
     public const int TlsCertificateRefused = 521;
     public const int TlsHandshakeFailed = 522;
     public const int TlsListening = 523;
+
+    // 530-549: limits
+    public const int LimitExceeded = 530;
 }

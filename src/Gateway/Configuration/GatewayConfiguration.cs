@@ -54,6 +54,7 @@ public static class GatewayConfiguration
         errors.AddRange(o.Hardware.Validate(OptionsSections.Hardware.Key));
         errors.AddRange(o.Tls.Validate(OptionsSections.Tls.Key));
         errors.AddRange(ListenerPorts.ValidateAll(o));
+        errors.AddRange(o.Limits.Validate(OptionsSections.Limits.Key));
 
         foreach (var (name, upstream) in o.Upstreams) errors.AddRange(upstream.Validate($"Gateway:Upstreams:{name}"));
         for (var i = 0; i < o.Routes.Count; i++) errors.AddRange(o.Routes[i].Validate($"Gateway:Routes:{i}", o.Upstreams.Keys));

@@ -51,6 +51,9 @@ public sealed record GatewayOptions
     /// <summary>The server certificate of the TLS listeners.</summary>
     public TlsOptions Tls { get; init; } = new();
 
+    /// <summary>Connections, rates, subscriptions and topics: what one client or address may take.</summary>
+    public LimitsOptions Limits { get; init; } = new();
+
     /// <summary>The top-level values out of range, each a line naming its key.</summary>
     public IEnumerable<string> Validate()
     {

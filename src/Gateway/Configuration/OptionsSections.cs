@@ -83,7 +83,9 @@ internal static class OptionsSections
 
     public static readonly OptionsSection Tls = new("Gateway:Tls", [typeof(TlsOptions)], []);
 
-    public static IReadOnlyList<OptionsSection> All { get; } = [Gateway, Mqtt, Http, Stomp, Outbox, Upstream, Route, Auth, Hardware, Tls];
+    public static readonly OptionsSection Limits = new("Gateway:Limits", [typeof(LimitsOptions)], []);
+
+    public static IReadOnlyList<OptionsSection> All { get; } = [Gateway, Mqtt, Http, Stomp, Outbox, Upstream, Route, Auth, Hardware, Tls, Limits];
 
     /// <summary>The paths of keys in <paramref name="gateway"/> that no section has, as the operator wrote them.</summary>
     public static List<string> UnknownKeys(IConfigurationSection gateway)
@@ -100,6 +102,7 @@ internal static class OptionsSections
         Check(gateway.GetSection("Auth"), Auth);
         Check(gateway.GetSection("Hardware"), Hardware);
         Check(gateway.GetSection("Tls"), Tls);
+        Check(gateway.GetSection("Limits"), Limits);
         foreach (var upstream in gateway.GetSection("Upstreams").GetChildren()) Check(upstream, Upstream);
         foreach (var route in gateway.GetSection("Routes").GetChildren()) Check(route, Route);
         return unknown;

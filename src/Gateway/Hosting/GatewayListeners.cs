@@ -45,14 +45,16 @@ internal static class GatewayListeners
         var certificate = kestrel.ApplicationServices.GetService<ServerCertificate>();
         var http = IPAddress.Parse(o.Http.BindAddress);
         var stomp = IPAddress.Parse(o.Stomp.BindAddress);
-        if (o.Http.Port != 0) kestrel.Listen(http, o.Http.Port);
-        if (o.Http.TlsPort is > 0 and var https) kestrel.Listen(http, https, listen => listen.UseHttps(Handshake(certificate!)));
-        if (o.Stomp.Port != 0) kestrel.Listen(stomp, o.Stomp.Port, listen => listen.UseConnectionHandler<StompTcpConnectionHandler>());
+        // Gateway:Limits first on every listener: a refused connection costs no TLS handshake.
+        kestrel.ApplyLimits(o.Limits);
+        if (o.Http.Port != 0) kestrel.Listen(http, o.Http.Port, listen => listen.UseConnectionLimits("HTTP"));
+        if (o.Http.TlsPort is > 0 and var https) kestrel.Listen(http, https, listen => listen.UseConnectionLimits("HTTPS").UseHttps(Handshake(certificate!)));
+        if (o.Stomp.Port != 0) kestrel.Listen(stomp, o.Stomp.Port, listen => listen.UseConnectionLimits("STOMP").UseConnectionHandler<StompTcpConnectionHandler>());
         if (o.Stomp.TlsPort is > 0 and var stompTls)
         {
             kestrel.Listen(stomp, stompTls, listen =>
             {
-                listen.UseHttps(Handshake(certificate!));
+                listen.UseConnectionLimits("STOMP over TLS").UseHttps(Handshake(certificate!));
                 listen.UseConnectionHandler<StompTcpConnectionHandler>();
             });
         }

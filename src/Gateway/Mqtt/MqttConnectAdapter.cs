@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Gateway.Core.Diagnostics;
+using Gateway.Limits;
 using MQTTnet.Adapter;
 using MQTTnet.Diagnostics.PacketInspection;
 using MQTTnet.Exceptions;
@@ -20,8 +21,9 @@ namespace Gateway.Mqtt;
 /// MQTTnet's keep alive monitor reads the keep alive from the CONNECT packet this adapter returns, so
 /// writing the server's value there is what makes it enforced (1.5 times it, MQTT-3.1.2-22).
 /// </remarks>
-internal sealed partial class MqttConnectAdapter(MqttChannelAdapter inner, MqttConnectPolicy policy, ILogger logger) : IMqttChannelAdapter
+internal sealed partial class MqttConnectAdapter(MqttChannelAdapter inner, MqttConnectPolicy policy, MqttLimits limits, ILogger logger) : IMqttChannelAdapter
 {
+    private PublishPacer? _pacer;
     private bool _connectRead;
     private string? _assignedClientId;
     private bool _keepAliveSet;
@@ -50,7 +52,39 @@ internal sealed partial class MqttConnectAdapter(MqttChannelAdapter inner, MqttC
 
     public async Task<MqttPacket> ReceivePacketAsync(CancellationToken cancellationToken)
     {
-        if (_connectRead) return await inner.ReceivePacketAsync(cancellationToken).ConfigureAwait(false);
+        if (!_connectRead) return await ReceiveConnectAsync(cancellationToken).ConfigureAwait(false);
+        var packet = await inner.ReceivePacketAsync(cancellationToken).ConfigureAwait(false);
+        // Gateway:Limits:PublishRatePerClient: the next packet is not read until this one is within the
+        // rate, so a client publishing too fast is held back by TCP's flow control, and loses nothing.
+        if (packet is MqttPublishPacket && _pacer is { } pacer) await pacer.WaitTurnAsync(1, cancellationToken).ConfigureAwait(false);
+        return packet;
+    }
+
+    /// <summary>
+    /// The first packet, within Gateway:Limits:ConnectTimeout (MQTTnet's own wait is its 100 s
+    /// communication timeout, which also bounds every other send and receive).
+    /// </summary>
+    private async Task<MqttPacket> ReceiveConnectAsync(CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(limits.ConnectTimeout, limits.Time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        MqttPacket? packet = null;
+        try
+        {
+            packet = await ReceiveFirstPacketAsync(either.Token).ConfigureAwait(false);
+            return packet;
+        }
+        finally
+        {
+            // MQTTnet's adapter answers a cancelled read with no packet (or, on some paths, the
+            // cancellation): either way its server then ends the connection.
+            if (packet is null && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                limits.ConnectTimedOut(RemoteEndPoint?.ToString() ?? "?");
+        }
+    }
+
+    private async Task<MqttPacket> ReceiveFirstPacketAsync(CancellationToken cancellationToken)
+    {
         _connectRead = true;
 
         // The first packet's bytes, kept only until it is decoded: the one CONNECT MQTTnet cannot
@@ -73,7 +107,11 @@ internal sealed partial class MqttConnectAdapter(MqttChannelAdapter inner, MqttC
         {
             inner.PacketInspector = null;
         }
-        if (packet is MqttConnectPacket connect) Settle(connect);
+        if (packet is MqttConnectPacket connect)
+        {
+            Settle(connect);
+            _pacer = limits.PacerFor(() => $"client '{connect.ClientId}' from {RemoteEndPoint}");
+        }
         return packet;
     }
 

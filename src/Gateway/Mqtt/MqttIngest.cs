@@ -42,6 +42,7 @@ internal sealed partial class MqttIngest(
     LocalBus bus,
     GatewayMetrics metrics,
     WillDelays wills,
+    Limits.TopicLimits topicLimits,
     ILogger<MqttIngest> logger)
 {
     /// <summary>
@@ -135,6 +136,12 @@ internal sealed partial class MqttIngest(
         {
             // $ topics are the server's (MQTT 5.0 4.7.2): the client is not allowed to publish there.
             await RefuseAsync(arrival, MqttPubAckReasonCode.NotAuthorized, "topics starting with $ are reserved for the server").ConfigureAwait(false);
+            return;
+        }
+        if (topicLimits.Refusal(e.ApplicationMessage.Topic, $"client '{e.ClientId}'", "publish topic") is { } tooLong)
+        {
+            // MQTT 5's 0x90 Topic Name invalid: "not malformed, but not accepted by this Server".
+            await RefuseAsync(arrival, MqttPubAckReasonCode.TopicNameInvalid, tooLong).ConfigureAwait(false);
             return;
         }
         metrics.Increment("mqtt_publishes_received_total");

@@ -2,6 +2,7 @@ using System.Net;
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
+using Gateway.Limits;
 using Gateway.Mqtt.Sessions;
 using Gateway.Security;
 using MQTTnet;
@@ -25,6 +26,7 @@ internal sealed partial class MqttListenerService(
     PersistentSessions sessions,
     GatewayMetrics metrics,
     Security.MqttLogin login,
+    MqttLimits limits,
     ILogger<MqttListenerService> logger,
     ServerCertificate? certificate = null) : IHostedService, IDisposable
 {
@@ -34,7 +36,7 @@ internal sealed partial class MqttListenerService(
     private readonly MqttPacketLimits _limits = MqttPacketLimits.From(options);
 
     /// <summary>Where the <c>/mqtt</c> WebSocket endpoint hands its connections to the server.</summary>
-    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt-ws"), logger);
+    public MqttWebSocketTransport WebSockets { get; } = new(MqttPacketLimits.From(options), MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt-ws"), limits, logger);
 
     private MqttServer? _server;
     private readonly List<MqttTcpTransport> _tcp = [];
@@ -65,6 +67,8 @@ internal sealed partial class MqttListenerService(
         _server.ClientConnectedAsync += wills.OnClientConnectedAsync;
         _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
+        _server.InterceptingSubscriptionAsync += limits.OnSubscribingAsync;
+        _server.InterceptingUnsubscriptionAsync += limits.OnUnsubscribingAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
         _server.ValidatingConnectionAsync += outbound.OnValidatingConnectionAsync;
         _server.InterceptingPublishAsync += outbound.OnPublishAsync; // after ingest's: stamps only what MQTTnet delivers itself
@@ -94,11 +98,11 @@ internal sealed partial class MqttListenerService(
     private IEnumerable<IMqttServerAdapter> TcpTransports(MqttListenerOptions mqtt)
     {
         var address = IPAddress.Parse(mqtt.BindAddress);
-        if (mqtt.Port != 0) yield return Kept(new MqttTcpTransport(address, mqtt.Port, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt"), logger));
+        if (mqtt.Port != 0) yield return Kept(new MqttTcpTransport(address, mqtt.Port, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt"), limits, logger));
         if (mqtt.TlsPort is > 0 and var tlsPort)
         {
             var tls = new TlsHandshake(certificate ?? throw new InvalidOperationException("Gateway:Mqtt:TlsPort without a certificate passed validation"), "mqtt", metrics, logger);
-            yield return Kept(new MqttTcpTransport(address, tlsPort, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt-tls"), logger, tls));
+            yield return Kept(new MqttTcpTransport(address, tlsPort, _limits, MqttConnectPolicy.From(options), new ConnectionCount(metrics, "mqtt-tls"), limits, logger, tls));
         }
     }
 

@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using Gateway.Core.Diagnostics;
 using Gateway.Security;
+using Gateway.Limits;
 using MQTTnet.Adapter;
 using MQTTnet.Diagnostics.Logger;
 using MQTTnet.Implementations;
@@ -16,7 +17,7 @@ namespace Gateway.Mqtt;
 /// TCP listener, which builds its channels inside and so cannot put a <see cref="PacketSizeGuardChannel"/>
 /// in front of them; this one does, for every connection, over the decrypted bytes.
 /// </summary>
-internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, ConnectionCount connections, ILogger logger, TlsHandshake? tls = null)
+internal sealed partial class MqttTcpTransport(IPAddress address, int port, MqttPacketLimits limits, MqttConnectPolicy connect, ConnectionCount connections, MqttLimits guard, ILogger logger, TlsHandshake? tls = null)
     : IMqttServerAdapter
 {
     /// <summary>Connections the kernel queues before they are accepted; MQTTnet's listener used the same.</summary>
@@ -121,13 +122,20 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
                 catch (OperationCanceledException) { return; }
                 continue;
             }
-            _ = Task.Run(() => ServeAsync(client), CancellationToken.None);
+            // Gateway:Limits, before any protocol work: a refused connection is closed at once.
+            if (guard.Connections.TryAdmit((client.RemoteEndPoint as IPEndPoint)?.Address, "MQTT") is not { } lease)
+            {
+                client.Dispose();
+                continue;
+            }
+            _ = Task.Run(() => ServeAsync(client, lease), CancellationToken.None);
         }
     }
 
-    private async Task ServeAsync(Socket client)
+    private async Task ServeAsync(Socket client, IDisposable lease)
     {
         using var counted = connections.Open();
+        using var admitted = lease;
         try
         {
             client.NoDelay = true; // acks go out as soon as they are known, not after a Nagle delay
@@ -144,8 +152,8 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
             await using (stream.ConfigureAwait(false))
             {
                 var channel = new MqttTcpChannel(stream, client.LocalEndPoint, client.RemoteEndPoint, clientCertificate);
-                using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options!, logger, _mqttLogger);
-                if (ClientHandler is { } handler) await handler(new MqttConnectAdapter(adapter, connect, logger)).ConfigureAwait(false);
+                using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options!, logger, _mqttLogger, guard.Log);
+                if (ClientHandler is { } handler) await handler(new MqttConnectAdapter(adapter, connect, guard, logger)).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (IsConnectionEnd(ex))
@@ -180,7 +188,7 @@ internal sealed partial class MqttTcpTransport(IPAddress address, int port, Mqtt
 }
 
 /// <summary>MQTT over WebSocket: the <c>/mqtt</c> endpoint hands each accepted WebSocket here, read through a <see cref="PacketSizeGuardChannel"/>.</summary>
-internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnectPolicy connect, ConnectionCount connections, ILogger logger) : IMqttServerAdapter
+internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnectPolicy connect, ConnectionCount connections, MqttLimits guard, ILogger logger) : IMqttServerAdapter
 {
     private MqttServerOptions? _options;
     private IMqttNetLogger _mqttLogger = MqttNetNullLogger.Instance;
@@ -207,10 +215,10 @@ internal sealed class MqttWebSocketTransport(MqttPacketLimits limits, MqttConnec
         using var counted = connections.Open();
         var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
         var channel = new WebSocketDataChannel(webSocket, new MqttWebSocketChannel(webSocket, remote, context.Request.IsHttps, clientCertificate: null));
-        using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options, logger, _mqttLogger);
+        using var adapter = PacketSizeGuardChannel.Open(channel, limits, _options, logger, _mqttLogger, guard.Log);
         try
         {
-            await handler(new MqttConnectAdapter(adapter, connect, logger)).ConfigureAwait(false);
+            await handler(new MqttConnectAdapter(adapter, connect, guard, logger)).ConfigureAwait(false);
         }
         catch (Exception ex) when (MqttTcpTransport.IsConnectionEnd(ex))
         {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Gateway.Core.Diagnostics;
+using Gateway.Limits;
 using MQTTnet.Adapter;
 using MQTTnet.Channel;
 using MQTTnet.Diagnostics.Logger;
@@ -26,14 +27,16 @@ internal sealed partial class PacketSizeGuardChannel : IMqttChannel
     private readonly IMqttChannel _inner;
     private readonly MqttFixedHeaderGuard _guard;
     private readonly ILogger _logger;
+    private readonly LimitLog _limitLog;
     private MqttChannelAdapter? _adapter;
     private bool _refused;
 
-    private PacketSizeGuardChannel(IMqttChannel inner, MqttPacketLimits limits, ILogger logger)
+    private PacketSizeGuardChannel(IMqttChannel inner, MqttPacketLimits limits, ILogger logger, LimitLog limitLog)
     {
         _inner = inner;
         _guard = new MqttFixedHeaderGuard(limits);
         _logger = logger;
+        _limitLog = limitLog;
     }
 
     public X509Certificate2 ClientCertificate => _inner.ClientCertificate;
@@ -45,9 +48,10 @@ internal sealed partial class PacketSizeGuardChannel : IMqttChannel
     public bool IsSecureConnection => _inner.IsSecureConnection;
 
     /// <summary>The adapter MQTTnet's server runs a connection with, reading through a guard.</summary>
-    public static MqttChannelAdapter Open(IMqttChannel inner, MqttPacketLimits limits, MqttServerOptions options, ILogger logger, IMqttNetLogger mqttLogger)
+    /// <param name="limitLog">Where a packet over the size limit is counted (and its log line rate-limited).</param>
+    public static MqttChannelAdapter Open(IMqttChannel inner, MqttPacketLimits limits, MqttServerOptions options, ILogger logger, IMqttNetLogger mqttLogger, LimitLog limitLog)
     {
-        var guarded = new PacketSizeGuardChannel(inner, limits, logger);
+        var guarded = new PacketSizeGuardChannel(inner, limits, logger, limitLog);
         var formatter = new MqttPacketFormatterAdapter(new MqttBufferWriter(options.WriterBufferSize, options.WriterBufferSizeMax));
         var adapter = new MqttChannelAdapter(guarded, formatter, mqttLogger);
         guarded._adapter = adapter;
@@ -61,7 +65,10 @@ internal sealed partial class PacketSizeGuardChannel : IMqttChannel
         if (_guard.Inspect(buffer.AsSpan(offset, read)) is not { } refusal) return read;
 
         _refused = true;
-        LogRefused(RemoteEndPoint?.ToString() ?? "?", refusal.Describe());
+        if (refusal.Cause == MqttRefusalCause.TooLarge)
+            _limitLog.Exceeded(LimitReasons.MqttPacketTooLarge, RemoteEndPoint?.ToString() ?? "?", $"sent {refusal.Describe()}: connection closed before reading it");
+        else
+            LogRefused(RemoteEndPoint?.ToString() ?? "?", refusal.Describe());
         await TryDisconnectAsync(refusal).ConfigureAwait(false);
         return 0; // end of stream: MQTTnet ends the connection as if the client had closed it
     }

@@ -5,6 +5,7 @@ using Gateway.Core.Diagnostics;
 using Gateway.Core.Messages;
 using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
+using Gateway.Limits;
 using Gateway.Mqtt;
 using Gateway.Stomp.Server;
 using Microsoft.AspNetCore.Connections.Features;
@@ -31,6 +32,7 @@ internal sealed partial class StompBridge(
     MqttListenerService mqtt,
     GatewayMetrics metrics,
     Security.GatewayAuthenticator authenticator,
+    StompSessionLimits limits,
     ILogger<StompBridge> logger)
 {
     public const string TopicPrefix = "/topic/";
@@ -57,7 +59,7 @@ internal sealed partial class StompBridge(
             socket.SendBufferSize = options.Stomp.SocketSendBufferBytes;
 
         var id = "s" + Interlocked.Increment(ref _sessions).ToString(CultureInfo.InvariantCulture);
-        var session = new StompServerSession(id, transport, new SessionBackend(this, id, source), sessionOptions);
+        var session = new StompServerSession(id, transport, new SessionBackend(this, id, source, limits.PacerFor($"STOMP session {id} from {remote}")), sessionOptions);
         metrics.Increment("stomp_connections_total");
         metrics.Increment("stomp_connections_open");
         _open[id] = new StompSessionInfo(id, remote, DateTimeOffset.UtcNow);
@@ -70,6 +72,7 @@ internal sealed partial class StompBridge(
         {
             metrics.Increment("stomp_connections_open", by: -1);
             _open.TryRemove(id, out _);
+            limits.CountEnding(session.CloseKind, session.CloseReason, $"STOMP session {id} from {remote}");
             switch (session.CloseKind)
             {
                 case StompCloseKind.ClientClosed or StompCloseKind.ConnectionLost or null:
@@ -149,6 +152,7 @@ internal sealed partial class StompBridge(
             {
                 throw Refused(ex.Message);
             }
+            if (limits.TopicRefusal(topic, "STOMP session " + sessionId, $"destination {frame["destination"]}'s topic") is { } tooLong) throw Refused(tooLong);
             var store = true;
             if (routes.IsUnrouted(topic))
             {
@@ -230,6 +234,7 @@ internal sealed partial class StompBridge(
     private IDisposable Subscribe(StompSubscription subscription)
     {
         var filter = FilterOf(subscription.Destination);
+        if (limits.TopicRefusal(filter, "a STOMP session", $"subscription {subscription.Destination}'s filter") is { } tooLong) throw new StompRefusedException(tooLong);
         return bus.Subscribe(filter, message =>
         {
             var headers = new List<KeyValuePair<string, string>>(message.Properties.Count + 1);
@@ -252,7 +257,8 @@ internal sealed partial class StompBridge(
     }
 
     /// <summary>One session's view of the bridge: it knows which session is sending, and its last commit.</summary>
-    private sealed class SessionBackend(StompBridge bridge, string sessionId, System.Net.IPAddress? source) : IStompBackend
+    /// <param name="pacer">Gateway:Limits:PublishRatePerClient: the session reads its next frame only once a SEND is within the rate.</param>
+    private sealed class SessionBackend(StompBridge bridge, string sessionId, System.Net.IPAddress? source, PublishPacer? pacer) : IStompBackend
     {
         private Task _lastCommit = Task.CompletedTask;
 
@@ -264,6 +270,7 @@ internal sealed partial class StompBridge(
 
         public async ValueTask SendAsync(IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
         {
+            if (pacer is not null) await pacer.WaitTurnAsync(sends.Count, cancellationToken).ConfigureAwait(false);
             // A SEND that stored nothing (local subscribers only) leaves the earlier commit the one to wait for.
             if (await bridge.SendAsync(sessionId, sends, durable, cancellationToken).ConfigureAwait(false) is { } commit) _lastCommit = commit;
         }

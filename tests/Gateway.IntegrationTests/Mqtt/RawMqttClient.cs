@@ -36,13 +36,22 @@ internal sealed class RawMqttClient : IAsyncDisposable
     public string LocalEndPoint => _socket.LocalEndPoint!.ToString()!;
 
     /// <summary>Connects with a CONNECT of <paramref name="version"/> (4 = 3.1.1, 5 = 5.0) and waits for a CONNACK that accepts it.</summary>
-    public static async Task<RawMqttClient> OpenAsync(int port, int version, string clientId)
+    /// <param name="from">The client's own address (127.0.0.2, say, to be another source than 127.0.0.1); default: the system's choice.</param>
+    public static async Task<RawMqttClient> OpenAsync(int port, int version, string clientId, System.Net.IPAddress? from = null)
     {
-        var connection = new RawMqttClient();
-        await connection._socket.ConnectAsync("127.0.0.1", port);
+        var connection = await DialAsync(port, from);
         await connection.SendAsync(Connect(version, clientId));
         var connAck = await connection.ReceiveAsync(Patience.Reaction);
         Assert.True(connAck is { Type: ConnAck } && connAck.Value.Body[1] == 0, $"the CONNECT was not accepted: {connAck}");
+        return connection;
+    }
+
+    /// <summary>A TCP connection to <paramref name="port"/> from <paramref name="from"/>, nothing sent yet.</summary>
+    public static async Task<RawMqttClient> DialAsync(int port, System.Net.IPAddress? from = null)
+    {
+        var connection = new RawMqttClient();
+        if (from is not null) connection._socket.Bind(new System.Net.IPEndPoint(from, 0));
+        await connection._socket.ConnectAsync("127.0.0.1", port);
         return connection;
     }
 

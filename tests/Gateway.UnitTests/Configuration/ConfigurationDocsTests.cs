@@ -54,7 +54,7 @@ public sealed partial class ConfigurationDocsTests
             .SelectMany(s => s.Records.SelectMany(r => r.GetProperties()).Where(p => p.SetMethod?.IsPublic == true && !keys.Contains(p) && !s.NotKeys.Contains(p.Name)))
             .Select(p => p.Name).Order(StringComparer.Ordinal);
         // Each is walked by OptionsSections.UnknownKeys: a new one must be added there and to the page.
-        Assert.Equal(["Auth", "Hardware", "Http", "Mqtt", "Outbox", "Routes", "Stomp", "Tls", "Upstreams"], nested);
+        Assert.Equal(["Auth", "Hardware", "Http", "Limits", "Mqtt", "Outbox", "Routes", "Stomp", "Tls", "Upstreams"], nested);
     }
 
     /// <summary>A default as the page writes it: the value a file would hold, or null when nothing is set.</summary>
