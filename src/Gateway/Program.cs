@@ -80,6 +80,7 @@ public static class Program
         });
 
         var app = builder.Build();
+        app.Services.GetRequiredService<Security.AccessControl>(); // a missing or bad ACL file stops the start here, in one line
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
         return app;

@@ -83,4 +83,5 @@ public static class EventIds
     // 520-529 TLS, 530-549 limits, 550-559 the HTTP side.
     public const int SecurityFileReloaded = 500;
     public const int SecurityFileRefused = 501;
+    public const int AclRefused = 510;
 }

@@ -13,6 +13,7 @@ internal static class GatewayRegistration
         services.AddSingleton(GatewayConfiguration.BuildRouteTable(options));
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<LocalBus>();
+        services.AddSingleton<Security.AccessControl>(); // the ACL, for MQTT and STOMP alike
         return services;
     }
 }

@@ -22,6 +22,7 @@ internal sealed partial class MqttListenerService(
     WillDelays wills,
     SharedSubscriptions shared,
     PersistentSessions sessions,
+    MqttAuthorisation authorisation,
     ILogger<MqttListenerService> logger) : IHostedService, IDisposable
 {
     /// <summary>Marks a message the gateway injected (a STOMP SEND already stored): the publish interceptor lets it pass.</summary>
@@ -57,6 +58,13 @@ internal sealed partial class MqttListenerService(
         _server.ValidatingConnectionAsync += outbound.OnValidatingConnectionAsync;
         _server.InterceptingPublishAsync += outbound.OnPublishAsync; // after ingest's: stamps only what MQTTnet delivers itself
         _server.InterceptingClientEnqueueAsync += outbound.OnEnqueueAsync;
+        // After the expiry check (a message refused for that is not counted as an ACL refusal too), before
+        // the persistent sessions' (which keep only what is accepted) and the share groups' subscription check.
+        if (authorisation.IsEnabled)
+        {
+            authorisation.Register(_server);
+            shared.MayReceive = authorisation.MayReceive;
+        }
         _server.InterceptingInboundPacketAsync += outbound.OnInboundPacketAsync;
         ingest.Server = _server;
         // Before the share groups: a restored session's CONNACK says Session Present before they read it.
