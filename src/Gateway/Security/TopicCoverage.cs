@@ -1,3 +1,5 @@
+using Gateway.Core.Routing;
+
 namespace Gateway.Security;
 
 /// <summary>
@@ -8,24 +10,12 @@ namespace Gateway.Security;
 /// A filter that starts with a wildcard matches no topic that starts with <c>$</c> [MQTT-4.7.2-1], so
 /// <c>#</c> granted neither matches <c>$SYS/broker/uptime</c> nor covers <c>$SYS/#</c>: the <c>$</c>
 /// topics need a rule of their own, as in Mosquitto. Allocation free: it runs per delivered message.
+/// Matching is the routes' (<see cref="TopicFilter"/>); covering is the ACL's own question.
 /// </remarks>
 public static class TopicCoverage
 {
     /// <summary>Whether <paramref name="topic"/> (no wildcards) is one of <paramref name="filter"/>'s.</summary>
-    public static bool Matches(string filter, string topic)
-    {
-        if (StartsWithDollar(topic) && StartsWithWildcard(filter)) return false;
-        var filterLevels = new Levels(filter);
-        var topicLevels = new Levels(topic);
-        while (filterLevels.Next(out var level))
-        {
-            if (level is "#") return true; // the rest, and the parent level itself (a/# matches a)
-            if (!topicLevels.Next(out var topicLevel)) return false;
-            if (level is "+") continue;
-            if (!level.SequenceEqual(topicLevel)) return false;
-        }
-        return !topicLevels.Next(out _);
-    }
+    public static bool Matches(string filter, string topic) => TopicFilter.Matches(filter, topic);
 
     /// <summary>
     /// Whether every topic <paramref name="requested"/> matches is matched by <paramref name="granted"/>:
@@ -47,21 +37,9 @@ public static class TopicCoverage
         return !requestedLevels.Next(out _);
     }
 
-    /// <summary>
-    /// MQTT-4.7.1: not empty, <c>#</c> only as a whole last level, <c>+</c> only as a whole level, no U+0000.
-    /// </summary>
-    public static string? ProblemWithFilter(string filter)
-    {
-        if (filter.Length == 0) return "the topic filter is empty";
-        if (filter.Contains('\0')) return "the topic filter contains U+0000";
-        var levels = new Levels(filter);
-        while (levels.Next(out var level))
-        {
-            if (level.Contains('#') && (level is not "#" || !levels.AtEnd)) return $"'#' must be the whole last level of '{filter}'";
-            if (level.Contains('+') && level is not "+") return $"'+' must be a whole level of '{filter}'";
-        }
-        return null;
-    }
+    /// <summary>MQTT-4.7.1: not empty, <c>#</c> only as a whole last level, <c>+</c> only as a whole level, no U+0000.</summary>
+    public static string? ProblemWithFilter(string filter) =>
+        filter.Contains('\0') ? "a topic filter must not contain U+0000" : TopicFilter.Validate(filter);
 
     private static bool StartsWithDollar(string topic) => topic.Length > 0 && topic[0] == '$';
 
@@ -71,8 +49,6 @@ public static class TopicCoverage
     private ref struct Levels(string text)
     {
         private int _next = 0;
-
-        public readonly bool AtEnd => _next < 0;
 
         public bool Next(out ReadOnlySpan<char> level)
         {
