@@ -84,7 +84,7 @@ public sealed partial class AccessControl : IDisposable
     }
 
     [LoggerMessage(EventIds.AclRefused, LogLevel.Warning,
-        "ACL refused {What} by user {User}, client {ClientId}, topic '{Topic}': {Why} ({Unlogged} more refusals on this connection since the last line)")]
+        "ACL refused {What} by user {User}, client {ClientId}, topic '{Topic}': {Why} (refusals on this connection not logged since its last line: {Unlogged})")]
     private partial void LogRefused(string what, string user, string clientId, string topic, string why, int unlogged);
 }
 

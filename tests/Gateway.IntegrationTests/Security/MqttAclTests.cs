@@ -169,6 +169,26 @@ public sealed class MqttAclTests : IAsyncLifetime
         Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, subscribed.Items.Single().ResultCode);
     }
 
+    /// <summary>A shared subscription is checked on its inner filter; its deliveries (which bypass MQTTnet's enqueue) are checked too.</summary>
+    [Fact]
+    public async Task A_shared_subscription_is_checked_on_its_inner_filter_and_per_message()
+    {
+        await using var alice = await ConnectAsync("alice-shared", "alice");
+        var result = await alice.Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter("$share/g/sensors/#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("$share/g/devices/#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build());
+        Assert.Equal([MqttClientSubscribeResultCode.GrantedQoS1, MqttClientSubscribeResultCode.NotAuthorized], result.Items.Select(i => i.ResultCode));
+
+        await using var watcher = await ConnectAsync("watcher-shared", "watcher");
+        await watcher.PublishAsync("sensors/secret/key", "secret");
+        await watcher.PublishAsync("sensors/line1/temp", "reading");
+        await Poll.UntilAsync(() => alice.Received.Any(m => m.Topic == "sensors/line1/temp"), Patience.Reaction, "the readable message through the group");
+
+        Assert.DoesNotContain(alice.Received, m => m.Topic == "sensors/secret/key");
+        Assert.Equal(1, await _gateway.MetricAsync("acl_denied_total", "mqtt_delivery"));
+    }
+
     /// <summary>Anonymous clients have the rules before the first user line, and the %c patterns.</summary>
     [Fact]
     public async Task An_anonymous_client_has_the_rules_before_any_user_line()

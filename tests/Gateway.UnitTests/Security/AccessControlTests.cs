@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Core.Diagnostics;
 using Gateway.Security;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Gateway.UnitTests.Security;
@@ -54,6 +55,34 @@ public sealed class AccessControlTests : IDisposable
         using var control = new AccessControl(Options(path), metrics, NullLogger<AccessControl>.Instance);
         for (var i = 0; i < 3; i++) control.Refused("mqtt_publish", "c", "u", "c", "t", AclDecision.NoGrant);
         Assert.Equal(3, metrics.Get("acl_denied_total", "mqtt_publish"));
+    }
+
+    [Fact]
+    public void A_flood_of_refusals_on_one_connection_is_logged_once_per_interval_and_each_connection_once()
+    {
+        var path = Path.Combine(_folder, "acl");
+        File.WriteAllText(path, "");
+        var log = new CountingLogger();
+        using var control = new AccessControl(Options(path), new GatewayMetrics(), log);
+
+        for (var i = 0; i < 1000; i++) control.Refused("mqtt_publish", "flooder", "u", "flooder", "t", AclDecision.NoGrant);
+        control.Refused("mqtt_publish", "other", "u", "other", "t", AclDecision.NoGrant);
+
+        Assert.Equal(2, log.Warnings); // the flooder's first refusal, and the other connection's
+    }
+
+    private sealed class CountingLogger : ILogger<AccessControl>
+    {
+        public int Warnings;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == LogLevel.Warning) Interlocked.Increment(ref Warnings);
+        }
     }
 
     private static GatewayOptions Options(string aclFile) => new() { Auth = new AuthOptions { AclFile = aclFile } };
