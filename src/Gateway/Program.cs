@@ -80,6 +80,7 @@ public static class Program
 
         var app = builder.Build().LoadCertificate();
         app.UseGatewaySecurity(); // reads the password file now (unreadable: exit 2), then guards the HTTP port
+        app.Services.GetRequiredService<Security.AccessControl>(); // a missing or bad ACL file stops the start here, in one line
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
         app.MapStatusEndpoints();

@@ -110,4 +110,5 @@ public static class EventIds
 
     // 530-549: limits
     public const int LimitExceeded = 530;
+    public const int AclRefused = 510;
 }

@@ -12,6 +12,7 @@ internal static class GatewayRegistration
         services.AddSingleton(GatewayConfiguration.BuildRouteTable(options));
         services.AddOperatorViews(options); // the metrics, and the health probes
         services.AddSingleton<LocalBus>();
+        services.AddSingleton<Security.AccessControl>(); // the ACL, for MQTT and STOMP alike
         return services;
     }
 }

@@ -11,6 +11,7 @@ internal static class MqttRegistration
     public static IServiceCollection AddMqtt(this IServiceCollection services)
     {
         services.AddSingleton<WillDelays>();
+        services.AddSingleton<MqttAuthorisation>();
         services.AddSingleton<MqttIngest>();
         // Its own fdatasync, not the outbox's IDiskSync: tests that observe the outbox's syncs see only those.
         services.AddSingleton(sp => new MqttStateStore(

@@ -43,6 +43,7 @@ internal sealed partial class MqttIngest(
     GatewayMetrics metrics,
     WillDelays wills,
     Limits.TopicLimits topicLimits,
+    MqttAuthorisation authorisation,
     ILogger<MqttIngest> logger)
 {
     /// <summary>
@@ -144,6 +145,13 @@ internal sealed partial class MqttIngest(
             await RefuseAsync(arrival, MqttPubAckReasonCode.TopicNameInvalid, tooLong).ConfigureAwait(false);
             return;
         }
+        if (authorisation.IsEnabled && authorisation.MayPublish(e.ClientId, e.UserName, e.ApplicationMessage.Topic) is { } notAuthorized)
+        {
+            // Refused before anything is stored or delivered; a will is checked here too, when it goes out.
+            // The ACL logs its refusals itself, at a rate a flood cannot turn into a log flood.
+            await RefuseAsync(arrival, MqttPubAckReasonCode.NotAuthorized, notAuthorized, logged: false).ConfigureAwait(false);
+            return;
+        }
         metrics.Increment("mqtt_publishes_received_total");
         if (routes.IsUnrouted(e.ApplicationMessage.Topic)) await IngestUnroutedAsync(arrival).ConfigureAwait(false);
         else await StoreAsync(arrival).ConfigureAwait(false);
@@ -200,7 +208,7 @@ internal sealed partial class MqttIngest(
     /// the connection is closed (MQTT 3.1.1), at the publish's turn among the acks or, without an ack
     /// (QoS 0), once the acks waiting before it have left (<see cref="CloseAfterEarlierAcksAsync"/>).
     /// </summary>
-    private Task RefuseAsync(Arrival arrival, MqttPubAckReasonCode code, string reason)
+    private Task RefuseAsync(Arrival arrival, MqttPubAckReasonCode code, string reason, bool logged = true)
     {
         var e = arrival.Args;
         e.ProcessPublish = false;
@@ -224,7 +232,7 @@ internal sealed partial class MqttIngest(
             e.CloseConnection = true;
         }
         metrics.Increment("mqtt_publishes_refused_total");
-        LogRefused(e.ClientId, e.ApplicationMessage.Topic, answer, reason);
+        if (logged) LogRefused(e.ClientId, e.ApplicationMessage.Topic, answer, reason);
         return refusal == ArrivalRefusal.CloseAfterEarlierAcks ? CloseAfterEarlierAcksAsync(e, arrival.Connection!) : Task.CompletedTask;
     }
 

@@ -27,6 +27,7 @@ internal sealed partial class MqttListenerService(
     GatewayMetrics metrics,
     Security.MqttLogin login,
     MqttLimits limits,
+    MqttAuthorisation authorisation,
     ILogger<MqttListenerService> logger,
     ServerCertificate? certificate = null) : IHostedService, IDisposable
 {
@@ -67,12 +68,20 @@ internal sealed partial class MqttListenerService(
         _server.ClientConnectedAsync += wills.OnClientConnectedAsync;
         _server.InterceptingInboundPacketAsync += ingest.OnInboundPacketAsync;
         _server.InterceptingPublishAsync += ingest.OnPublishAsync;
-        _server.InterceptingSubscriptionAsync += limits.OnSubscribingAsync;
-        _server.InterceptingUnsubscriptionAsync += limits.OnUnsubscribingAsync;
         _server.InterceptingOutboundPacketAsync += ingest.OnOutboundPacketAsync;
         _server.ValidatingConnectionAsync += outbound.OnValidatingConnectionAsync;
         _server.InterceptingPublishAsync += outbound.OnPublishAsync; // after ingest's: stamps only what MQTTnet delivers itself
         _server.InterceptingClientEnqueueAsync += outbound.OnEnqueueAsync;
+        // After the expiry check (a message refused for that is not counted as an ACL refusal too), before
+        // the persistent sessions' (which keep only what is accepted) and the share groups' subscription check.
+        if (authorisation.IsEnabled)
+        {
+            authorisation.Register(_server);
+            shared.MayReceive = authorisation.MayReceive;
+        }
+        // After the ACL's: a filter it refused is not counted against the session's subscriptions.
+        _server.InterceptingSubscriptionAsync += limits.OnSubscribingAsync;
+        _server.InterceptingUnsubscriptionAsync += limits.OnUnsubscribingAsync;
         _server.InterceptingInboundPacketAsync += outbound.OnInboundPacketAsync;
         ingest.Server = _server;
         // Before the share groups: a restored session's CONNACK says Session Present before they read it.

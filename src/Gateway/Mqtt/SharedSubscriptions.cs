@@ -33,6 +33,9 @@ internal sealed partial class SharedSubscriptions(GatewayMetrics metrics, ILogge
 
     public MqttServer? Server { get; set; }
 
+    /// <summary>Whether a member (client id) may receive a message on a topic (the ACL); these deliveries bypass MQTTnet's enqueue interceptor.</summary>
+    public Func<string, string, bool>? MayReceive { get; set; }
+
     public void Register(MqttServer server)
     {
         Server = server;
@@ -179,6 +182,7 @@ internal sealed partial class SharedSubscriptions(GatewayMetrics metrics, ILogge
     /// </summary>
     private bool Enqueue(SharedSubscriptionFilter group, SharedMember member, MqttApplicationMessage kept)
     {
+        if (MayReceive is { } mayReceive && !mayReceive(member.ClientId, kept.Topic)) return false; // counted by the ACL
         var qos = (MqttQualityOfServiceLevel)Math.Min((int)kept.QualityOfServiceLevel, (int)member.Qos);
         // MQTT-3.3.1-12/13: the retain flag as published only where the subscription asked for it.
         var copy = CopyOf(kept, kept.Payload.First, qos, member.RetainAsPublished && kept.Retain);

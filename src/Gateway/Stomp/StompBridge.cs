@@ -7,6 +7,7 @@ using Gateway.Core.Outbox;
 using Gateway.Core.Routing;
 using Gateway.Limits;
 using Gateway.Mqtt;
+using Gateway.Security;
 using Gateway.Stomp.Server;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -33,6 +34,7 @@ internal sealed partial class StompBridge(
     GatewayMetrics metrics,
     Security.GatewayAuthenticator authenticator,
     StompSessionLimits limits,
+    AccessControl access,
     ILogger<StompBridge> logger)
 {
     public const string TopicPrefix = "/topic/";
@@ -114,11 +116,11 @@ internal sealed partial class StompBridge(
     internal static string DestinationOf(string topic) => TopicPrefix + TopicMapping.MqttTopicToDotted(topic);
 
     /// <returns>The commit of the last message stored, or null when none was (all went to local subscribers only).</returns>
-    private async ValueTask<Task?> SendAsync(string sessionId, IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
+    private async ValueTask<Task?> SendAsync(string sessionId, CachedAccess rules, IReadOnlyList<StompFrame> sends, bool durable, CancellationToken cancellationToken)
     {
         metrics.Increment("stomp_sends_received_total", by: sends.Count);
         // Check every frame before storing any, so a bad destination in a transaction stores nothing.
-        var messages = ToMessages(sessionId, sends);
+        var messages = ToMessages(sessionId, sends, rules);
         var commits = await StoreAsync(messages, durable, cancellationToken).ConfigureAwait(false);
         if (!durable)
         {
@@ -137,7 +139,7 @@ internal sealed partial class StompBridge(
     /// The messages the SENDs carry, each with whether it is stored (an unrouted topic goes to local
     /// subscribers only); refuses the lot for a bad destination, or an unrouted one under <see cref="UnroutedPolicy.Reject"/>.
     /// </summary>
-    private List<(IncomingMessage Message, bool Store)> ToMessages(string sessionId, IReadOnlyList<StompFrame> sends)
+    private List<(IncomingMessage Message, bool Store)> ToMessages(string sessionId, IReadOnlyList<StompFrame> sends, CachedAccess rules)
     {
         var now = DateTimeOffset.UtcNow;
         var messages = new List<(IncomingMessage Message, bool Store)>(sends.Count);
@@ -153,6 +155,12 @@ internal sealed partial class StompBridge(
                 throw Refused(ex.Message);
             }
             if (limits.TopicRefusal(topic, "STOMP session " + sessionId, $"destination {frame["destination"]}'s topic") is { } tooLong) throw Refused(tooLong);
+            if (rules.Current.MayWrite(topic) is { IsAllowed: false } decision)
+            {
+                // Before anything of the request is stored: a transaction with one refused SEND stores none.
+                access.Refused("stomp_send", rules.ClientId, rules.User, rules.ClientId, topic, decision);
+                throw Refused($"not authorized to send to {frame["destination"]}");
+            }
             var store = true;
             if (routes.IsUnrouted(topic))
             {
@@ -231,12 +239,23 @@ internal sealed partial class StompBridge(
         await mqtt.InjectAsync(message).ConfigureAwait(false);
     }
 
-    private IDisposable Subscribe(StompSubscription subscription)
+    private IDisposable Subscribe(StompSubscription subscription, CachedAccess rules)
     {
         var filter = FilterOf(subscription.Destination);
         if (limits.TopicRefusal(filter, "a STOMP session", $"subscription {subscription.Destination}'s filter") is { } tooLong) throw new StompRefusedException(tooLong);
+        if (rules.Current.MaySubscribe(filter) is { IsAllowed: false } decision)
+        {
+            access.Refused("stomp_subscribe", rules.ClientId, rules.User, rules.ClientId, filter, decision);
+            throw new StompRefusedException($"not authorized to subscribe to {subscription.Destination}");
+        }
         return bus.Subscribe(filter, message =>
         {
+            // Each message too: a deny rule inside the filter, or a file changed since the SUBSCRIBE.
+            if (access.IsEnabled && rules.Current.MayRead(message.Topic) is { IsAllowed: false } refused)
+            {
+                access.Refused("stomp_delivery", rules.ClientId, rules.User, rules.ClientId, message.Topic, refused);
+                return false; // not delivered: not this subscriber's to see
+            }
             var headers = new List<KeyValuePair<string, string>>(message.Properties.Count + 1);
             if (message.ContentType is not null) headers.Add(new("content-type", message.ContentType));
             headers.AddRange(message.Properties);
@@ -255,12 +274,17 @@ internal sealed partial class StompBridge(
             ? $"authentication failed: {result.Reason}"
             : $"not authorized: {result.Reason}");
     }
+    private CachedAccess AccessFor(string? login, string clientId) => access.For(login, clientId);
 
     /// <summary>One session's view of the bridge: it knows which session is sending, and its last commit.</summary>
     /// <param name="pacer">Gateway:Limits:PublishRatePerClient: the session reads its next frame only once a SEND is within the rate.</param>
     private sealed class SessionBackend(StompBridge bridge, string sessionId, System.Net.IPAddress? source, PublishPacer? pacer) : IStompBackend
     {
         private Task _lastCommit = Task.CompletedTask;
+        private CachedAccess? _rules;
+
+        /// <summary>The session's rules, by the user verified at CONNECT; STOMP has no client id, so <c>%c</c> is <c>stomp:</c> and the session id.</summary>
+        private CachedAccess Rules => _rules ??= bridge.AccessFor(User, "stomp:" + sessionId);
 
         /// <summary>The user verified at CONNECT; null for an anonymous client (or before CONNECT).</summary>
         public string? User { get; private set; }
@@ -272,7 +296,7 @@ internal sealed partial class StompBridge(
         {
             if (pacer is not null) await pacer.WaitTurnAsync(sends.Count, cancellationToken).ConfigureAwait(false);
             // A SEND that stored nothing (local subscribers only) leaves the earlier commit the one to wait for.
-            if (await bridge.SendAsync(sessionId, sends, durable, cancellationToken).ConfigureAwait(false) is { } commit) _lastCommit = commit;
+            if (await bridge.SendAsync(sessionId, Rules, sends, durable, cancellationToken).ConfigureAwait(false) is { } commit) _lastCommit = commit;
         }
 
         public async ValueTask FlushAsync(CancellationToken cancellationToken)
@@ -290,7 +314,7 @@ internal sealed partial class StompBridge(
             }
         }
 
-        public IDisposable Subscribe(StompSubscription subscription) => bridge.Subscribe(subscription);
+        public IDisposable Subscribe(StompSubscription subscription) => bridge.Subscribe(subscription, Rules);
     }
 
     [LoggerMessage(EventIds.StompClosed, LogLevel.Debug, "STOMP session {Session} from {Remote} ended: {Reason}")]

@@ -1,0 +1,48 @@
+namespace Gateway.IntegrationTests.Security;
+
+/// <summary>A real gateway process with an ACL file (<c>Gateway:Auth:AclFile</c>) the test can rewrite while it runs.</summary>
+internal static class AclGateway
+{
+    /// <summary>
+    /// alice reads sensors but not their secrets and writes only under devices/alice (the %u pattern);
+    /// every client reads and writes under clients/&lt;its client id&gt; (the %c pattern); watcher does everything.
+    /// </summary>
+    public const string Rules = """
+        # anonymous clients: nothing but the public topics
+        topic read public/#
+
+        user alice
+        topic read sensors/#
+        topic deny sensors/secret/#
+        topic read $SYS/#
+
+        user watcher
+        topic readwrite #
+
+        pattern write devices/%u/#
+        pattern readwrite clients/%c/#
+        """;
+
+    public static async Task<(GatewayProcess Gateway, string AclPath)> StartAsync(string rules = Rules)
+    {
+        var folder = Directory.CreateTempSubdirectory("gateway-acl-").FullName;
+        var path = Path.Combine(folder, "acl");
+        await File.WriteAllTextAsync(path, rules);
+        var gateway = new GatewayProcess(new Dictionary<string, string> { ["Gateway__Auth__AclFile"] = path });
+        await gateway.StartAsync();
+        return (gateway, path);
+    }
+
+    /// <summary>Rewrites the file and waits for the gateway to say it read it again.</summary>
+    public static async Task RewriteAsync(GatewayProcess gateway, string path, string rules)
+    {
+        var before = Reloads(gateway);
+        // Through a rename, as editors do: the gateway never reads a half-written file.
+        await File.WriteAllTextAsync(path + ".new", rules);
+        File.Move(path + ".new", path, overwrite: true);
+        await Poll.UntilAsync(() => Reloads(gateway) > before, Patience.Reaction, "the gateway to read the ACL file again");
+    }
+
+    private static int Reloads(GatewayProcess gateway) =>
+        gateway.Output.Split('\n').Count(l => l.Contains("Read the ACL file (Gateway:Auth:AclFile)", StringComparison.Ordinal));
+}
