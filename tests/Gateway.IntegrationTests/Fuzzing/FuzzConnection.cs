@@ -12,12 +12,12 @@ internal static class FuzzConnection
     /// closed its side must not hold a connection open: one still open after <paramref name="patience"/> is a hang.
     /// </summary>
     /// <returns>The bytes the gateway wrote back.</returns>
-    public static async Task<int> RunAsync(int port, FuzzCase fuzzCase, TimeSpan patience)
+    public static async Task<byte[]> RunAsync(int port, FuzzCase fuzzCase, TimeSpan patience)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync("127.0.0.1", port);
-        var received = 0;
-        var reading = ReadUntilClosedAsync(socket, patience, n => received += n);
+        var received = new MemoryStream();
+        var reading = ReadUntilClosedAsync(socket, patience, received);
         try
         {
             foreach (var chunk in fuzzCase.Chunks()) await socket.SendAsync(chunk);
@@ -29,11 +29,11 @@ internal static class FuzzConnection
         }
         if (!await reading)
             throw new TimeoutException($"the gateway did not close the connection within {patience.TotalSeconds} s of the client closing its side");
-        return received;
+        return received.ToArray();
     }
 
     /// <summary>True once the gateway closed (end of stream or a reset); false when <paramref name="patience"/> ran out first.</summary>
-    private static async Task<bool> ReadUntilClosedAsync(Socket socket, TimeSpan patience, Action<int> count)
+    private static async Task<bool> ReadUntilClosedAsync(Socket socket, TimeSpan patience, MemoryStream received)
     {
         using var deadline = new CancellationTokenSource(patience);
         var buffer = new byte[4096];
@@ -43,7 +43,7 @@ internal static class FuzzConnection
             {
                 var read = await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
                 if (read == 0) return true;
-                count(read);
+                received.Write(buffer, 0, read);
             }
         }
         catch (SocketException)
