@@ -100,6 +100,8 @@ def stomp():
         "ack-nack-1.2": c12 + frame("SUBSCRIBE", [("destination", "/topic/s"), ("id", "7"), ("ack", "client-individual")])
                         + frame("ACK", [("id", "s1-1")]) + frame("NACK", [("id", "s1-2"), ("transaction", "t9")]) + frame("DISCONNECT", [("receipt", "bye")]),
         "heartbeats": frame("CONNECT", [("accept-version", "1.2"), ("host", "gw"), ("heart-beat", "1000,1000")]) + b"\n\n\r\n" + frame("SEND", [("destination", "/topic/hb")], b"beat") + b"\n",
+        "send-expires": c12 + frame("SEND", [("destination", "/topic/exp.a"), ("expires", "1893456000000"), ("priority", "4"), ("receipt", "e1")], b"expiring"),
+        "subscribe-wildcards": c12 + frame("SUBSCRIBE", [("destination", "/topic/sensors.#"), ("id", "w")]) + frame("SEND", [("destination", "/topic/sensors.x")], b"to self"),
         "repeated-headers": c12 + frame("SEND", [("destination", "/topic/first"), ("destination", "/topic/second"), ("x", ""), ("content-length", "0")]),
     }
 

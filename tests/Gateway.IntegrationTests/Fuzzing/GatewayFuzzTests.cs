@@ -49,7 +49,15 @@ public sealed class GatewayFuzzTests(ITestOutputHelper output) : IAsyncLifetime
             done += BatchSize;
             peakRss = Math.Max(peakRss, Rss());
             Assert.True(peakRss < RssBound, $"the gateway's RSS reached {peakRss >> 20} MB after {done} hostile connections");
-            await AssertUnharmedAsync(watcher, done);
+            try
+            {
+                await AssertUnharmedAsync(watcher, done);
+            }
+            catch (Exception ex)
+            {
+                // One of the batch did it; each is replayable alone (GatewayFuzzRegressionTests).
+                throw new InvalidOperationException($"after a batch of hostile connections: {ex.Message}\nThe batch:\n{string.Join("\n", batch.Select(b => b.Case.Describe()))}", ex);
+            }
         }
         output.WriteLine($"{done} hostile connections in {elapsed.Elapsed.TotalSeconds:0} s (FUZZ_SEED={settings.Seed}); RSS {startRss >> 20} MB at start, at most {peakRss >> 20} MB");
         Assert.True(watcher.IsConnected, "the well-behaved client was disconnected");

@@ -134,7 +134,7 @@ public sealed partial class FuzzMutator(FuzzProtocol protocol, IReadOnlyList<byt
     private void TweakLength(List<byte> input)
     {
         if (protocol == FuzzProtocol.Mqtt) TweakMqttLength(input);
-        else TweakContentLength(input);
+        else TweakNumericHeader(input);
     }
 
     /// <summary>A length near, at, or far past what the bytes hold: the values parsers get wrong.</summary>
@@ -164,33 +164,44 @@ public sealed partial class FuzzMutator(FuzzProtocol protocol, IReadOnlyList<byt
         return packets.Count == 0 ? input.Count : packets[0].End;
     }
 
-    /// <summary>STOMP: a frame's content-length set to an edge value or to something that is not a number, or one added.</summary>
-    private void TweakContentLength(List<byte> input)
+    /// <summary>The STOMP headers whose values are numbers the server parses.</summary>
+    private static readonly string[] NumericHeaders = ["content-length", "expires", "heart-beat"];
+
+    /// <summary>
+    /// STOMP: a content-length, expires or heart-beat set to an edge value or to something that is
+    /// not a number, or such a header added.
+    /// </summary>
+    private void TweakNumericHeader(List<byte> input)
     {
         var text = Encoding.Latin1.GetString(input.ToArray());
-        var at = text.IndexOf("content-length:", StringComparison.Ordinal);
-        string value = random.Next(6) switch
-        {
-            0 => "-1",
-            1 => "",
-            2 => "99999999999999999999999",
-            3 => " 5",
-            _ => EdgeValue(5, int.MaxValue).ToString(CultureInfo.InvariantCulture),
-        };
+        var name = NumericHeaders[random.Next(NumericHeaders.Length)];
+        var at = text.IndexOf(name + ":", StringComparison.Ordinal);
+        var value = NumericValue(name == "expires" ? 1_893_456_000_000 : 5);
+        if (name == "heart-beat") value = $"{value},{NumericValue(1000)}";
         if (at < 0 || random.Next(4) == 0)
         {
-            // A header added after the first command line there is.
+            // A header added after a line break somewhere: after the command line, or among the headers.
             var newline = text.IndexOf('\n', random.Next(text.Length + 1));
             if (newline < 0) return;
-            input.InsertRange(newline + 1, Encoding.Latin1.GetBytes($"content-length:{value}\n"));
-            _applied.Add($"content-length:{value} added at {newline + 1}");
+            input.InsertRange(newline + 1, Encoding.Latin1.GetBytes($"{name}:{value}\n"));
+            _applied.Add($"{name}:{value} added at {newline + 1}");
             return;
         }
-        var start = at + "content-length:".Length;
+        var start = at + name.Length + 1;
         var end = text.IndexOfAny(['\n', '\r'], start);
         if (end < 0) end = text.Length;
         input.RemoveRange(start, end - start);
         input.InsertRange(start, Encoding.Latin1.GetBytes(value));
-        _applied.Add($"content-length:{value} at {at}");
+        _applied.Add($"{name}:{value} at {at}");
     }
+
+    private string NumericValue(long typical) => random.Next(8) switch
+    {
+        0 => "-1",
+        1 => "",
+        2 => "99999999999999999999999",
+        3 => long.MaxValue.ToString(CultureInfo.InvariantCulture),
+        4 => " 5",
+        _ => EdgeValue(typical, random.Next(2) == 0 ? int.MaxValue : long.MaxValue / 2).ToString(CultureInfo.InvariantCulture),
+    };
 }

@@ -17,8 +17,10 @@ public sealed class StompServerSessionFuzzTests
 {
     private static readonly StompServerOptions Options = new()
     {
-        HeartbeatSend = TimeSpan.Zero,
-        HeartbeatReceive = TimeSpan.Zero,
+        // Short, so a mutated heart-beat header negotiates intervals the session's timer really runs
+        // (and a slow run may end a session by heart-beat timeout, a reason of its own).
+        HeartbeatSend = TimeSpan.FromMilliseconds(20),
+        HeartbeatReceive = TimeSpan.FromMilliseconds(20),
         Limits = StompReaderTarget.SmallLimits with { MaxBodyBytes = 256, MaxLineBytes = 128, MaxHeaderBytes = 512 },
         MaxPendingMessages = 4,
         MaxSubscriptionsPerConnection = 3,
