@@ -14,11 +14,11 @@ public sealed class StompFrameReaderFuzzTests
 {
     [Fact]
     public void Mutated_frames_in_any_pieces_parse_as_they_do_whole_or_fail_with_a_protocol_error_within_small_limits() =>
-        FuzzRunner.Run(FuzzProtocol.Stomp, 5_000, c => AssertSplitsAgree(c, StompReaderTarget.SmallLimits));
+        FuzzRunner.Run(FuzzProtocol.Stomp, 3_000, c => AssertSplitsAgree(c, StompReaderTarget.SmallLimits));
 
     [Fact]
     public void Mutated_frames_in_any_pieces_parse_as_they_do_whole_or_fail_with_a_protocol_error_within_the_default_limits() =>
-        FuzzRunner.Run(FuzzProtocol.Stomp, 1_000, c => AssertSplitsAgree(c, StompLimits.Default));
+        FuzzRunner.Run(FuzzProtocol.Stomp, 500, c => AssertSplitsAgree(c, StompLimits.Default));
 
     private static void AssertSplitsAgree(FuzzCase fuzzCase, StompLimits limits)
     {

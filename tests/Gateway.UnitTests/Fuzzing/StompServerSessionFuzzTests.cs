@@ -32,7 +32,7 @@ public sealed class StompServerSessionFuzzTests
 
     [Fact]
     public Task Mutated_conversations_end_every_session_by_a_reason_of_its_own() =>
-        FuzzRunner.RunAsync(FuzzProtocol.Stomp, 2_000, RunSessionAsync);
+        FuzzRunner.RunAsync(FuzzProtocol.Stomp, 1_500, RunSessionAsync);
 
     private static async Task RunSessionAsync(FuzzCase fuzzCase)
     {
