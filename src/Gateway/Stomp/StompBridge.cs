@@ -45,6 +45,9 @@ internal sealed partial class StompBridge(
         "destination", "content-length", "content-type", "receipt", "transaction",
     };
 
+    /// <summary>The last instant a DateTimeOffset holds, 9999-12-31, as ms since the epoch.</summary>
+    private static readonly long LastExpiryMilliseconds = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StompSessionInfo> _open = new(StringComparer.Ordinal);
     private long _sessions;
     private readonly ConnectionCount _tcpConnections = new(metrics, "stomp"), _webSocketConnections = new(metrics, "stomp-ws");
@@ -214,8 +217,10 @@ internal sealed partial class StompBridge(
     private static IncomingMessage ToIncoming(string sessionId, string topic, StompFrame frame, DateTimeOffset now, RouteTable routes)
     {
         var properties = frame.Headers.Where(h => !FrameHeaders.Contains(h.Key)).ToArray();
-        // expires: ms since the epoch, as ActiveMQ and RabbitMQ's STOMP read it; 0 or absent = never.
+        // expires: ms since the epoch, as ActiveMQ and RabbitMQ's STOMP read it; 0 or absent = never,
+        // and so is a time past the year 9999 (found by fuzzing: FromUnixTimeMilliseconds threw on it).
         DateTimeOffset? ownExpiry = long.TryParse(frame["expires"], NumberStyles.None, CultureInfo.InvariantCulture, out var expires) && expires > 0
+                                    && expires <= LastExpiryMilliseconds
             ? DateTimeOffset.FromUnixTimeMilliseconds(expires)
             : null;
         return new IncomingMessage
