@@ -1,4 +1,5 @@
 using System.Net;
+using Gateway.CommandLine;
 using Gateway.Configuration;
 using Gateway.Hosting;
 using Gateway.Stomp;
@@ -8,12 +9,17 @@ namespace Gateway;
 
 public static class Program
 {
-    public static async Task<int> Main(string[] args)
+    public static Task<int> Main(string[] args) => GatewayCommandLine.RunAsync(args, RunServiceAsync);
+
+    /// <summary>The service, as <c>gateway</c> and <c>gateway run</c> start it.</summary>
+    /// <param name="overrides">Configuration overrides from the command line.</param>
+    /// <param name="configFile">The configuration file named by <c>--config</c>, if any.</param>
+    private static async Task<int> RunServiceAsync(string[] overrides, string? configFile)
     {
         WebApplication app;
         try
         {
-            app = Build(args);
+            app = Build(overrides, configFile: configFile);
         }
         catch (GatewayConfigurationException ex)
         {
@@ -40,19 +46,19 @@ public static class Program
     /// <c>GATEWAY_CONFIG</c>), then environment variables, then the command line.</summary>
     /// <param name="args">Command-line arguments (configuration overrides).</param>
     /// <param name="overrideServices">Replaces services after the gateway's own wiring; tests use it to observe the fsync.</param>
-    public static WebApplication Build(string[] args, Action<IServiceCollection>? overrideServices = null)
+    /// <param name="configFile">The configuration file instead of GATEWAY_CONFIG's (<c>--config</c>).</param>
+    /// <exception cref="GatewayConfigurationException">A configuration file, section, key or value cannot be used.</exception>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? overrideServices = null, string? configFile = null)
     {
+        var (_, problems) = CommandConfiguration.Read(configFile, args);
+        if (problems.Count > 0) throw new GatewayConfigurationException(string.Join("; ", problems));
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
         });
-        var applianceFile = Environment.GetEnvironmentVariable("GATEWAY_CONFIG")
-                            ?? Path.Combine(AppContext.BaseDirectory, "firmware-config", "gateway.json");
-        builder.Configuration.AddJsonFile(applianceFile, optional: true);
-        builder.Configuration.AddEnvironmentVariables();
-        builder.Configuration.AddCommandLine(args);
+        CommandConfiguration.AddSources(builder.Configuration, CommandConfiguration.ApplianceFile(configFile).Path, args);
 
         var options = GatewayConfiguration.Load(builder.Configuration);
         // Hosted services start in the order added and stop in reverse. Start: store, forwarding, then
@@ -63,14 +69,11 @@ public static class Program
             .AddOutbox(options.Outbox)
             .AddForwarding(options.Id!, options.Upstreams)
             .AddStomp(options.StompSessions)
-            .AddMqtt();
+            .AddMqtt()
+            .AddBacklog();
         builder.Services.AddSystemd();
         overrideServices?.Invoke(builder.Services);
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
-        });
+        builder.Logging.AddGatewayConsole(builder.Configuration);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -82,6 +85,7 @@ public static class Program
         var app = builder.Build();
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
+        app.MapBacklogApi();
         return app;
     }
 }

@@ -83,4 +83,8 @@ public static class EventIds
     // 520-529 TLS, 530-549 limits, 550-559 the HTTP side.
     public const int SecurityFileReloaded = 500;
     public const int SecurityFileRefused = 501;
+
+    // 610-619: the command line and its admin API.
+    public const int BacklogPurged = 610;
+    public const int AdminApiRefused = 611;
 }

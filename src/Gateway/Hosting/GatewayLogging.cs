@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Hosting;
+
+/// <summary>
+/// The console log: one line per event, local time with its offset (ISO 8601), as text by default
+/// or one JSON object per line with <c>Logging:Console:FormatterName=json</c> (the standard key, so
+/// shippers' usual setting works), and <c>systemd</c> for the journal's priorities.
+/// </summary>
+internal static class GatewayLogging
+{
+    /// <summary>ISO 8601 with the UTC offset, so lines from boards in several time zones sort and compare.</summary>
+    public const string TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffzzz";
+
+    public static ILoggingBuilder AddGatewayConsole(this ILoggingBuilder logging, IConfiguration configuration)
+    {
+        logging.AddConsole();
+        logging.Services.Configure<SimpleConsoleFormatterOptions>(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = TimestampFormat + " ";
+        });
+        logging.Services.Configure<JsonConsoleFormatterOptions>(o => o.TimestampFormat = TimestampFormat);
+        logging.Services.Configure<ConsoleFormatterOptions>(o => o.TimestampFormat = TimestampFormat + " ");
+        // Under systemd, AddSystemd sets the journal's format over whatever was configured: the
+        // operator's choice, when there is one, wins.
+        logging.Services.AddSingleton<IPostConfigureOptions<ConsoleLoggerOptions>>(new PostConfigureOptions<ConsoleLoggerOptions>(Options.DefaultName, o =>
+        {
+            if (configuration["Logging:Console:FormatterName"] is { Length: > 0 } chosen) o.FormatterName = chosen;
+        }));
+        return logging;
+    }
+}
