@@ -99,7 +99,7 @@ public sealed class BacklogReader(LiteDbOutbox outbox, RouteTable routes, TimePr
             Retain = m.Retain,
             ContentType = m.ContentType,
             ResponseTopic = m.ResponseTopic,
-            CorrelationData = m.CorrelationData is { } c ? Convert.ToBase64String(c.Span) : null,
+            CorrelationData = m.CorrelationData is { Length: > 0 } c ? Convert.ToBase64String(c.Span) : null,
             ExpiresAt = m.ExpiresAt,
             UserProperties = m.UserProperties.Count == 0 ? null : m.UserProperties.GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value),
             Payload = Convert.ToBase64String(m.Payload.Span),

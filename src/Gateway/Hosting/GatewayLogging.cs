@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 
@@ -21,7 +22,12 @@ internal static class GatewayLogging
             o.SingleLine = true;
             o.TimestampFormat = TimestampFormat + " ";
         });
-        logging.Services.Configure<JsonConsoleFormatterOptions>(o => o.TimestampFormat = TimestampFormat);
+        logging.Services.Configure<JsonConsoleFormatterOptions>(o =>
+        {
+            o.TimestampFormat = TimestampFormat;
+            // "+02:00", not "\u002B02:00": the lines are read by people as well as by shippers.
+            o.JsonWriterOptions = o.JsonWriterOptions with { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        });
         logging.Services.Configure<ConsoleFormatterOptions>(o => o.TimestampFormat = TimestampFormat + " ");
         // Under systemd, AddSystemd sets the journal's format over whatever was configured: the
         // operator's choice, when there is one, wins.
