@@ -22,6 +22,7 @@ public sealed partial class LiteDbOutbox
     /// <exception cref="OutboxRejectedException">The store is closing or its writer has stopped.</exception>
     public async Task<int> PurgeAsync(Func<StoredMessage, bool> doomed, CancellationToken cancellationToken = default)
     {
+        if (_readOnly) throw new InvalidOperationException("the store was opened to read only");
         var op = new PurgeOp(doomed);
         try
         {

@@ -86,5 +86,4 @@ public static class EventIds
 
     // 610-619: the command line and its admin API.
     public const int BacklogPurged = 610;
-    public const int AdminApiRefused = 611;
 }

@@ -37,7 +37,10 @@ internal static class BacklogAccess
     /// when nothing listens there. A store held by another process (a gateway whose API is elsewhere)
     /// is never opened beside it: the store's files are opened exclusively.
     /// </summary>
-    public static async Task<IBacklogAccess> ConnectAsync(GatewayLocation location, CancellationToken cancellationToken)
+    /// <param name="location">Where the gateway is.</param>
+    /// <param name="write">Whether the command writes (a purge): only then is a stopped gateway's store opened with its writer.</param>
+    /// <param name="cancellationToken">Stops the probe.</param>
+    public static async Task<IBacklogAccess> ConnectAsync(GatewayLocation location, bool write, CancellationToken cancellationToken)
     {
         var http = new HttpClient { BaseAddress = location.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
         try
@@ -51,7 +54,7 @@ internal static class BacklogAccess
         catch (HttpRequestException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused })
         {
             http.Dispose();
-            return OpenStore(location);
+            return OpenStore(location, write);
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -60,7 +63,7 @@ internal static class BacklogAccess
         }
     }
 
-    private static LocalBacklog OpenStore(GatewayLocation location)
+    private static LocalBacklog OpenStore(GatewayLocation location, bool write)
     {
         if (!File.Exists(location.StoreFile))
             throw new CommandFailedException($"no gateway answers at {location.BaseAddress} and there is no store at {location.StoreFile} (check Gateway:DataPath and Gateway:Http:Port, or --config)");
@@ -68,13 +71,19 @@ internal static class BacklogAccess
         var outbox = new LiteDbOutbox(options.Outbox, Configuration.GatewayConfiguration.BuildRouteTable(options), new GatewayMetrics(), NullLogger<LiteDbOutbox>.Instance);
         try
         {
-            outbox.Open();
+            if (write) outbox.Open(); // the command is then the store's one writer, as the gateway would be
+            else outbox.OpenToRead();
         }
         catch (IOException ex)
         {
+            // FileShare.None: a running gateway's store is never opened beside it.
             throw new CommandFailedException($"no gateway answers at {location.BaseAddress}, and the store {location.StoreFile} is held by another process (a gateway with another HTTP port?): {ex.Message}");
         }
-        return new LocalBacklog(outbox, new BacklogReader(outbox, Configuration.GatewayConfiguration.BuildRouteTable(options)), location.StoreFile);
+        catch (LiteDB.LiteException ex)
+        {
+            throw new CommandFailedException($"the store {location.StoreFile} cannot be read: {ex.Message}");
+        }
+        return new LocalBacklog(outbox, new BacklogReader(outbox, Configuration.GatewayConfiguration.BuildRouteTable(options)), location.StoreFile, write);
     }
 }
 
@@ -133,9 +142,9 @@ internal sealed class RemoteBacklog(HttpClient http) : IBacklogAccess
 }
 
 /// <summary>A stopped gateway's store, opened by the command line as the gateway would open it.</summary>
-internal sealed class LocalBacklog(LiteDbOutbox outbox, BacklogReader reader, string storeFile) : IBacklogAccess
+internal sealed class LocalBacklog(LiteDbOutbox outbox, BacklogReader reader, string storeFile, bool write) : IBacklogAccess
 {
-    public string Mode => $"stopped gateway's store {storeFile}";
+    public string Mode => $"stopped gateway's store {storeFile} ({(write ? "opened with its writer" : "read only")})";
 
     public Task<BacklogPage> ListAsync(BacklogQuery query, CancellationToken cancellationToken) => Run(() => reader.List(query));
 

@@ -82,7 +82,7 @@ internal static class BacklogCommands
                 var result = await access.PurgeAsync(request, cancel);
                 Console.Out.WriteLine($"purged {result.Removed} messages ({what}); {result.Stored} stored");
                 return 0;
-            }, cancel);
+            }, cancel, write: true);
         });
         return command;
     }

@@ -36,12 +36,12 @@ internal sealed class CommandContext(string[] overrides)
     }
 
     /// <summary>Runs a backlog command on the running gateway or, failing that, on its store; says which on stderr.</summary>
-    public async Task<int> WithBacklogAsync(ParseResult parse, Func<IBacklogAccess, Task<int>> command, CancellationToken cancellationToken)
+    public async Task<int> WithBacklogAsync(ParseResult parse, Func<IBacklogAccess, Task<int>> command, CancellationToken cancellationToken, bool write = false)
     {
         if (Locate(parse) is not { } location) return 2;
         try
         {
-            await using var access = await BacklogAccess.ConnectAsync(location, cancellationToken);
+            await using var access = await BacklogAccess.ConnectAsync(location, write, cancellationToken);
             await Console.Error.WriteLineAsync($"gateway: {access.Mode}");
             return await command(access);
         }
@@ -49,6 +49,13 @@ internal sealed class CommandContext(string[] overrides)
         {
             await Console.Error.WriteLineAsync($"gateway: {ex.Message}");
             return ex.ExitCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or UnauthorizedAccessException or Core.Outbox.OutboxRejectedException
+                                       || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            // The gateway went away mid-way, a file to export to cannot be written, the store refused.
+            await Console.Error.WriteLineAsync($"gateway: {ex.Message}");
+            return 1;
         }
     }
 }

@@ -7,7 +7,7 @@ namespace Gateway.Hosting;
 /// <summary>
 /// The console log: one line per event, local time with its offset (ISO 8601), as text by default
 /// or one JSON object per line with <c>Logging:Console:FormatterName=json</c> (the standard key, so
-/// shippers' usual setting works), and <c>systemd</c> for the journal's priorities.
+/// shippers' usual setting works), or <c>systemd</c> for the journal's priorities.
 /// </summary>
 internal static class GatewayLogging
 {
@@ -28,13 +28,10 @@ internal static class GatewayLogging
             // "+02:00", not "\u002B02:00": the lines are read by people as well as by shippers.
             o.JsonWriterOptions = o.JsonWriterOptions with { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         });
-        logging.Services.Configure<ConsoleFormatterOptions>(o => o.TimestampFormat = TimestampFormat + " ");
-        // Under systemd, AddSystemd sets the journal's format over whatever was configured: the
-        // operator's choice, when there is one, wins.
+        // Under systemd, AddSystemd would switch to the journal's format (no timestamp, no offset):
+        // the text format stays the default there too, and the operator's choice, when made, wins.
         logging.Services.AddSingleton<IPostConfigureOptions<ConsoleLoggerOptions>>(new PostConfigureOptions<ConsoleLoggerOptions>(Options.DefaultName, o =>
-        {
-            if (configuration["Logging:Console:FormatterName"] is { Length: > 0 } chosen) o.FormatterName = chosen;
-        }));
+            o.FormatterName = configuration["Logging:Console:FormatterName"] is { Length: > 0 } chosen ? chosen : ConsoleFormatterNames.Simple));
         return logging;
     }
 }

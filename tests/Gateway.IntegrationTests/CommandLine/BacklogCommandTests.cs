@@ -97,13 +97,17 @@ public sealed class BacklogCommandTests(BacklogFixture fixture)
         await gateway.StopAsync();
         var env = gateway.Settings;
 
+        var before = StoreBytes(gateway.DataPath);
         var list = await GatewayCli.RunAsync(env, "backlog", "list", "--limit", "1000");
         Assert.True(list.ExitCode == 0, list.ToString());
         Assert.Contains("stopped gateway's store", list.Stderr);
+        Assert.Contains("(read only)", list.Stderr);
         Assert.Equal(OnA + OnB, Rows(list).Length);
         var file = Path.Combine(gateway.DataPath, "..", prefix + ".jsonl");
         Assert.Equal(0, (await GatewayCli.RunAsync(env, "backlog", "export", file)).ExitCode);
         Assert.Equal(OnA + OnB, (await File.ReadAllLinesAsync(file)).Count(l => JsonDocument.Parse(l).RootElement.GetProperty("sequence").GetInt64() > 0));
+        Assert.Contains("payload (text):\nb-3\n", (await GatewayCli.RunAsync(env, "backlog", "show", $"{OnA + 4}")).Stdout);
+        Assert.Equal(before, StoreBytes(gateway.DataPath)); // reading wrote nothing
 
         Assert.StartsWith("purged 0 messages", (await GatewayCli.RunAsync(env, "backlog", "purge", "--older-than", "1h", "--yes")).Stdout);
         var purge = await GatewayCli.RunAsync(env, "backlog", "purge", "--route", "0", "--yes");
@@ -123,6 +127,10 @@ public sealed class BacklogCommandTests(BacklogFixture fixture)
         for (var i = 0; i < OnA; i++) await device.PublishAsync($"{prefix}/a/dev", $"a-{i}");
         for (var i = 0; i < OnB; i++) await device.PublishAsync($"{prefix}/b/dev", $"b-{i}");
     }
+
+    /// <summary>The store's two files' contents, hashed.</summary>
+    private static string StoreBytes(string dataPath) =>
+        string.Join(' ', new[] { "outbox.db", "outbox-wal.db" }.Select(f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dataPath, f))))));
 
     /// <summary>The table's rows: sequence, age, bytes, owed by, topic.</summary>
     private static string[][] Rows(CliResult list) =>
