@@ -176,6 +176,7 @@ public sealed partial class LiteDbOutbox
         {
             if (op is AppendOp append) append.Failure ??= failure;
         }
+        FailPurges(refused, failure);
         Settle(refused);
     }
 }

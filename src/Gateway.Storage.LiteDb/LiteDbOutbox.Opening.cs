@@ -45,6 +45,20 @@ public sealed partial class LiteDbOutbox
         _writerStarted = true;
     }
 
+    /// <summary>
+    /// Opens an existing store to read it only (a stopped gateway's backlog, for the command line):
+    /// its state is read back, nothing is swept or checkpointed, no writer runs, and a store that
+    /// cannot be opened is reported, never moved aside. The files are held exclusively all the same.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">There is no store.</exception>
+    /// <exception cref="IOException">Another process holds the store, or it cannot be read.</exception>
+    public void OpenToRead()
+    {
+        if (!File.Exists(DataFilePath)) throw new FileNotFoundException($"there is no store at {DataFilePath}", DataFilePath);
+        _readOnly = true;
+        OpenFiles(atStart: false);
+    }
+
     /// <summary>Opens the files and reads the store's state back; on failure the files are closed again (and there is no store).</summary>
     /// <param name="atStart">At start the store is also swept (messages passed by every upstream, expired ones); a reopen writes nothing, so it works on a full disk.</param>
     private void OpenFiles(bool atStart)

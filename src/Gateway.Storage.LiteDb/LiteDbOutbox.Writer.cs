@@ -45,6 +45,7 @@ public sealed partial class LiteDbOutbox
             var hurry = FillGroup(reader, group, ref bytes);
             if (!hurry && MayLinger(group)) LingerForMore(reader, group, ref bytes);
             if (group.Count > 0) CommitGroup(group); // empty when woken only for a sweep, a retry (or a hurry with nothing held)
+            RunPurges();
             CheckpointWhenDue(reader);
         }
     }
@@ -76,6 +77,12 @@ public sealed partial class LiteDbOutbox
         {
             if (op is HurryOp)
             {
+                hurry = true;
+                continue;
+            }
+            if (op is PurgeOp purge)
+            {
+                _purges.Add(purge); // run once the group is committed, so it sees the messages queued before it
                 hurry = true;
                 continue;
             }

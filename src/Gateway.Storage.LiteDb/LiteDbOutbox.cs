@@ -71,6 +71,9 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
 
     private bool _writerStarted;
 
+    /// <summary>Opened by <see cref="OpenToRead"/>: no writer, nothing written, not even at close.</summary>
+    private bool _readOnly;
+
     /// <summary>A write failed: LiteDB's memory may disagree with its files, so the writer reopens them before the next.</summary>
     private bool _reopenNeeded;
 
@@ -268,7 +271,7 @@ public sealed partial class LiteDbOutbox : IOutbox, IAsyncDisposable
         });
         if (store is null) return;
         // After a fault the writer may have left a transaction open, which a checkpoint would wait for.
-        if (!_faulted.Task.IsCompleted && !_reopenNeeded) TryCheckpointAtClose(store);
+        if (!_faulted.Task.IsCompleted && !_reopenNeeded && !_readOnly) TryCheckpointAtClose(store);
         store.Files.Dispose();
         _logger.Closed(DataFilePath, Count);
     }

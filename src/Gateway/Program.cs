@@ -1,3 +1,4 @@
+using Gateway.CommandLine;
 using Gateway.Configuration;
 using Gateway.Hosting;
 using Gateway.Status;
@@ -7,13 +8,17 @@ namespace Gateway;
 
 public static class Program
 {
-    public static async Task<int> Main(string[] args)
+    public static Task<int> Main(string[] args) => GatewayCommandLine.RunAsync(args, RunServiceAsync);
+
+    /// <summary>The service, as <c>gateway</c> and <c>gateway run</c> start it.</summary>
+    /// <param name="overrides">Configuration overrides from the command line.</param>
+    /// <param name="configFile">The configuration file named by <c>--config</c>, if any.</param>
+    private static async Task<int> RunServiceAsync(string[] overrides, string? configFile)
     {
-        if (args is ["passwd", .. var passwd]) return Security.PasswdCommand.RunFromConsole(passwd);
         WebApplication app;
         try
         {
-            app = Build(args);
+            app = Build(overrides, configFile: configFile);
         }
         catch (GatewayConfigurationException ex)
         {
@@ -40,19 +45,19 @@ public static class Program
     /// <c>GATEWAY_CONFIG</c>), then environment variables, then the command line.</summary>
     /// <param name="args">Command-line arguments (configuration overrides).</param>
     /// <param name="overrideServices">Replaces services after the gateway's own wiring; tests use it to observe the fsync.</param>
-    public static WebApplication Build(string[] args, Action<IServiceCollection>? overrideServices = null)
+    /// <param name="configFile">The configuration file instead of GATEWAY_CONFIG's (<c>--config</c>).</param>
+    /// <exception cref="GatewayConfigurationException">A configuration file, section, key or value cannot be used.</exception>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? overrideServices = null, string? configFile = null)
     {
+        var (_, problems) = CommandConfiguration.Read(configFile, args);
+        if (problems.Count > 0) throw new GatewayConfigurationException(string.Join("; ", problems));
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
         });
-        var applianceFile = Environment.GetEnvironmentVariable("GATEWAY_CONFIG")
-                            ?? Path.Combine(AppContext.BaseDirectory, "firmware-config", "gateway.json");
-        builder.Configuration.AddJsonFile(applianceFile, optional: true);
-        builder.Configuration.AddEnvironmentVariables();
-        builder.Configuration.AddCommandLine(args);
+        CommandConfiguration.AddSources(builder.Configuration, CommandConfiguration.ApplianceFile(configFile).Path, args);
 
         var options = GatewayConfiguration.Load(builder.Configuration);
         // Hosted services start in the order added and stop in reverse. Start: store, forwarding, then
@@ -66,15 +71,12 @@ public static class Program
             .AddStomp(options.StompSessions)
             .AddMqtt()
             .AddFrontPanel()
-            .AddStatus();
+            .AddStatus()
+            .AddBacklog();
         builder.Services.AddGatewaySecurity();
         builder.Services.AddSystemd();
         overrideServices?.Invoke(builder.Services);
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
-        });
+        builder.Logging.AddGatewayConsole(builder.Configuration);
 
         builder.AddListeners(options);
 
@@ -84,6 +86,7 @@ public static class Program
         app.MapOperatorEndpoints();
         app.MapBrowserEndpoints();
         app.MapStatusEndpoints();
+        app.MapBacklogApi();
         return app;
     }
 }

@@ -111,4 +111,7 @@ public static class EventIds
     // 530-549: limits
     public const int LimitExceeded = 530;
     public const int AclRefused = 510;
+
+    // 610-619: the command line and its admin API.
+    public const int BacklogPurged = 610;
 }

@@ -14,9 +14,16 @@ public static class GatewayConfiguration
     /// <exception cref="GatewayConfigurationException">A key is unknown, or a value missing, malformed or out of range.</exception>
     public static GatewayOptions Load(IConfiguration configuration)
     {
+        var (options, problems) = LoadChecked(configuration);
+        return options ?? throw new GatewayConfigurationException(string.Join("; ", problems));
+    }
+
+    /// <summary>The bound options, or null and every problem found, each one line naming its key.</summary>
+    public static (GatewayOptions? Options, List<string> Problems) LoadChecked(IConfiguration configuration)
+    {
         var section = configuration.GetSection(GatewayOptions.Section);
         var unknown = OptionsSections.UnknownKeys(section);
-        if (unknown.Count > 0) throw new GatewayConfigurationException($"unknown setting {string.Join(", ", unknown)} (check the spelling; every key is in docs/configuration.md)");
+        if (unknown.Count > 0) return (null, [$"unknown setting {string.Join(", ", unknown)} (check the spelling; every key is in docs/configuration.md)"]);
 
         GatewayOptions options;
         try
@@ -32,12 +39,12 @@ public static class GatewayConfiguration
             {
                 if (e.Message.Contains("'Gateway", StringComparison.Ordinal)) naming = e.Message;
             }
-            throw new GatewayConfigurationException(naming.Split('\n')[0].Trim(), ex);
+            return (null, [naming.Split('\n')[0].Trim()]);
         }
 
         var errors = Validate(options);
-        if (errors.Count > 0) throw new GatewayConfigurationException(string.Join("; ", errors));
-        return options with { Id = string.IsNullOrWhiteSpace(options.Id) ? DefaultId() : options.Id };
+        if (errors.Count > 0) return (null, errors);
+        return (options with { Id = string.IsNullOrWhiteSpace(options.Id) ? DefaultId() : options.Id }, errors);
     }
 
     /// <summary>Every problem found, each naming its key as it is written in a file (<c>Gateway:Mqtt:Port</c>).</summary>

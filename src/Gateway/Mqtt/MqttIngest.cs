@@ -292,8 +292,13 @@ internal sealed partial class MqttIngest(
         public AckSequencer<StoredPublish>? Held => AtMostOnce ? null : Connection;
     }
 
-    [LoggerMessage(EventIds.PublishRefused, LogLevel.Warning, "Refused a publish from {ClientId} to '{Topic}' with {Answer}: {Reason}")]
-    private partial void LogRefused(string clientId, string topic, string answer, string reason);
+    /// <summary>A refusal per message: a Warning once a minute per cause, Debug between (all counted in mqtt_publishes_refused_total).</summary>
+    private static readonly Hosting.RepeatedEventLevel RefusalLevel = new(TimeSpan.FromMinutes(1));
+
+    private void LogRefused(string clientId, string topic, string answer, string reason) => LogRefused(RefusalLevel.For(reason), clientId, topic, answer, reason);
+
+    [LoggerMessage(EventId = EventIds.PublishRefused, Message = "Refused a publish from {ClientId} to '{Topic}' with {Answer}: {Reason}")]
+    private partial void LogRefused(LogLevel level, string clientId, string topic, string answer, string reason);
 
     [LoggerMessage(EventIds.LocalDeliveryFailed, LogLevel.Warning, "A stored message to '{Topic}' could not be delivered to local subscribers: {Cause}")]
     private partial void LogLocalDeliveryFailed(string topic, string cause);

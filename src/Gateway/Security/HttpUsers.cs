@@ -28,7 +28,8 @@ public static partial class HttpUsers
         app.Use(async (context, next) =>
         {
             var authenticator = context.RequestServices.GetRequiredService<GatewayAuthenticator>();
-            if (!IsOpen(context.Request.Path, authenticator) && await RefusalAsync(context, authenticator).ConfigureAwait(false) is { } refused)
+            if (!IsOpen(context.Request.Path, authenticator) && !IsLocalCommandLine(context)
+                && await RefusalAsync(context, authenticator).ConfigureAwait(false) is { } refused)
             {
                 await refused.ExecuteAsync(context).ConfigureAwait(false);
                 return;
@@ -54,6 +55,17 @@ public static partial class HttpUsers
     private static bool IsOpen(PathString path, GatewayAuthenticator authenticator) =>
         OpenPaths.Any(p => path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase))
         || (!authenticator.Options.ProtectMetrics && path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The <c>gateway</c> command line on the gateway's own machine (<c>status</c>, <c>backlog</c>) asks
+    /// the admin API over loopback without a user: whoever is on the machine can read the store's files
+    /// anyway (docs/security.md, threat model). A reverse proxy on the same machine would make every
+    /// request loopback: put one in front of the page only, never of <c>/api/</c>.
+    /// </summary>
+    private static bool IsLocalCommandLine(HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase)
+        && context.Request.Headers.Origin.Count == 0 // not a browser page
+        && context.Connection.RemoteIpAddress is { } source && System.Net.IPAddress.IsLoopback(source.IsIPv4MappedToIPv6 ? source.MapToIPv4() : source);
 
     /// <summary>Null when the request may go on (and then its user is in <see cref="UserOf"/>); otherwise the answer.</summary>
     private static async Task<IResult?> RefusalAsync(HttpContext context, GatewayAuthenticator authenticator)

@@ -331,8 +331,13 @@ internal sealed partial class StompBridge(
     [LoggerMessage(EventIds.StompFault, LogLevel.Error, "STOMP session {Session} from {Remote} failed")]
     private partial void LogFault(Exception? exception, string session, string remote);
 
-    [LoggerMessage(EventIds.StompSendRefused, LogLevel.Warning, "Refused a STOMP SEND: {Reason}")]
-    private partial void LogRefused(string reason);
+    /// <summary>A refusal per message: a Warning once a minute per cause, Debug between (all counted in stomp_sends_refused_total).</summary>
+    private static readonly Hosting.RepeatedEventLevel RefusalLevel = new(TimeSpan.FromMinutes(1));
+
+    private void LogRefused(string reason) => LogRefused(RefusalLevel.For(reason), reason);
+
+    [LoggerMessage(EventId = EventIds.StompSendRefused, Message = "Refused a STOMP SEND: {Reason}")]
+    private partial void LogRefused(LogLevel level, string reason);
 
     [LoggerMessage(EventIds.StompUnreceiptedStoreFailed, LogLevel.Error, "A STOMP SEND without a receipt could not be stored: {Cause}")]
     private partial void LogUnreceiptedFailed(string cause);

@@ -43,6 +43,10 @@ public sealed class GatewayProcess : IAsyncDisposable
     }
 
     public string Id { get; }
+
+    /// <summary>The configuration it runs with, as environment variables (the command line finds it with them).</summary>
+    public IReadOnlyDictionary<string, string> Settings => _settings;
+
     public string DataPath { get; }
     public int MqttPort { get; }
     public int HttpPort { get; }
