@@ -133,7 +133,7 @@ internal static class Flood
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var text = await client.GetStringAsync($"http://{host}:{httpPort}/metrics");
-        const string prefix = "gateway_limits_exceeded_total{name=\"";
+        const string prefix = "gateway_limits_exceeded_total{reason=\"";
         return [.. text.Split('\n').Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).Select(l =>
         {
             var end = l.IndexOf('"', prefix.Length);

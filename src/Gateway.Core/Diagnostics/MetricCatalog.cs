@@ -42,6 +42,7 @@ public static partial class MetricCatalog
         .. Mqtt,
         .. Stomp,
         .. LocalDelivery,
+        .. Security,
     ];
 
     private static MetricDefinition Counter(string name, string help, string? label = null, IReadOnlyList<string>? values = null) =>

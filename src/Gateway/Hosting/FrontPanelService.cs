@@ -9,7 +9,7 @@ namespace Gateway.Hosting;
 internal sealed class ApplianceSource(GatewayOptions options, LiteDbOutbox store, ForwardingService forwarding, OldestWaiting oldest, GatewayMetrics metrics) : IAppliance
 {
     /// <summary>The failed-login counter the users' authentication keeps.</summary>
-    public const string AuthFailuresMetric = "auth_failures_total";
+    public const string AuthFailuresMetric = "auth_logins_failed_total";
 
     public ApplianceState Read()
     {

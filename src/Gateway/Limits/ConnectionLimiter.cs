@@ -31,7 +31,7 @@ internal sealed class ConnectionLimiter
         _options = options;
         _log = log;
         _time = time;
-        metrics.Gauge("connections_open", "", () => Volatile.Read(ref _open));
+        metrics.Gauge("connections_admitted", "", () => Volatile.Read(ref _open));
     }
 
     public int Open => Volatile.Read(ref _open);

@@ -4,7 +4,7 @@ using Gateway.Core.Diagnostics;
 namespace Gateway.Limits;
 
 /// <summary>
-/// Counts every time a limit is exceeded, in <c>gateway_limits_exceeded_total{name=reason}</c>, and logs
+/// Counts every time a limit is exceeded, in <c>gateway_limits_exceeded_total{reason=...}</c>, and logs
 /// it: the first time, then at most one line per reason every <see cref="LogInterval"/>, saying how many
 /// went unlogged, so a flood of refused connections does not become a flood of log lines on the SD card.
 /// </summary>
