@@ -11,7 +11,7 @@ const { log, check, step } = run;
 
 /** The ERROR a refused frame gets, and the close that follows it (STOMP 1.2: the server closes after ERROR). */
 async function refusedWithError(what, act) {
-  const session = await stompConnect(gatewayConfig().stompUrl, { name: what, log, login: 'alice' });
+  const session = await stompConnect(gatewayConfig().stompUrl, { name: what, log, login: 'alice', passcode: process.env.ACL_PASSWORD });
   run.onCleanup(() => stompClose(session));
   act(session);
   const error = await step(`${what} gets an ERROR`, () => nextError(session, WAIT_MS, `ERROR for ${what}`));
@@ -23,7 +23,7 @@ run.main(async () => {
   const cfg = gatewayConfig();
   const id = nonce();
 
-  const alice = await step('alice connects (login alice)', () => stompConnect(cfg.stompUrl, { name: 'alice', log, login: 'alice' }));
+  const alice = await step('alice connects (login alice)', () => stompConnect(cfg.stompUrl, { name: 'alice', log, login: 'alice', passcode: process.env.ACL_PASSWORD }));
   run.onCleanup(() => stompClose(alice));
   await step('a SEND to /topic/devices.alice.temp (her %u pattern) gets its RECEIPT', () =>
     withTimeout(sendWithReceipt(alice, '/topic/devices.alice.temp', `allowed ${id}`, `ok-${id}`), WAIT_MS, 'RECEIPT'));
@@ -40,7 +40,7 @@ run.main(async () => {
   await step('SUBSCRIBE to /topic/sensors.# is granted (RECEIPT)', () =>
     subscribeWithReceipt(alice, '/topic/sensors.#', (m) => inbox.push({ destination: m.headers.destination, body: m.body }), `sensors-${id}`, WAIT_MS));
   const watcher = await step('watcher connects over MQTT', () =>
-    mqttConnect(cfg.mqttTcp, { clientId: `watcher-${id}`, username: 'watcher', password: '', log }));
+    mqttConnect(cfg.mqttTcp, { clientId: `watcher-${id}`, username: 'watcher', password: process.env.ACL_PASSWORD, log }));
   run.onCleanup(() => mqttEnd(watcher));
   await step('watcher publishes on sensors/secret/key, then on sensors/line1/temp', async () => {
     await watcher.publishAsync('sensors/secret/key', `secret ${id}`, { qos: 1 });

@@ -8,7 +8,7 @@ import { withTimeout, sleep } from './lib.mjs';
  * Opens a STOMP session. Resolves once CONNECTED arrived; rejects when an ERROR frame or a
  * closed socket comes first. The returned object keeps every ERROR frame in `errors`.
  */
-export async function stompConnect(url, { name, log, protocols = ['v12.stomp'], timeoutMs = 15000, login } = {}) {
+export async function stompConnect(url, { name, log, protocols = ['v12.stomp'], timeoutMs = 15000, login, passcode = '' } = {}) {
   const session = {
     name,
     socket: undefined,
@@ -25,7 +25,7 @@ export async function stompConnect(url, { name, log, protocols = ['v12.stomp'], 
       session.socket = new WebSocket(url, protocols);
       return session.socket;
     },
-    connectHeaders: login === undefined ? { host } : { host, login, passcode: '' },
+    connectHeaders: login === undefined ? { host } : { host, login, passcode },
     reconnectDelay: 0, // no automatic reconnection: a dropped session is a failure here
     heartbeatIncoming: 10000,
     heartbeatOutgoing: 10000,

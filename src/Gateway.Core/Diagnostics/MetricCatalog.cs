@@ -22,8 +22,8 @@ public static partial class MetricCatalog
 {
     public const string UpstreamLabel = "upstream", RouteLabel = "route", ProtocolLabel = "protocol", ReasonLabel = "reason";
 
-    /// <summary>The connections counted per protocol: MQTT and STOMP, each over TCP and over WebSocket.</summary>
-    public static readonly IReadOnlyList<string> Protocols = ["mqtt", "mqtt-ws", "stomp", "stomp-ws"];
+    /// <summary>The connections counted per protocol: MQTT and STOMP, each over TCP and over WebSocket, and MQTT over TLS.</summary>
+    public static readonly IReadOnlyList<string> Protocols = ["mqtt", "mqtt-ws", "mqtt-tls", "stomp", "stomp-ws"];
 
     /// <summary>The <c>route</c> label of a message no route takes (stored all the same when no upstream is configured).</summary>
     public const string NoRoute = "(no route)";

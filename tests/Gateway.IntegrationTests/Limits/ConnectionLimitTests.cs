@@ -54,7 +54,24 @@ public sealed class ConnectionLimitTests : IAsyncLifetime
     {
         var gateway = await StartAsync(new() { ["Gateway__Limits__MaxConnections"] = "3" });
         var clients = new List<RawMqttClient>();
-        for (var i = 0; i < 3; i++) clients.Add(await RawMqttClient.OpenAsync(gateway.MqttPort, 4, $"c{i}"));
+        // The start's probes of every port (connect, then close) are counted until the gateway has seen
+        // them close, a moment later: the three places are taken as soon as they are free.
+        for (var i = 0; i < 3; i++)
+        {
+            var id = $"c{i}";
+            await Poll.UntilAsync(async () =>
+            {
+                var client = await RawMqttClient.DialAsync(gateway.MqttPort);
+                await client.SendAsync(MqttPacketBytes.Connect(4, id));
+                if (await client.ReceiveAsync(Patience.Reaction) is { Type: RawMqttClient.ConnAck } connAck && connAck.Body[1] == 0)
+                {
+                    clients.Add(client);
+                    return true;
+                }
+                await client.DisposeAsync();
+                return false;
+            }, Patience.Reaction, $"a place for client {id}");
+        }
 
         await using var overMqtt = await RawMqttClient.DialAsync(gateway.MqttPort);
         await overMqtt.SendAsync(MqttPacketBytes.Connect(4, "over"));

@@ -23,12 +23,24 @@ internal static class AclGateway
         pattern readwrite clients/%c/#
         """;
 
+    /// <summary>The password of every user of these tests (the users are checked before their rules apply).</summary>
+    public const string Password = "acl-test-password";
+
+    /// <summary>The users the rules name, in the gateway's password file; anonymous clients are let in too, for the rules before any user line.</summary>
     public static async Task<(GatewayProcess Gateway, string AclPath)> StartAsync(string rules = Rules)
     {
         var folder = Directory.CreateTempSubdirectory("gateway-acl-").FullName;
         var path = Path.Combine(folder, "acl");
         await File.WriteAllTextAsync(path, rules);
-        var gateway = new GatewayProcess(new Dictionary<string, string> { ["Gateway__Auth__AclFile"] = path });
+        var passwords = Path.Combine(folder, "passwd");
+        foreach (var user in new[] { "alice", "watcher" })
+            Assert.Equal(0, Gateway.Security.PasswdCommand.Run([passwords, user], new StringReader(Password + "\n"), TextWriter.Null, TextWriter.Null));
+        var gateway = new GatewayProcess(new Dictionary<string, string>
+        {
+            ["Gateway__Auth__AclFile"] = path,
+            ["Gateway__Auth__PasswordFile"] = passwords,
+            ["Gateway__Auth__AllowAnonymous"] = "true",
+        });
         await gateway.StartAsync();
         return (gateway, path);
     }

@@ -16,8 +16,8 @@ public sealed class MosquittoAclTests : IAsyncLifetime
     {
         var storedBefore = await _gateway.MetricAsync("outbox_messages");
 
-        var (_, refused) = await MosquittoClients.PubAsync(_gateway.MqttPort, ["-V", "mqttv5", "-u", "alice", "-q", "1", "-t", "devices/bob/valve", "-m", "open"]);
-        var (allowedExit, allowed) = await MosquittoClients.PubAsync(_gateway.MqttPort, ["-V", "mqttv5", "-u", "alice", "-q", "1", "-t", "devices/alice/temp", "-m", "21"]);
+        var (_, refused) = await MosquittoClients.PubAsync(_gateway.MqttPort, ["-V", "mqttv5", "-u", "alice", "-P", AclGateway.Password, "-q", "1", "-t", "devices/bob/valve", "-m", "open"]);
+        var (allowedExit, allowed) = await MosquittoClients.PubAsync(_gateway.MqttPort, ["-V", "mqttv5", "-u", "alice", "-P", AclGateway.Password, "-q", "1", "-t", "devices/alice/temp", "-m", "21"]);
 
         Assert.Contains("Publish 1 failed: Not authorized", refused); // its PUBACK's reason code, 0x87
         Assert.Contains("not authorized to publish to 'devices/bob/valve'", refused); // and its reason string
@@ -31,7 +31,7 @@ public sealed class MosquittoAclTests : IAsyncLifetime
     {
         var storedBefore = await _gateway.MetricAsync("outbox_messages");
 
-        var (exit, output) = await MosquittoClients.PubAsync(_gateway.MqttPort, ["-V", "mqttv311", "-u", "alice", "-q", "1", "-t", "devices/bob/valve", "-m", "open"]);
+        var (exit, output) = await MosquittoClients.PubAsync(_gateway.MqttPort, ["-V", "mqttv311", "-u", "alice", "-P", AclGateway.Password, "-q", "1", "-t", "devices/bob/valve", "-m", "open"]);
 
         Assert.NotEqual(0, exit);
         Assert.Contains("The connection was lost", output);
@@ -44,7 +44,7 @@ public sealed class MosquittoAclTests : IAsyncLifetime
     [InlineData("mqttv311")]
     public async Task A_subscription_the_user_may_not_read_is_denied_in_SUBACK(string version)
     {
-        var (_, output) = await MosquittoClients.SubAsync(_gateway.MqttPort, ["-V", version, "-u", "alice", "-t", "sensors/secret/#", "-t", "devices/#", "-C", "1", "-W", "10"]);
+        var (_, output) = await MosquittoClients.SubAsync(_gateway.MqttPort, ["-V", version, "-u", "alice", "-P", AclGateway.Password, "-t", "sensors/secret/#", "-t", "devices/#", "-C", "1", "-W", "10"]);
 
         Assert.Contains("All subscription requests were denied", output); // 0x87 on MQTT 5, 0x80 on 3.1.1
         Assert.Equal(2, await _gateway.MetricAsync("acl_denied_total", "mqtt_subscribe"));
@@ -53,10 +53,10 @@ public sealed class MosquittoAclTests : IAsyncLifetime
     [Fact]
     public async Task A_granted_subscription_receives_what_the_user_may_read()
     {
-        await using var watcher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "watcher-m", configure: o => o.WithCredentials("watcher", ""));
+        await using var watcher = await MqttTestClient.ConnectAsync(_gateway.MqttPort, "watcher-m", configure: o => o.WithCredentials("watcher", AclGateway.Password));
         await watcher.PublishAsync("sensors/line1/temp", "20.5", retain: true);
 
-        var (exit, output) = await MosquittoClients.SubAsync(_gateway.MqttPort, ["-V", "mqttv5", "-u", "alice", "-t", "sensors/#", "-C", "1", "-W", "10", "-v"]);
+        var (exit, output) = await MosquittoClients.SubAsync(_gateway.MqttPort, ["-V", "mqttv5", "-u", "alice", "-P", AclGateway.Password, "-t", "sensors/#", "-C", "1", "-W", "10", "-v"]);
 
         Assert.Equal(0, exit);
         Assert.Contains("sensors/line1/temp 20.5", output);

@@ -21,7 +21,7 @@ public sealed class MqttAclTests : IAsyncLifetime
     private Task<MqttTestClient> ConnectAsync(string clientId, string? user, MqttProtocolVersion version = MqttProtocolVersion.V500, Action<MqttClientOptionsBuilder>? configure = null) =>
         MqttTestClient.ConnectAsync(_gateway.MqttPort, clientId, version, o =>
         {
-            if (user is not null) o.WithCredentials(user, "");
+            if (user is not null) o.WithCredentials(user, AclGateway.Password);
             configure?.Invoke(o);
         });
 

@@ -15,6 +15,7 @@ public sealed class StompAclTests
         {
             ["GATEWAY_HTTP"] = $"http://127.0.0.1:{gateway.HttpPort}",
             ["GATEWAY_MQTT"] = $"mqtt://127.0.0.1:{gateway.MqttPort}",
+            ["ACL_PASSWORD"] = AclGateway.Password,
         }, Patience.Delivery);
 
         Assert.True(result.ExitCode == 0, result.Output);
