@@ -104,7 +104,6 @@ public sealed partial class StompServerSession
         var peer = StompHeartbeat.Parse(frame["heart-beat"]);
         (SendHeartbeat, ReceiveHeartbeat) = StompHeartbeat.Negotiate(own, peer);
         Version = version;
-        Login = frame["login"];
         _connected = true;
         Enqueue(StompFrame.Create(StompCommand.Connected,
             ("version", version),

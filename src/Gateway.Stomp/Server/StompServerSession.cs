@@ -65,9 +65,6 @@ public sealed partial class StompServerSession
     /// <summary>The <c>session</c> header of CONNECTED; prefix of every message id.</summary>
     public string Id { get; }
 
-    /// <summary>The CONNECT frame's <c>login</c> header (the user, once the backend has checked it), or null.</summary>
-    public string? Login { get; private set; }
-
     /// <summary>The negotiated protocol version, once connected.</summary>
     public string? Version { get; private set; }
 
